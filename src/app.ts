@@ -1,0 +1,53 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { Config } from './config.js'
+import body from './plugins/body.js'
+import errors from './plugins/errors.js'
+import tarantool from './plugins/tarantool.js'
+import delRoute from './routes/del.js'
+import getRoute from './routes/get.js'
+import ipRoute from './routes/ip.js'
+import newRoute from './routes/new.js'
+import userRoute from './routes/user.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
+
+export interface AppOptions {
+  config: Config
+  /** `user:password@host:port` of the Tarantool to use (the embedded one's, or TARANTOOL_URI). */
+  tarantoolUri: string
+  /** How long start-up waits for Tarantool before serving 503s until it comes (default 5 s). */
+  connectWaitMs?: number
+}
+
+/** The sessions service as a Fastify plugin: everything but listening and process signals. */
+async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<void> {
+  const { config } = opts
+  app.decorate('config', config)
+
+  await app.register(errors)
+  // Form encoding can triple the size of the data, so the body may exceed the extra limit.
+  await app.register(body, { bodyLimit: 4 * config.EXTRA_MAX_BYTES })
+  await app.register(tarantool, {
+    uri: opts.tarantoolUri,
+    timeoutMs: config.TARANTOOL_TIMEOUT_MS,
+    connectWaitMs: opts.connectWaitMs ?? 5000,
+    settings: {
+      ttlSeconds: config.SESSION_TTL_SECONDS,
+      sweepIntervalSeconds: config.SWEEP_INTERVAL_SECONDS,
+      extraMaxBytes: config.EXTRA_MAX_BYTES
+    }
+  })
+
+  await app.register(newRoute)
+  await app.register(getRoute)
+  await app.register(delRoute)
+  await app.register(userRoute)
+  await app.register(ipRoute)
+}
+
+export default fp(sessionsApp, { name: 'sessions-app', fastify: '5.x' })

@@ -1,0 +1,73 @@
+import envSchema from 'env-schema'
+
+/** Effective configuration of the service; the only place that reads the environment. */
+export interface Config {
+  PORT: number
+  HOST: string
+  /** `user:password@host:port`; unset: run an embedded Tarantool. */
+  TARANTOOL_URI?: string
+  TARANTOOL_TIMEOUT_MS: number
+  TARANTOOL_BIN: string
+  SESSION_TTL_SECONDS: number
+  SWEEP_INTERVAL_SECONDS: number
+  EXTRA_MAX_BYTES: number
+  DATA_DIR: string
+  LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** Where TARANTOOL_BIN is looked up when it is a bare name. */
+  PATH: string
+}
+
+/** Where and as whom to reach Tarantool, parsed from TARANTOOL_URI. */
+export interface TarantoolTarget {
+  host: string
+  port: number
+  user: string
+  password: string
+}
+
+const schema = {
+  type: 'object',
+  properties: {
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+    HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    TARANTOOL_URI: { type: 'string', pattern: '^[^:@/]+:[^@]*@[^@]+:[0-9]{1,5}$' },
+    TARANTOOL_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: 600000, default: 1000 },
+    TARANTOOL_BIN: { type: 'string', minLength: 1, default: 'tarantool' },
+    SESSION_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 4294967295, default: 180 * 24 * 3600 },
+    SWEEP_INTERVAL_SECONDS: { type: 'integer', minimum: 1, maximum: 86400, default: 60 },
+    EXTRA_MAX_BYTES: { type: 'integer', minimum: 16, maximum: 1048576, default: 8192 },
+    DATA_DIR: { type: 'string', minLength: 1, default: './data' },
+    LOG_LEVEL: {
+      type: 'string',
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info'
+    },
+    PATH: { type: 'string', default: '' }
+  }
+} as const
+
+const URI_HINT = 'TARANTOOL_URI must look like user:password@host:port'
+
+/** Validates the environment (and `.env` when `dotenv` is set) into a Config, or throws a readable error. */
+export function loadConfig (env: Record<string, string | undefined> = process.env, opts: { dotenv?: boolean } = {}): Config {
+  try {
+    return envSchema<Config>({ schema, data: env, env: false, dotenv: opts.dotenv ?? false })
+  } catch (err) {
+    const message = (err as Error).message.replace(/env\/TARANTOOL_URI must match pattern "[^"]*"/, URI_HINT)
+    throw new Error(`Invalid configuration: ${message}`)
+  }
+}
+
+/** Splits TARANTOOL_URI into its parts; the password may contain ':'. */
+export function parseTarantoolUri (uri: string): TarantoolTarget {
+  const at = uri.lastIndexOf('@')
+  const colon = uri.lastIndexOf(':')
+  const userColon = uri.indexOf(':')
+  if (at < 0 || colon < at || userColon > at) throw new Error(URI_HINT)
+  return {
+    user: decodeURIComponent(uri.slice(0, userColon)),
+    password: decodeURIComponent(uri.slice(userColon + 1, at)),
+    host: uri.slice(at + 1, colon).replace(/^\[(.*)\]$/, '$1'),
+    port: Number(uri.slice(colon + 1))
+  }
+}

@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { accessSync, constants, mkdirSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { delimiter, isAbsolute, join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from 'pino'
+
+/** The project's Tarantool entry point, the same one the Docker setup and the tests run. */
+export const INIT_LUA = fileURLToPath(new URL('../tarantool/init.lua', import.meta.url))
+
+const SERVICE_USER = 'sessions'
+const READY_TIMEOUT_MS = 60_000
+const STOP_TIMEOUT_MS = 10_000
+const RESTART_MIN_MS = 500
+const RESTART_MAX_MS = 10_000
+// A run this long counts as healthy: the next crash restarts without delay growth.
+const HEALTHY_RUN_MS = 30_000
+
+export interface EmbeddedOptions {
+  /** The tarantool executable: a name looked up in PATH, or a path. */
+  bin: string
+  dataDir: string
+  log: Logger
+  /** PATH to search for `bin` (defaults to none: only a path works). */
+  searchPath?: string
+}
+
+/** A supervised local Tarantool: restarted if it dies, stopped by `stop()`. */
+export interface EmbeddedTarantool {
+  /** `user:password@127.0.0.1:port` for the service's client. */
+  uri: string
+  /** Stops the instance (SIGTERM, then SIGKILL after 10 s); no restart follows. */
+  stop: () => Promise<void>
+  /** The running process, if any. */
+  readonly process: ChildProcess | undefined
+}
+
+/** Finds an executable by path, or by name in `searchPath`; undefined when there is none. */
+export function findExecutable (bin: string, searchPath = ''): string | undefined {
+  const candidates = bin.includes('/') ? [resolve(bin)] : searchPath.split(delimiter).filter(Boolean).map((dir) => join(dir, bin))
+  return candidates.find((file) => {
+    try {
+      accessSync(file, constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
+
+function freePort (): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolvePort(port))
+    })
+  })
+}
+
+function portOpen (port: number): Promise<boolean> {
+  return new Promise((resolveOpen) => {
+    const socket = createConnection({ port, host: '127.0.0.1' })
+    socket.once('connect', () => { socket.destroy(); resolveOpen(true) })
+    socket.once('error', () => resolveOpen(false))
+  })
+}
+
+const delay = (ms: number): Promise<void> => new Promise((resolveDelay) => setTimeout(resolveDelay, ms))
+
+// Tarantool log lines carry their level as a letter before '>': I> W> E> F>, and C> for its
+// start-up banner lines.
+function logLine (log: Logger, line: string): void {
+  const level = / ([A-Z])> /.exec(line)?.[1]
+  if (level === 'E' || level === 'F') log.error(line)
+  else if (level === 'W') log.warn(line)
+  else log.info(line)
+}
+
+/**
+ * Starts `tarantool tarantool/init.lua` on a free loopback port with its data in `dataDir`, waits
+ * until it accepts connections (it listens only once the app in it is ready), and keeps it running.
+ */
+export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<EmbeddedTarantool> {
+  const bin = findExecutable(opts.bin, opts.searchPath)
+  if (bin === undefined) {
+    throw new Error(`No Tarantool executable "${opts.bin}" found. Install Tarantool ` +
+      '(Debian/Ubuntu: apt-get install tarantool), set TARANTOOL_BIN to its path, or set ' +
+      'TARANTOOL_URI=user:password@host:port to use a running instance.')
+  }
+  const dataDir = isAbsolute(opts.dataDir) ? opts.dataDir : resolve(opts.dataDir)
+  mkdirSync(dataDir, { recursive: true })
+  const port = await freePort()
+  const password = randomBytes(24).toString('base64url')
+  const log = opts.log.child({ component: 'embedded-tarantool' })
+  const env = {
+    TARANTOOL_PORT: `127.0.0.1:${port}`,
+    TARANTOOL_WORK_DIR: dataDir,
+    TARANTOOL_USER_NAME: SERVICE_USER,
+    TARANTOOL_USER_PASSWORD: password,
+    // The instance exits by itself if this process dies without stopping it.
+    TARANTOOL_PARENT_PID: String(process.pid)
+  }
+
+  let child: ChildProcess | undefined
+  let stopping = false
+  let restartDelay = RESTART_MIN_MS
+  let restartTimer: NodeJS.Timeout | undefined
+  let exited: Promise<void> = Promise.resolve()
+
+  const launch = (): ChildProcess => {
+    const startedAt = Date.now()
+    // Its own process group: a Ctrl-C on the terminal reaches only us, and we stop it after the
+    // requests in flight are done.
+    const proc = spawn(bin, [INIT_LUA], { env, cwd: dataDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+    createInterface({ input: proc.stdout! }).on('line', (line) => logLine(log, line))
+    createInterface({ input: proc.stderr! }).on('line', (line) => logLine(log, line))
+    exited = new Promise((resolveExit) => proc.once('exit', () => resolveExit()))
+    proc.once('exit', (code, signal) => {
+      child = undefined
+      if (stopping) return
+      if (Date.now() - startedAt > HEALTHY_RUN_MS) restartDelay = RESTART_MIN_MS
+      log.error({ code, signal, restartInMs: restartDelay }, 'Tarantool exited; restarting it')
+      restartTimer = setTimeout(() => { child = launch() }, restartDelay)
+      restartDelay = Math.min(restartDelay * 2, RESTART_MAX_MS)
+    })
+    proc.once('error', (err) => log.error({ err }, 'could not run Tarantool'))
+    return proc
+  }
+
+  const stop = async (): Promise<void> => {
+    stopping = true
+    clearTimeout(restartTimer)
+    const proc = child
+    if (proc === undefined) return
+    proc.kill('SIGTERM')
+    const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
+    await exited
+    clearTimeout(killer)
+    log.info('Tarantool stopped')
+  }
+
+  log.info({ bin, dataDir, port }, 'starting Tarantool')
+  child = launch()
+  const firstRun = child
+  let firstExit: { code: number | null, signal: string | null } | undefined
+  firstRun.once('exit', (code, signal) => { firstExit = { code, signal } })
+
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  while (!(await portOpen(port))) {
+    if (firstExit !== undefined || Date.now() > deadline) {
+      await stop()
+      const why = firstExit ? `exited (code ${firstExit.code}, signal ${firstExit.signal})` : 'did not start listening in time'
+      throw new Error(`Embedded Tarantool ${why}; see its log lines above (data directory ${dataDir})`)
+    }
+    await delay(50)
+  }
+  log.info({ port }, 'Tarantool is ready')
+
+  return {
+    uri: `${SERVICE_USER}:${password}@127.0.0.1:${port}`,
+    stop,
+    get process () { return child }
+  }
+}

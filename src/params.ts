@@ -1,0 +1,47 @@
+import { isIPv4, isIPv6 } from 'node:net'
+import ipaddr from 'ipaddr.js'
+import { ApiError, type ErrorCode } from './errors.js'
+
+/** Which error a malformed query parameter is reported as. */
+export const PARAM_ERRORS: Record<string, ErrorCode> = {
+  user_id: 'invalid_user_id',
+  id: 'invalid_user_id',
+  ip: 'invalid_ip',
+  token: 'token_not_found'
+}
+
+/** Query schemas of the parameters, shared by the routes (shape only; parse* below decide). */
+export const PARAM_SCHEMAS = {
+  user_id: { type: 'string', pattern: '^[0-9]+$', maxLength: 32, description: 'User id: decimal digits, 0 to 2^53-1' },
+  ip: { type: 'string', minLength: 2, maxLength: 64, description: 'IPv4 dotted quad or IPv6 address' },
+  token: {
+    type: 'string',
+    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$',
+    description: 'Session token (UUID v4)'
+  }
+} as const
+
+const DIGITS = /^[0-9]+$/
+
+/** A user id written in decimal digits, 0 to 2^53-1; anything else is invalid_user_id. */
+export function parseUserId (value: unknown): number {
+  if (typeof value !== 'string' || !DIGITS.test(value)) throw new ApiError('invalid_user_id')
+  const id = Number(value)
+  if (!Number.isSafeInteger(id)) throw new ApiError('invalid_user_id')
+  return id
+}
+
+/**
+ * An IPv4 dotted quad or an IPv6 address, returned in canonical form (RFC 5952 for IPv6;
+ * an IPv4-mapped IPv6 address becomes the IPv4 address it maps). Anything else is invalid_ip.
+ */
+export function parseIp (value: unknown): string {
+  if (typeof value !== 'string') throw new ApiError('invalid_ip')
+  // node:net rejects leading zeros and short forms like 127.1, which ipaddr.js would accept.
+  if (isIPv4(value)) return value
+  if (!isIPv6(value) || value.includes('%')) throw new ApiError('invalid_ip')
+  const address = ipaddr.IPv6.parse(value)
+  return address.isIPv4MappedAddress()
+    ? address.toIPv4Address().toString()
+    : address.toRFC5952String()
+}

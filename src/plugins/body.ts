@@ -1,0 +1,39 @@
+import { parse as parseForm } from 'node:querystring'
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { ApiError } from '../errors.js'
+
+export interface BodyPluginOptions {
+  /** Largest request body accepted, in bytes. */
+  bodyLimit: number
+}
+
+/**
+ * Request bodies carry a session's extra data, on GET as well as POST (the seed's PHP client sends
+ * a form body with a GET, which Fastify ignores by default). Accepted: a form
+ * (application/x-www-form-urlencoded, at most 1000 keys) or application/json. An empty body,
+ * whatever its type, means no extra data.
+ */
+async function body (app: FastifyInstance, opts: BodyPluginOptions): Promise<void> {
+  app.addHttpMethod('GET', { hasBody: true, overrideExisting: true })
+  app.removeAllContentTypeParsers()
+  const parserOptions: { parseAs: 'string', bodyLimit: number } = { parseAs: 'string', bodyLimit: opts.bodyLimit }
+
+  // Fastify's own JSON parser: rejects __proto__ and constructor.prototype keys.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser<string>('application/json', parserOptions, (request, text, done) => {
+    if (text === '') done(null, undefined)
+    else parseJson(request, text, done)
+  })
+
+  app.addContentTypeParser<string>('application/x-www-form-urlencoded', parserOptions, (_request, text, done) => {
+    done(null, text === '' ? undefined : parseForm(text))
+  })
+
+  app.addContentTypeParser<Buffer>('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_request, raw, done) => {
+    if (raw.length === 0) done(null, undefined)
+    else done(new ApiError('unsupported_media_type'), undefined)
+  })
+}
+
+export default fp(body, { name: 'body', fastify: '5.x' })

@@ -1,0 +1,58 @@
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { ApiError, ERRORS } from '../errors.js'
+import { PARAM_ERRORS } from '../params.js'
+import { StorageAuthError, StorageUnavailableError } from '../store/tarantool-client.js'
+
+// Fastify's own request errors that have a code of ours.
+const FASTIFY_ERRORS: Record<string, ApiError['code']> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_extra',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_extra',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request'
+}
+
+function validationError (err: FastifyError): ApiError {
+  const first = err.validation?.[0]
+  const field = (first?.params as { missingProperty?: string } | undefined)?.missingProperty ??
+    first?.instancePath.replace(/^\//, '') ?? ''
+  const code = PARAM_ERRORS[field]
+  if (code === undefined) return new ApiError('internal_error')
+  return new ApiError(code, first?.params && 'missingProperty' in first.params
+    ? `${field} is required`
+    : ERRORS[code].message)
+}
+
+/** Maps any error to the API's codes; what is not an expected failure becomes internal_error. */
+export function toApiError (err: FastifyError | Error): ApiError {
+  if (err instanceof ApiError) return err
+  if (err instanceof StorageUnavailableError || err instanceof StorageAuthError) {
+    return new ApiError('storage_unavailable')
+  }
+  const fastifyError = err as FastifyError
+  if (fastifyError.validation) return validationError(fastifyError)
+  const code = FASTIFY_ERRORS[fastifyError.code]
+  if (code !== undefined) return new ApiError(code)
+  const status = fastifyError.statusCode ?? 500
+  if (status >= 400 && status < 500) return new ApiError('bad_request')
+  return new ApiError('internal_error')
+}
+
+/** One error shape for every failure: `{status:'error', code, message}`; 5xx never show internals. */
+async function errors (app: FastifyInstance): Promise<void> {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const apiError = toApiError(err)
+    if (apiError.statusCode >= 500) {
+      request.log.error({ err }, `request failed: ${apiError.code}`)
+    }
+    return reply.code(apiError.statusCode).send({ status: 'error', code: apiError.code, message: apiError.message })
+  })
+
+  app.setNotFoundHandler((_request, reply) => {
+    const { status, message } = ERRORS.not_found
+    return reply.code(status).send({ status: 'error', code: 'not_found', message })
+  })
+}
+
+export default fp(errors, { name: 'errors', fastify: '5.x' })

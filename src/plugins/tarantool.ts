@@ -1,0 +1,56 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { parseTarantoolUri } from '../config.js'
+import { SessionsStore, type StoreSettings } from '../store/sessions-store.js'
+import { TarantoolClient } from '../store/tarantool-client.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    store: SessionsStore
+    tarantool: TarantoolClient
+  }
+}
+
+export interface TarantoolPluginOptions {
+  uri: string
+  timeoutMs: number
+  /** How long start-up waits for the first connection before serving 503s until it comes. */
+  connectWaitMs: number
+  settings: StoreSettings
+}
+
+/**
+ * Connects to Tarantool and decorates the app with a typed `store`. Start-up fails at once on bad
+ * credentials; an unreachable Tarantool is waited for briefly, then reconnected in the background.
+ */
+async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): Promise<void> {
+  const client = new TarantoolClient({ ...parseTarantoolUri(opts.uri), timeoutMs: opts.timeoutMs })
+  const store = new SessionsStore(client)
+  const log = app.log.child({ component: 'tarantool' })
+
+  client.on('connect', () => {
+    log.info('connected to Tarantool')
+    // Every (re)connect: the instance may be new, or may have restarted with older settings.
+    store.configure(opts.settings).catch((err: Error) => {
+      log.error({ err }, 'could not apply settings in Tarantool')
+    })
+  })
+  client.on('disconnect', (err: Error) => log.warn({ err }, 'lost the connection to Tarantool, reconnecting'))
+  client.on('auth_failed', (err: Error) => log.error({ err }, 'Tarantool rejected the credentials'))
+
+  app.decorate('tarantool', client)
+  app.decorate('store', store)
+  app.addHook('onClose', async () => client.close())
+
+  try {
+    await client.waitConnected(opts.connectWaitMs)
+  } catch (err) {
+    if (client.state === 'auth_failed') {
+      client.close()
+      throw err
+    }
+    log.warn({ err }, 'Tarantool is not reachable yet; answering 503 until it is')
+  }
+}
+
+export default fp(tarantool, { name: 'tarantool', fastify: '5.x' })

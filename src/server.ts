@@ -1,0 +1,50 @@
+import closeWithGrace from 'close-with-grace'
+import Fastify from 'fastify'
+import sessionsApp from './app.js'
+import { loadConfig, type Config } from './config.js'
+import { startEmbeddedTarantool, type EmbeddedTarantool } from './embedded-tarantool.js'
+import { loggerOptions } from './logger.js'
+
+// How long in-flight requests get to finish after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE_MS = 10_000
+
+function readConfig (): Config {
+  try {
+    return loadConfig(process.env, { dotenv: true })
+  } catch (err) {
+    console.error((err as Error).message)
+    process.exit(1)
+  }
+}
+
+/** Starts the service: the embedded Tarantool unless TARANTOOL_URI is set, then the HTTP server. */
+async function main (): Promise<void> {
+  const config = readConfig()
+  const app = Fastify({ logger: loggerOptions(config), bodyLimit: 4 * config.EXTRA_MAX_BYTES })
+
+  let embedded: EmbeddedTarantool | undefined
+  closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: app.log }, async ({ err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error')
+    await app.close()
+    await embedded?.stop()
+  })
+
+  let tarantoolUri = config.TARANTOOL_URI
+  if (tarantoolUri === undefined) {
+    embedded = await startEmbeddedTarantool({
+      bin: config.TARANTOOL_BIN,
+      dataDir: config.DATA_DIR,
+      searchPath: config.PATH,
+      log: app.log as never
+    })
+    tarantoolUri = embedded.uri
+  }
+
+  await app.register(sessionsApp, { config, tarantoolUri })
+  await app.listen({ port: config.PORT, host: config.HOST })
+}
+
+main().catch((err: Error) => {
+  console.error(`sessions: could not start: ${err.message}`)
+  process.exit(1)
+})

@@ -1,0 +1,104 @@
+import { ApiError, isErrorCode } from '../errors.js'
+import type { TarantoolClient } from './tarantool-client.js'
+
+/** The seed's SessionObject. */
+export interface Session {
+  ip: string
+  extra: Record<string, unknown> | null
+  user_id: number
+  create: number
+  activity: number
+  token: string
+}
+
+export type Extra = Record<string, unknown>
+
+/** What the store asks Tarantool to apply; see tarantool/sessions/settings.lua. */
+export interface StoreSettings {
+  ttlSeconds: number
+  sweepIntervalSeconds: number
+  extraMaxBytes: number
+}
+
+type SessionTuple = [token: string, userId: number, ip: string, create: number, activity: number, extra?: Extra | null]
+
+// The procedures registered in tarantool/sessions/api.lua.
+const PROC = {
+  new: 'sessions.new',
+  get: 'sessions.get',
+  del: 'sessions.del',
+  byUser: 'sessions.by_user',
+  byIp: 'sessions.by_ip',
+  configure: 'sessions.configure',
+  stats: 'sessions.stats'
+} as const
+
+function toSession (t: SessionTuple): Session {
+  return { ip: t[2], extra: t[5] ?? null, user_id: t[1], create: t[3], activity: t[4], token: t[0] }
+}
+
+/** Turns a procedure's `nil, {code, message}` into an ApiError; anything else unexpected is a bug. */
+function unwrap<T> (values: unknown[]): T {
+  const [result, failure] = values as [T | null, { code?: unknown, message?: string } | undefined]
+  if (failure != null) {
+    if (isErrorCode(failure.code)) throw new ApiError(failure.code, failure.message)
+    throw new Error(`Tarantool returned an unknown failure: ${JSON.stringify(failure)}`)
+  }
+  if (result == null) throw new Error('Tarantool returned no result')
+  return result
+}
+
+/** Typed access to the sessions kept in Tarantool; callers never see procedure names or tuples. */
+export class SessionsStore {
+  readonly #client: TarantoolClient
+
+  constructor (client: TarantoolClient) {
+    this.#client = client
+  }
+
+  /** Creates a session with a fresh token. */
+  async create (token: string, userId: number, ip: string, extra: Extra | undefined): Promise<Session> {
+    const c = this.#client
+    const values = await c.call(PROC.new, [c.uuid(token), c.integer(userId), ip, extra ?? null])
+    return toSession(unwrap<SessionTuple>(values))
+  }
+
+  /** Returns a live session, marking it used; updates its ip and merges extra when given. */
+  async touch (token: string, ip: string | undefined, extra: Extra | undefined): Promise<Session> {
+    const c = this.#client
+    const values = await c.call(PROC.get, [c.uuid(token), ip ?? null, extra ?? null])
+    return toSession(unwrap<SessionTuple>(values))
+  }
+
+  /** Deletes a session and returns what it was. */
+  async delete (token: string): Promise<Session> {
+    const values = await this.#client.call(PROC.del, [this.#client.uuid(token)])
+    return toSession(unwrap<SessionTuple>(values))
+  }
+
+  /** Live sessions of a user, newest activity first. */
+  async byUser (userId: number): Promise<Session[]> {
+    const values = await this.#client.call(PROC.byUser, [this.#client.integer(userId)])
+    return unwrap<SessionTuple[]>(values).map(toSession)
+  }
+
+  /** Live sessions whose current ip is this one, newest activity first. */
+  async byIp (ip: string): Promise<Session[]> {
+    const values = await this.#client.call(PROC.byIp, [ip])
+    return unwrap<SessionTuple[]>(values).map(toSession)
+  }
+
+  /** Applies expiry and size settings in Tarantool (persisted there for its expiry fiber). */
+  async configure (settings: StoreSettings): Promise<void> {
+    await this.#client.call(PROC.configure, [{
+      ttl: settings.ttlSeconds,
+      sweep_interval: settings.sweepIntervalSeconds,
+      extra_max_bytes: settings.extraMaxBytes
+    }])
+  }
+
+  /** Counters kept by Tarantool. */
+  async stats (): Promise<{ sessions: number, version: string, ro: boolean }> {
+    return unwrap(await this.#client.call(PROC.stats, []))
+  }
+}

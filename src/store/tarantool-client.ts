@@ -1,0 +1,236 @@
+import { EventEmitter } from 'node:events'
+import TarantoolConnection from 'tarantool-driver'
+import { codec } from 'tarantool-driver/lib/msgpack-extensions.js'
+import msgpack from 'msgpack-lite'
+import type { TarantoolTarget } from '../config.js'
+
+/** Tarantool could not be reached, or did not answer in time: worth retrying later. */
+export class StorageUnavailableError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'StorageUnavailableError'
+  }
+}
+
+/** Tarantool refused the credentials: retrying will not help. */
+export class StorageAuthError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'StorageAuthError'
+  }
+}
+
+/** Tarantool answered with an error: a bug on one side or the other. */
+export class StorageError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'StorageError'
+  }
+}
+
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'auth_failed' | 'closed'
+
+export interface TarantoolClientOptions extends TarantoolTarget {
+  /** Longest wait for the answer to one call, in milliseconds. */
+  timeoutMs: number
+}
+
+interface Pending {
+  fail: (err: Error) => void
+}
+
+const IPROTO_CALL = 0x0a
+const IPROTO_CODE = 0x00
+const IPROTO_SYNC = 0x01
+const IPROTO_FUNCTION_NAME = 0x22
+const IPROTO_TUPLE = 0x21
+const READ_ONLY = /read-only|box\.cfg\.read_only|bootstrap/i
+
+/** Encodes one IPROTO_CALL request: `0xce len32 {code, sync} {function_name, tuple}`. */
+function encodeCall (sync: number, name: string, args: unknown[]): Buffer {
+  const nameBuf = msgpack.encode(name)
+  const argsBuf = msgpack.encode(args, { codec } as msgpack.EncoderOptions)
+  // header map: 9 bytes; body map: 0x82, two keys, name, args
+  const bodyLength = 9 + 3 + nameBuf.length + argsBuf.length
+  const buf = Buffer.allocUnsafe(5 + bodyLength)
+  buf[0] = 0xce
+  buf.writeUInt32BE(bodyLength, 1)
+  buf[5] = 0x82
+  buf[6] = IPROTO_CODE
+  buf[7] = IPROTO_CALL
+  buf[8] = IPROTO_SYNC
+  buf[9] = 0xce
+  buf.writeUInt32BE(sync, 10)
+  buf[14] = 0x82
+  buf[15] = IPROTO_FUNCTION_NAME
+  nameBuf.copy(buf, 16)
+  buf[16 + nameBuf.length] = IPROTO_TUPLE
+  argsBuf.copy(buf, 17 + nameBuf.length)
+  return buf
+}
+
+/**
+ * Our interface to Tarantool, over tarantool-driver. The driver keeps the socket, the greeting,
+ * authentication, reconnects and response decoding; this class adds what a service needs and the
+ * driver lacks: a timeout on every call, failing calls in flight when the connection drops (the
+ * driver leaves them pending), failing fast while disconnected (no offline queue), stopping on bad
+ * credentials (the driver retries them forever), and IPROTO_CALL (the driver only speaks the old
+ * call_16, which reshapes results). Requests are written to the socket directly because the
+ * driver's own send path misreads its state while a response is half-read and queues the request.
+ *
+ * Events: 'connect' (every time a connection is ready), 'disconnect' (Error), 'auth_failed' (Error).
+ */
+export class TarantoolClient extends EventEmitter {
+  readonly #driver: TarantoolConnection
+  readonly #timeoutMs: number
+  readonly #user: string
+  readonly #pending = new Set<Pending>()
+  #state: ConnectionState = 'connecting'
+  #lastError: Error | undefined
+
+  constructor (opts: TarantoolClientOptions) {
+    super()
+    this.#timeoutMs = opts.timeoutMs
+    this.#user = opts.user
+    this.#driver = new TarantoolConnection({
+      host: opts.host,
+      port: opts.port,
+      username: opts.user,
+      password: opts.password,
+      timeout: opts.timeoutMs,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: (times) => this.#state === 'auth_failed' || this.#state === 'closed'
+        ? null
+        : Math.min(50 * times, 500)
+    })
+    this.#driver.on('connect', () => this.#onConnect())
+    this.#driver.on('close', () => this.#onClose())
+    this.#driver.on('error', (err: Error) => this.#onError(err))
+    this.#driver.connect().catch(() => { /* reported through 'error' and retried */ })
+  }
+
+  /** The connection's state right now. */
+  get state (): ConnectionState {
+    return this.#state
+  }
+
+  /** The last connection error, if any: for logs and readiness. */
+  get lastError (): Error | undefined {
+    return this.#lastError
+  }
+
+  /** Calls a stored procedure and resolves with all the values it returned. */
+  call (name: string, args: unknown[]): Promise<unknown[]> {
+    const socket = this.#driver.socket
+    if (this.#state !== 'connected' || socket === undefined || !socket.writable) {
+      return Promise.reject(this.#unavailable())
+    }
+    return new Promise((resolve, reject) => {
+      const sync = this.#driver._getRequestId()
+      const pending: Pending = {
+        fail: (err) => {
+          clearTimeout(timer)
+          this.#pending.delete(pending)
+          reject(err)
+        }
+      }
+      const timer = setTimeout(() => pending.fail(new StorageUnavailableError(
+        `Tarantool did not answer ${name} within ${this.#timeoutMs} ms`)), this.#timeoutMs)
+      this.#pending.add(pending)
+      this.#driver.commandsQueue.push([IPROTO_CALL, sync, {
+        resolve: (data) => {
+          if (!this.#pending.has(pending)) return
+          clearTimeout(timer)
+          this.#pending.delete(pending)
+          resolve(data as unknown[])
+        },
+        reject: (err) => {
+          if (!this.#pending.has(pending)) return
+          pending.fail(READ_ONLY.test(err.message)
+            ? new StorageUnavailableError(`Tarantool is read-only: ${err.message}`)
+            : new StorageError(err.message))
+        }
+      }])
+      socket.write(encodeCall(sync, name, args))
+    })
+  }
+
+  /** Resolves once connected; rejects on bad credentials, on close, or after `timeoutMs`. */
+  waitConnected (timeoutMs: number): Promise<void> {
+    if (this.#state === 'connected') return Promise.resolve()
+    if (this.#state === 'auth_failed' && this.#lastError) return Promise.reject(this.#lastError)
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer)
+        this.off('connect', onConnect)
+        this.off('auth_failed', done)
+        this.off('closed', onClosed)
+        if (err) reject(err)
+        else resolve()
+      }
+      const onConnect = (): void => done()
+      const onClosed = (): void => done(new StorageUnavailableError('The Tarantool client was closed'))
+      const timer = setTimeout(() => done(this.#unavailable()), timeoutMs)
+      this.on('connect', onConnect)
+      this.on('auth_failed', done)
+      this.on('closed', onClosed)
+    })
+  }
+
+  /** Closes the connection for good; calls in flight fail. */
+  close (): void {
+    if (this.#state === 'closed') return
+    this.#state = 'closed'
+    this.#failAll(new StorageUnavailableError('The Tarantool client was closed'))
+    this.#driver.disconnect()
+    this.emit('closed')
+  }
+
+  /** Mark a pack-as-uuid argument for the driver's codec. */
+  uuid (value: string): unknown {
+    return this.#driver.packUuid(value)
+  }
+
+  /** Mark an integer argument so that values above 2^31 travel as integers, not doubles. */
+  integer (value: number): unknown {
+    return this.#driver.packInteger(value)
+  }
+
+  #unavailable (): StorageUnavailableError {
+    const reason = this.#lastError ? `: ${this.#lastError.message}` : ''
+    return new StorageUnavailableError(`Tarantool is ${this.#state}${reason}`)
+  }
+
+  #onConnect (): void {
+    if (this.#state === 'closed') return
+    this.#state = 'connected'
+    this.#lastError = undefined
+    this.emit('connect')
+  }
+
+  #onClose (): void {
+    if (this.#state === 'closed' || this.#state === 'auth_failed') return
+    const wasConnected = this.#state === 'connected'
+    this.#state = 'disconnected'
+    const err = new StorageUnavailableError('Connection to Tarantool lost')
+    this.#failAll(err)
+    if (wasConnected) this.emit('disconnect', this.#lastError ?? err)
+  }
+
+  #onError (err: Error): void {
+    this.#lastError = err
+    if (this.#driver.state === this.#driver.states.AUTH && this.#state !== 'closed') {
+      this.#state = 'auth_failed'
+      this.#lastError = new StorageAuthError(`Tarantool rejected user '${this.#user}': ${err.message}`)
+      this.#failAll(this.#lastError)
+      this.emit('auth_failed', this.#lastError)
+    }
+  }
+
+  #failAll (err: Error): void {
+    for (const pending of [...this.#pending]) pending.fail(err)
+    // Drop the driver's own records of those calls: no answer will come on a new connection.
+    this.#driver.flushQueue(err)
+  }
+}

@@ -1,0 +1,41 @@
+// The parts of tarantool-driver (CommonJS, untyped) that src/store/tarantool-client.ts relies on.
+declare module 'tarantool-driver' {
+  import { EventEmitter } from 'node:events'
+  import type { Socket } from 'node:net'
+
+  interface Deferred {
+    resolve: (data: unknown) => void
+    reject: (err: Error) => void
+  }
+
+  interface Options {
+    host?: string
+    port?: number
+    username?: string
+    password?: string
+    timeout?: number
+    lazyConnect?: boolean
+    enableOfflineQueue?: boolean
+    retryStrategy?: (times: number) => number | null
+  }
+
+  class TarantoolConnection extends EventEmitter {
+    constructor (options: Options)
+    state: number
+    states: Record<'CONNECTING' | 'CONNECTED' | 'AUTH' | 'CONNECT' | 'RECONNECTING' | 'END', number>
+    socket?: Socket
+    commandsQueue: { push: (command: [number, number, Deferred]) => void }
+    connect (): Promise<void>
+    disconnect (): void
+    flushQueue (err: Error): void
+    _getRequestId (): number
+    packUuid (value: string): unknown
+    packInteger (value: number): unknown
+  }
+
+  export default TarantoolConnection
+}
+
+declare module 'tarantool-driver/lib/msgpack-extensions.js' {
+  export const codec: unknown
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env tarantool
+-- Boots a sessions instance: box.cfg from the environment, then the app.
+-- Variable names follow the official tarantool image where it has one.
+local fio = require('fio')
+local log = require('log')
+
+local here = fio.dirname(fio.abspath(debug.getinfo(1, 'S').source:sub(2)))
+package.path = here .. '/?.lua;' .. here .. '/?/init.lua;' .. package.path
+
+local function env(name, default)
+    local value = os.getenv(name)
+    if value == nil or value == '' then return default end
+    return value
+end
+
+local password = env('TARANTOOL_USER_PASSWORD')
+if password == nil then
+    log.error('TARANTOOL_USER_PASSWORD is required: it is the password of the service user')
+    os.exit(1)
+end
+
+local work_dir = env('TARANTOOL_WORK_DIR', '.')
+fio.mktree(work_dir)
+
+box.cfg{
+    work_dir = work_dir,
+    -- The pid file is locked: a second instance on the same data refuses to start.
+    pid_file = 'tarantool.pid',
+    memtx_memory = tonumber(env('TARANTOOL_MEMTX_MEMORY', 256 * 1024 * 1024)),
+    wal_mode = env('TARANTOOL_WAL_MODE', 'write'),
+    checkpoint_interval = tonumber(env('TARANTOOL_CHECKPOINT_INTERVAL', 3600)),
+    log_level = tonumber(env('TARANTOOL_LOG_LEVEL', 5)),
+}
+
+local console_socket = env('TARANTOOL_CONSOLE_SOCKET')
+if console_socket ~= nil then
+    -- Admin console on a unix socket only: never on the network.
+    require('console').listen('unix/:' .. console_socket)
+end
+
+require('sessions').start{
+    user = env('TARANTOOL_USER_NAME', 'sessions'),
+    password = password,
+}
+
+local parent_pid = tonumber(env('TARANTOOL_PARENT_PID'))
+if parent_pid ~= nil then
+    require('sessions.parent_watch').start(parent_pid)
+end
+
+-- Listen only now: an open port means the procedures are there to call.
+box.cfg{listen = env('TARANTOOL_PORT', '3301')}

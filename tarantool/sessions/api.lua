@@ -1,0 +1,131 @@
+-- The public procedures: the only functions the service user may execute.
+-- Each returns a session tuple (or a list of them), or nil and an error value.
+local fiber = require('fiber')
+local msgpack = require('msgpack')
+local errors = require('sessions.errors')
+local settings = require('sessions.settings')
+local space = require('sessions.space')
+
+local F = space.F
+local MAP = {__serialize = 'map'}
+
+local M = {NAMESPACE = 'sessions', procedures = {}}
+local api = M.procedures
+
+local function now()
+    return math.floor(fiber.time())
+end
+
+-- A session is live while it has been used within the TTL; older ones are gone even
+-- before the expiry fiber deletes them.
+local function is_live(t, now_s)
+    return t[F.activity] >= now_s - settings.get().ttl
+end
+
+local function too_large(extra)
+    return #msgpack.encode(extra) > settings.get().extra_max_bytes
+end
+
+local function merge(old, new)
+    local out = setmetatable({}, MAP)
+    if old ~= nil then
+        for k, v in pairs(old) do out[k] = v end
+    end
+    for k, v in pairs(new) do out[k] = v end
+    return out
+end
+
+local function newest_first(a, b)
+    if a[F.activity] ~= b[F.activity] then
+        return a[F.activity] > b[F.activity]
+    end
+    return a[F.create] > b[F.create]
+end
+
+local function live_by(index_name, key)
+    local now_s = now()
+    local out = {}
+    for _, t in space.get().index[index_name]:pairs(key, {iterator = 'EQ'}) do
+        if is_live(t, now_s) then out[#out + 1] = t end
+    end
+    table.sort(out, newest_first)
+    return out
+end
+
+-- Creates a session. token: uuid, user_id: unsigned, ip: canonical text, extra: map or nil.
+function api.new(token, user_id, ip, extra)
+    if extra == nil then
+        extra = box.NULL
+    elseif too_large(extra) then
+        return nil, errors.payload_too_large()
+    end
+    local t = now()
+    return space.get():insert{token, user_id, ip, t, t, extra}
+end
+
+-- Returns a live session and marks it used now; a given ip becomes its current one and a given
+-- extra is merged into its extra (new keys win). Writes nothing when nothing changes.
+function api.get(token, ip, extra)
+    local s = space.get()
+    local t = s:get(token)
+    local now_s = now()
+    if t == nil or not is_live(t, now_s) then
+        return nil, errors.token_not_found()
+    end
+    local ops = {}
+    if t[F.activity] ~= now_s then
+        ops[#ops + 1] = {'=', F.activity, now_s}
+    end
+    if ip ~= nil and ip ~= t[F.ip] then
+        ops[#ops + 1] = {'=', F.ip, ip}
+    end
+    if extra ~= nil and next(extra) ~= nil then
+        local merged = merge(t[F.extra], extra)
+        if too_large(merged) then
+            return nil, errors.payload_too_large()
+        end
+        ops[#ops + 1] = {'=', F.extra, merged}
+    end
+    if #ops == 0 then
+        return t
+    end
+    return s:update(token, ops)
+end
+
+-- Deletes a session and returns it; an expired one is deleted but reported as not found.
+function api.del(token)
+    local t = space.get():delete(token)
+    if t == nil or not is_live(t, now()) then
+        return nil, errors.token_not_found()
+    end
+    return t
+end
+
+-- All live sessions of a user, newest activity first.
+function api.by_user(user_id)
+    return live_by('user_id', user_id)
+end
+
+-- All live sessions whose current ip is this one, newest activity first.
+function api.by_ip(ip)
+    return live_by('ip', ip)
+end
+
+-- Applies the service's settings ({ttl, sweep_interval, extra_max_bytes}); returns those in force.
+function api.configure(opts)
+    if type(opts) ~= 'table' then
+        error('configure expects a map of settings')
+    end
+    local applied, err = settings.set(opts)
+    if applied == nil then
+        error(err)
+    end
+    return applied
+end
+
+-- Counters for readiness and metrics.
+function api.stats()
+    return {sessions = space.get():len(), version = box.info.version, ro = box.info.ro}
+end
+
+return M

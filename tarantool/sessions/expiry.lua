@@ -1,0 +1,73 @@
+-- The expiry fiber: deletes sessions idle longer than the TTL, walking the activity index
+-- oldest first in bounded batches, on the writable instance only.
+local fiber = require('fiber')
+local log = require('log')
+local settings = require('sessions.settings')
+local space = require('sessions.space')
+
+local F = space.F
+local FIBER_NAME = 'sessions.expiry'
+-- Deletes per transaction: small enough that a batch never holds the tx thread for long.
+local BATCH = 500
+
+local M = {}
+
+-- Deletes at most BATCH expired sessions; returns how many it deleted.
+function M.sweep_batch(now_s)
+    local cutoff = now_s - settings.get().ttl
+    local s = space.get()
+    local keys = {}
+    for _, t in s.index.activity:pairs(nil, {iterator = 'GE'}) do
+        if t[F.activity] >= cutoff or #keys >= BATCH then break end
+        keys[#keys + 1] = t[F.token]
+    end
+    if #keys > 0 then
+        box.atomic(function()
+            for _, key in ipairs(keys) do s:delete(key) end
+        end)
+    end
+    return #keys
+end
+
+-- One full pass: batches until nothing expired is left, yielding between them.
+function M.sweep()
+    local total = 0
+    local started = fiber.clock()
+    repeat
+        if box.info.ro then break end
+        local n = M.sweep_batch(math.floor(fiber.time()))
+        total = total + n
+        fiber.yield()
+    until n < BATCH
+    if total > 0 then
+        log.info('sessions: expired %d sessions in %.3f s', total, fiber.clock() - started)
+    end
+    return total
+end
+
+local function worker()
+    fiber.self():name(FIBER_NAME)
+    while true do
+        if not box.info.ro then
+            local ok, err = pcall(M.sweep)
+            -- A cancel caught by pcall must still stop the loop.
+            fiber.testcancel()
+            if not ok then
+                log.error('sessions: expiry pass failed: %s', err)
+            end
+        end
+        fiber.sleep(settings.get().sweep_interval)
+    end
+end
+
+-- Starts the fiber, first cancelling one left by an earlier load of this code.
+function M.start()
+    for fid, info in pairs(fiber.info()) do
+        if info.name == FIBER_NAME then
+            fiber.find(fid):cancel()
+        end
+    end
+    fiber.create(worker)
+end
+
+return M

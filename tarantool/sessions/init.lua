@@ -1,0 +1,24 @@
+-- The sessions application: schema, access, public API and the expiry fiber.
+local log = require('log')
+local migrations = require('sessions.migrations')
+local access = require('sessions.access')
+local api = require('sessions.api')
+local expiry = require('sessions.expiry')
+
+local M = {}
+
+-- Prepares the instance and starts serving; safe to call again after a code reload.
+function M.start(opts)
+    if box.info.ro then
+        log.info('sessions: read-only instance, schema and access left to the master')
+    else
+        migrations.apply()
+        access.setup(opts.user, opts.password, api)
+    end
+    -- Procedures are resolved by name through this one global table.
+    rawset(_G, api.NAMESPACE, api.procedures)
+    expiry.start()
+    log.info('sessions: ready, schema version %d', migrations.version())
+end
+
+return M

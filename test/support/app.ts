@@ -1,0 +1,74 @@
+import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
+import { expect, inject } from 'vitest'
+import sessionsApp from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
+import type { Session } from '../../src/store/sessions-store.js'
+
+export interface TestAppOptions {
+  /** Environment overrides, as the service would read them. */
+  env?: Record<string, string>
+  /** The Tarantool to use; the shared one by default. */
+  uri?: string
+  connectWaitMs?: number
+}
+
+/** Builds the app exactly as the server does, against a real Tarantool. */
+export async function buildApp (opts: TestAppOptions = {}): Promise<FastifyInstance> {
+  const config = loadConfig({ LOG_LEVEL: 'silent', ...opts.env })
+  const app = Fastify({ logger: { level: config.LOG_LEVEL } })
+  await app.register(sessionsApp, {
+    config,
+    tarantoolUri: opts.uri ?? inject('tarantoolUri'),
+    connectWaitMs: opts.connectWaitMs
+  })
+  await app.ready()
+  return app
+}
+
+export interface ApiReply<T = unknown> {
+  statusCode: number
+  body: { status: 'success', data: T } | { status: 'error', code: string, message: string }
+}
+
+/** Calls the app and parses the envelope. */
+export async function call<T = unknown> (app: FastifyInstance, opts: InjectOptions): Promise<ApiReply<T>> {
+  const res = await app.inject(opts)
+  return { statusCode: res.statusCode, body: res.json() }
+}
+
+/** Calls the app and returns the success data, failing the test on anything else. */
+export async function ok<T = Session> (app: FastifyInstance, opts: InjectOptions): Promise<T> {
+  const res = await call<T>(app, opts)
+  if (res.statusCode !== 200 || res.body.status !== 'success') {
+    throw new Error(`expected success, got ${res.statusCode} ${JSON.stringify(res.body)}`)
+  }
+  return res.body.data
+}
+
+/** The error envelope the API answers with. */
+export function apiError (code: string): { status: 'error', code: string, message: string } {
+  return { status: 'error', code, message: expect.any(String) as unknown as string }
+}
+
+/** A user id no other test uses, above 2^32 to exercise big ids. */
+export function uniqueUserId (): number {
+  return 2 ** 32 + Math.floor(Math.random() * (Number.MAX_SAFE_INTEGER - 2 ** 32))
+}
+
+/** An IPv4 address no other test uses. */
+export function uniqueIp (): string {
+  const byte = (): number => Math.floor(Math.random() * 254) + 1
+  return `10.${byte()}.${byte()}.${byte()}`
+}
+
+export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
+/** Creates a session through the API. */
+export async function newSession (app: FastifyInstance, userId = uniqueUserId(), ip = uniqueIp(), extra?: object): Promise<Session> {
+  return await ok(app, {
+    method: 'GET',
+    url: '/new',
+    query: { user_id: String(userId), ip },
+    ...(extra ? { payload: extra } : {})
+  })
+}

@@ -1,0 +1,141 @@
+// Starts real Tarantool instances for the tests from the project's own tarantool/init.lua: a local
+// `tarantool` process when the binary is there, else a container of the official image through
+// testcontainers when a Docker engine is there.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { findExecutable, INIT_LUA } from '../../src/embedded-tarantool.js'
+
+export const USER = 'sessions'
+export const TARANTOOL_BIN = findExecutable('tarantool', process.env.PATH)
+
+/** A Tarantool the tests own. Only a local process can be killed, paused and restarted. */
+export interface TestTarantool {
+  uri: string
+  host: string
+  port: number
+  password: string
+  /** Sends a signal to the local process (SIGKILL, SIGSTOP, SIGCONT...). */
+  signal?: (signal: NodeJS.Signals) => void
+  /** Starts the local process again on the same port and data, after it died or was killed. */
+  restart?: () => Promise<void>
+  /** Stops it and removes its data. */
+  stop: () => Promise<void>
+}
+
+/** A free TCP port on the loopback interface. */
+export function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function portOpen (port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' })
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+async function waitForPort (port: number, proc: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000
+  while (!(await portOpen(port))) {
+    if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
+      throw new Error(`Tarantool did not start on port ${port}:\n${output()}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+async function startLocal (bin: string): Promise<TestTarantool> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sessions-test-'))
+  const port = await freePort()
+  const password = randomBytes(12).toString('hex')
+  let proc: ChildProcess
+  let output = ''
+
+  const launch = async (): Promise<void> => {
+    output = ''
+    proc = spawn(bin, [INIT_LUA], {
+      cwd: dataDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        TARANTOOL_PORT: `127.0.0.1:${port}`,
+        TARANTOOL_WORK_DIR: dataDir,
+        TARANTOOL_USER_NAME: USER,
+        TARANTOOL_USER_PASSWORD: password,
+        TARANTOOL_LOG_LEVEL: '4'
+      }
+    })
+    const keep = (chunk: Buffer): void => { output = (output + chunk.toString()).slice(-4000) }
+    proc.stdout!.on('data', keep)
+    proc.stderr!.on('data', keep)
+    await waitForPort(port, proc, () => output)
+  }
+
+  const exited = (): Promise<void> => new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) resolve()
+    else proc.once('exit', () => resolve())
+  })
+
+  await launch()
+  return {
+    uri: `${USER}:${password}@127.0.0.1:${port}`,
+    host: '127.0.0.1',
+    port,
+    password,
+    signal: (signal) => { proc.kill(signal) },
+    restart: async () => {
+      await exited()
+      await launch()
+    },
+    stop: async () => {
+      proc.kill('SIGCONT')
+      proc.kill('SIGTERM')
+      await exited()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }
+}
+
+async function startContainer (): Promise<TestTarantool> {
+  const { GenericContainer, Wait } = await import('testcontainers')
+  const password = randomBytes(12).toString('hex')
+  const container = await new GenericContainer('tarantool/tarantool:2.11')
+    .withBindMounts([{ source: dirname(INIT_LUA), target: '/opt/sessions', mode: 'ro' }])
+    .withEntrypoint(['tarantool'])
+    .withCommand(['/opt/sessions/init.lua'])
+    .withEnvironment({
+      TARANTOOL_PORT: '3301',
+      TARANTOOL_WORK_DIR: '/var/lib/tarantool',
+      TARANTOOL_USER_NAME: USER,
+      TARANTOOL_USER_PASSWORD: password
+    })
+    .withExposedPorts(3301)
+    .withWaitStrategy(Wait.forListeningPorts())
+    .start()
+  const host = container.getHost()
+  const port = container.getMappedPort(3301)
+  return {
+    uri: `${USER}:${password}@${host}:${port}`,
+    host,
+    port,
+    password,
+    stop: async () => { await container.stop() }
+  }
+}
+
+/** Starts a fresh instance: a local process if `tarantool` is installed, else a container. */
+export async function startTarantool (): Promise<TestTarantool> {
+  if (TARANTOOL_BIN !== undefined) return await startLocal(TARANTOOL_BIN)
+  return await startContainer()
+}
