@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import body from './plugins/body.js'
-import errors from './plugins/errors.js'
+import errors, { sendError } from './plugins/errors.js'
 import tarantool from './plugins/tarantool.js'
 import delRoute from './routes/del.js'
 import getRoute from './routes/get.js'
@@ -24,14 +24,23 @@ export interface AppOptions {
   connectWaitMs?: number
 }
 
+/** Server options the app relies on: set wherever the Fastify instance is made (server, tests). */
+export function serverOptions (config: Config): FastifyServerOptions {
+  return {
+    // Form encoding can triple the size of the data, so the body may exceed the extra limit.
+    bodyLimit: 4 * config.EXTRA_MAX_BYTES,
+    // Errors raised before routing (a malformed URL) get the API's envelope too.
+    frameworkErrors: (err, request, reply) => sendError(err, request, reply)
+  }
+}
+
 /** The sessions service as a Fastify plugin: everything but listening and process signals. */
 async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<void> {
   const { config } = opts
   app.decorate('config', config)
 
   await app.register(errors)
-  // Form encoding can triple the size of the data, so the body may exceed the extra limit.
-  await app.register(body, { bodyLimit: 4 * config.EXTRA_MAX_BYTES })
+  await app.register(body)
   await app.register(tarantool, {
     uri: opts.tarantoolUri,
     timeoutMs: config.TARANTOOL_TIMEOUT_MS,

@@ -30,7 +30,7 @@ const schema = {
   properties: {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
-    TARANTOOL_URI: { type: 'string', pattern: '^[^:@/]+:[^@]*@[^@]+:[0-9]{1,5}$' },
+    TARANTOOL_URI: { type: 'string', pattern: '^[^:@/]+:.*@[^@/]+:[0-9]{1,5}$' },
     TARANTOOL_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: 600000, default: 1000 },
     TARANTOOL_BIN: { type: 'string', minLength: 1, default: 'tarantool' },
     SESSION_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 4294967295, default: 180 * 24 * 3600 },

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
-import sessionsApp from './app.js'
+import sessionsApp, { serverOptions } from './app.js'
 import { loadConfig, type Config } from './config.js'
 import { startEmbeddedTarantool, type EmbeddedTarantool } from './embedded-tarantool.js'
 import { loggerOptions } from './logger.js'
@@ -20,7 +20,7 @@ function readConfig (): Config {
 /** Starts the service: the embedded Tarantool unless TARANTOOL_URI is set, then the HTTP server. */
 async function main (): Promise<void> {
   const config = readConfig()
-  const app = Fastify({ logger: loggerOptions(config), bodyLimit: 4 * config.EXTRA_MAX_BYTES })
+  const app = Fastify({ logger: loggerOptions(config), ...serverOptions(config) })
 
   let embedded: EmbeddedTarantool | undefined
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: app.log }, async ({ err }) => {

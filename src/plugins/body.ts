@@ -3,21 +3,16 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { ApiError } from '../errors.js'
 
-export interface BodyPluginOptions {
-  /** Largest request body accepted, in bytes. */
-  bodyLimit: number
-}
-
 /**
  * Request bodies carry a session's extra data, on GET as well as POST (the seed's PHP client sends
  * a form body with a GET, which Fastify ignores by default). Accepted: a form
  * (application/x-www-form-urlencoded, at most 1000 keys) or application/json. An empty body,
- * whatever its type, means no extra data.
+ * whatever its type, means no extra data. Bodies are limited by the server's bodyLimit.
  */
-async function body (app: FastifyInstance, opts: BodyPluginOptions): Promise<void> {
+async function body (app: FastifyInstance): Promise<void> {
   app.addHttpMethod('GET', { hasBody: true, overrideExisting: true })
   app.removeAllContentTypeParsers()
-  const parserOptions: { parseAs: 'string', bodyLimit: number } = { parseAs: 'string', bodyLimit: opts.bodyLimit }
+  const parserOptions = { parseAs: 'string' } as const
 
   // Fastify's own JSON parser: rejects __proto__ and constructor.prototype keys.
   const parseJson = app.getDefaultJsonParser('error', 'error')
@@ -30,7 +25,7 @@ async function body (app: FastifyInstance, opts: BodyPluginOptions): Promise<voi
     done(null, text === '' ? undefined : parseForm(text))
   })
 
-  app.addContentTypeParser<Buffer>('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_request, raw, done) => {
+  app.addContentTypeParser<Buffer>('*', { parseAs: 'buffer' }, (_request, raw, done) => {
     if (raw.length === 0) done(null, undefined)
     else done(new ApiError('unsupported_media_type'), undefined)
   })

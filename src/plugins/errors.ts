@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError, ERRORS } from '../errors.js'
 import { PARAM_ERRORS } from '../params.js'
 import { StorageAuthError, StorageUnavailableError } from '../store/tarantool-client.js'
@@ -39,15 +39,18 @@ export function toApiError (err: FastifyError | Error): ApiError {
   return new ApiError('internal_error')
 }
 
+/** Answers with the API's error envelope; logs what is not an expected failure. */
+export function sendError (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const apiError = toApiError(err)
+  if (apiError.statusCode >= 500) {
+    request.log.error({ err }, `request failed: ${apiError.code}`)
+  }
+  return reply.code(apiError.statusCode).send({ status: 'error', code: apiError.code, message: apiError.message })
+}
+
 /** One error shape for every failure: `{status:'error', code, message}`; 5xx never show internals. */
 async function errors (app: FastifyInstance): Promise<void> {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    const apiError = toApiError(err)
-    if (apiError.statusCode >= 500) {
-      request.log.error({ err }, `request failed: ${apiError.code}`)
-    }
-    return reply.code(apiError.statusCode).send({ status: 'error', code: apiError.code, message: apiError.message })
-  })
+  app.setErrorHandler(sendError)
 
   app.setNotFoundHandler((_request, reply) => {
     const { status, message } = ERRORS.not_found

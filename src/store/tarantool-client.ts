@@ -182,8 +182,10 @@ export class TarantoolClient extends EventEmitter {
   close (): void {
     if (this.#state === 'closed') return
     this.#state = 'closed'
-    this.#failAll(new StorageUnavailableError('The Tarantool client was closed'))
     this.#driver.disconnect()
+    // No answer may arrive once the driver's queue is flushed: it would hand it to the wrong call.
+    this.#driver.socket?.destroy()
+    this.#failAll(new StorageUnavailableError('The Tarantool client was closed'))
     this.emit('closed')
   }
 

@@ -26,6 +26,7 @@ declare module 'tarantool-driver' {
     socket?: Socket
     commandsQueue: { push: (command: [number, number, Deferred]) => void }
     connect (): Promise<void>
+    ping (): Promise<boolean>
     disconnect (): void
     flushQueue (err: Error): void
     _getRequestId (): number

@@ -3,6 +3,7 @@
 local fiber = require('fiber')
 local msgpack = require('msgpack')
 local errors = require('sessions.errors')
+local expiry = require('sessions.expiry')
 local settings = require('sessions.settings')
 local space = require('sessions.space')
 
@@ -120,6 +121,7 @@ function api.configure(opts)
     if applied == nil then
         error(err)
     end
+    expiry.wakeup()
     return applied
 end
 

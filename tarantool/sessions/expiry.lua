@@ -12,6 +12,9 @@ local BATCH = 500
 
 local M = {}
 
+-- Signalled when the settings change, so that a new interval or TTL applies at once.
+local wakeup = fiber.cond()
+
 -- Deletes at most BATCH expired sessions; returns how many it deleted.
 function M.sweep_batch(now_s)
     local cutoff = now_s - settings.get().ttl
@@ -56,8 +59,13 @@ local function worker()
                 log.error('sessions: expiry pass failed: %s', err)
             end
         end
-        fiber.sleep(settings.get().sweep_interval)
+        wakeup:wait(settings.get().sweep_interval)
     end
+end
+
+-- Runs a pass now and sleeps with the current settings after it.
+function M.wakeup()
+    wakeup:signal()
 end
 
 -- Starts the fiber, first cancelling one left by an earlier load of this code.

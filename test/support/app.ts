@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import { expect, inject } from 'vitest'
-import sessionsApp from '../../src/app.js'
+import sessionsApp, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import type { Session } from '../../src/store/sessions-store.js'
 
@@ -10,17 +10,20 @@ export interface TestAppOptions {
   /** The Tarantool to use; the shared one by default. */
   uri?: string
   connectWaitMs?: number
+  /** Adds test-only routes before the app is ready. */
+  extend?: (app: FastifyInstance) => void
 }
 
 /** Builds the app exactly as the server does, against a real Tarantool. */
 export async function buildApp (opts: TestAppOptions = {}): Promise<FastifyInstance> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...opts.env })
-  const app = Fastify({ logger: { level: config.LOG_LEVEL } })
+  const app = Fastify({ logger: { level: config.LOG_LEVEL }, ...serverOptions(config) })
   await app.register(sessionsApp, {
     config,
     tarantoolUri: opts.uri ?? inject('tarantoolUri'),
     connectWaitMs: opts.connectWaitMs
   })
+  opts.extend?.(app)
   await app.ready()
   return app
 }

@@ -1,0 +1,84 @@
+// Behaviour common to every route: unknown routes, failures of the storage, unexpected errors.
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { apiError, buildApp, call, newSession } from './support/app.js'
+import { freePort, startTarantool, TARANTOOL_BIN } from './support/tarantool.js'
+
+describe('app', () => {
+  let app: FastifyInstance
+  beforeAll(async () => {
+    app = await buildApp({
+      // A route of the test's own, to see what an unexpected error looks like from outside.
+      extend: (a) => a.get('/boom', async () => { throw new Error('secret internals at /srv/app.ts:42') })
+    })
+  })
+  afterAll(async () => { await app.close() })
+
+  it.each([
+    ['GET', '/'],
+    ['GET', '/nope'],
+    ['PUT', '/new?user_id=1&ip=127.0.0.1'],
+    ['DELETE', '/del'],
+    ['HEAD', '/new?user_id=1&ip=127.0.0.1']
+  ] as const)('answers %s %s with not_found', async (method, url) => {
+    const res = await app.inject({ method, url })
+    expect(res.statusCode).toBe(404)
+    if (method !== 'HEAD') expect(res.json()).toEqual(apiError('not_found'))
+  })
+
+  it('answers an unexpected error with internal_error and no internals', async () => {
+    const res = await call(app, { url: '/boom' })
+    expect(res).toEqual({ statusCode: 500, body: { status: 'error', code: 'internal_error', message: 'Internal error' } })
+  })
+
+  it('answers a malformed URL with bad_request', async () => {
+    const res = await call(app, { url: '/get%zz?token=x' })
+    expect(res).toEqual({ statusCode: 400, body: apiError('bad_request') })
+  })
+})
+
+describe('storage failures', () => {
+  it('answers 503 storage_unavailable at once while Tarantool is unreachable', async () => {
+    const port = await freePort()
+    const app = await buildApp({ uri: `sessions:x@127.0.0.1:${port}`, connectWaitMs: 100 })
+    try {
+      for (const url of ['/new?user_id=1&ip=127.0.0.1', '/get?token=8a3bd9a5-6c8b-4c3e-9d9e-0b7a3f6f1a11', '/user?id=1']) {
+        const started = Date.now()
+        const res = await call(app, { url })
+        expect(res.statusCode).toBe(503)
+        expect(res.body).toEqual(apiError('storage_unavailable'))
+        expect(Date.now() - started).toBeLessThan(500)
+      }
+    } finally {
+      await app.close()
+    }
+  })
+
+  it.skipIf(TARANTOOL_BIN === undefined)('answers 503 within TARANTOOL_TIMEOUT_MS when Tarantool hangs', async () => {
+    const tarantool = await startTarantool()
+    const app = await buildApp({ uri: tarantool.uri, env: { TARANTOOL_TIMEOUT_MS: '300' } })
+    try {
+      const session = await newSession(app)
+      tarantool.signal!('SIGSTOP')
+      const started = Date.now()
+      const res = await call(app, { url: `/get?token=${session.token}` })
+      expect(res.statusCode).toBe(503)
+      expect(res.body).toEqual(apiError('storage_unavailable'))
+      expect(Date.now() - started).toBeLessThan(2000)
+    } finally {
+      tarantool.signal!('SIGCONT')
+      await app.close()
+      await tarantool.stop()
+    }
+  })
+
+  it.skipIf(TARANTOOL_BIN === undefined)('fails start-up on credentials Tarantool rejects', async () => {
+    const tarantool = await startTarantool()
+    try {
+      await expect(buildApp({ uri: tarantool.uri.replace(`:${tarantool.password}@`, ':wrong@') }))
+        .rejects.toThrow(/rejected user 'sessions'/)
+    } finally {
+      await tarantool.stop()
+    }
+  })
+})

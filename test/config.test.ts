@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest'
+import { loadConfig, parseTarantoolUri } from '../src/config.js'
+
+describe('loadConfig', () => {
+  it('has defaults for everything', () => {
+    expect(loadConfig({})).toEqual({
+      PORT: 8080,
+      HOST: '127.0.0.1',
+      TARANTOOL_TIMEOUT_MS: 1000,
+      TARANTOOL_BIN: 'tarantool',
+      SESSION_TTL_SECONDS: 180 * 24 * 3600,
+      SWEEP_INTERVAL_SECONDS: 60,
+      EXTRA_MAX_BYTES: 8192,
+      DATA_DIR: './data',
+      LOG_LEVEL: 'info',
+      PATH: ''
+    })
+  })
+
+  it('reads and converts the environment', () => {
+    const config = loadConfig({ PORT: '9000', TARANTOOL_URI: 'svc:p@ss:w@db.local:3301', SESSION_TTL_SECONDS: '60', LOG_LEVEL: 'debug' })
+    expect(config).toMatchObject({ PORT: 9000, TARANTOOL_URI: 'svc:p@ss:w@db.local:3301', SESSION_TTL_SECONDS: 60, LOG_LEVEL: 'debug' })
+  })
+
+  it.each([
+    [{ PORT: 'eighty' }, /PORT must be integer/],
+    [{ PORT: '70000' }, /PORT must be <= 65535/],
+    [{ SESSION_TTL_SECONDS: '0' }, /SESSION_TTL_SECONDS must be >= 1/],
+    [{ EXTRA_MAX_BYTES: '1.5' }, /EXTRA_MAX_BYTES must be integer/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be equal to one of the allowed values/],
+    [{ TARANTOOL_URI: 'localhost:3301' }, /TARANTOOL_URI must look like user:password@host:port/]
+  ])('rejects %j with a clear message', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(/^Invalid configuration: /)
+    expect(() => loadConfig(env)).toThrow(message)
+  })
+})
+
+describe('parseTarantoolUri', () => {
+  it('splits user, password, host and port', () => {
+    expect(parseTarantoolUri('sessions:secret@tarantool:3301')).toEqual({ user: 'sessions', password: 'secret', host: 'tarantool', port: 3301 })
+  })
+
+  it('allows : and @ in the password and brackets around IPv6 hosts', () => {
+    expect(parseTarantoolUri('u:a:b@c@[::1]:3301')).toEqual({ user: 'u', password: 'a:b@c', host: '::1', port: 3301 })
+  })
+})

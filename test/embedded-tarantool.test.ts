@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { parseTarantoolUri } from '../src/config.js'
+import { findExecutable, startEmbeddedTarantool, type EmbeddedTarantool } from '../src/embedded-tarantool.js'
+import { SessionsStore } from '../src/store/sessions-store.js'
+import { TarantoolClient } from '../src/store/tarantool-client.js'
+import { TARANTOOL_BIN } from './support/tarantool.js'
+
+const log = pino({ level: 'silent' })
+const cleanup: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+function tempDir (): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sessions-embedded-'))
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function start (dataDir: string): Promise<{ embedded: EmbeddedTarantool, store: SessionsStore, client: TarantoolClient }> {
+  const embedded = await startEmbeddedTarantool({ bin: TARANTOOL_BIN!, dataDir, log })
+  cleanup.push(embedded.stop)
+  const client = new TarantoolClient({ ...parseTarantoolUri(embedded.uri), timeoutMs: 1000 })
+  cleanup.push(() => client.close())
+  await client.waitConnected(5000)
+  return { embedded, store: new SessionsStore(client), client }
+}
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe('findExecutable', () => {
+  it('finds a binary by name in a search path, or by path', () => {
+    expect(findExecutable('sh', '/nonexistent:/bin')).toBe('/bin/sh')
+    expect(findExecutable('/bin/sh')).toBe('/bin/sh')
+    expect(findExecutable('no-such-binary-here', '/bin:/usr/bin')).toBeUndefined()
+  })
+})
+
+describe('startEmbeddedTarantool', () => {
+  it('says how to get Tarantool when there is none', async () => {
+    await expect(startEmbeddedTarantool({ bin: 'no-such-tarantool', dataDir: tempDir(), log, searchPath: '/bin' }))
+      .rejects.toThrow(/apt-get install tarantool.*TARANTOOL_URI/s)
+  })
+
+  describe.skipIf(TARANTOOL_BIN === undefined)('with a tarantool binary', () => {
+    it('runs init.lua on loopback with its data in DATA_DIR, and keeps it across restarts', async () => {
+      const dataDir = tempDir()
+      const first = await start(dataDir)
+      expect(parseTarantoolUri(first.embedded.uri).host).toBe('127.0.0.1')
+      const session = await first.store.create(crypto.randomUUID(), 42, '127.0.0.1', { a: 1 })
+      const pid = first.embedded.process!.pid!
+      first.client.close()
+      await first.embedded.stop()
+      expect(isRunning(pid)).toBe(false)
+
+      const second = await start(dataDir)
+      expect(await second.store.touch(session.token, undefined, undefined)).toMatchObject({ user_id: 42, extra: { a: 1 } })
+    })
+
+    it('refuses a second instance on the same data directory', async () => {
+      const dataDir = tempDir()
+      await start(dataDir)
+      await expect(startEmbeddedTarantool({ bin: TARANTOOL_BIN!, dataDir, log })).rejects.toThrow(/exited/)
+    })
+
+    it('restarts Tarantool when it dies, and the client reconnects', async () => {
+      const { embedded, store } = await start(tempDir())
+      const pid = embedded.process!.pid!
+      process.kill(pid, 'SIGKILL')
+      await vi.waitFor(() => {
+        expect(embedded.process?.pid).toBeDefined()
+        expect(embedded.process?.pid).not.toBe(pid)
+      }, { timeout: 5000 })
+      await vi.waitFor(async () => { expect((await store.stats()).sessions).toBe(0) }, { timeout: 5000, interval: 100 })
+    })
+  })
+})

@@ -1,0 +1,65 @@
+// Expiry with a short TTL, on an instance of its own: the TTL is an instance-wide setting.
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import type { Session } from '../src/store/sessions-store.js'
+import { apiError, buildApp, call, newSession, ok, uniqueIp, uniqueUserId } from './support/app.js'
+import { startTarantool, type TestTarantool } from './support/tarantool.js'
+
+const TTL = 3
+let tarantool: TestTarantool
+let app: FastifyInstance
+
+beforeAll(async () => {
+  tarantool = await startTarantool()
+  app = await buildApp({ uri: tarantool.uri, env: { SESSION_TTL_SECONDS: String(TTL), SWEEP_INTERVAL_SECONDS: '1' } })
+  // Settings are applied on connect; wait until they are in force.
+  await vi.waitFor(async () => {
+    expect(await app.store.configure({ ttlSeconds: TTL, sweepIntervalSeconds: 1, extraMaxBytes: 8192 })).toBeUndefined()
+  })
+})
+afterAll(async () => {
+  await app?.close()
+  await tarantool?.stop()
+})
+
+describe('expiry', () => {
+  it('hides an idle session from /get, /user and /ip once the TTL has passed', async () => {
+    const userId = uniqueUserId()
+    const ip = uniqueIp()
+    const session = await newSession(app, userId, ip)
+    expect(await ok<Session[]>(app, { url: `/user?id=${userId}` })).toHaveLength(1)
+
+    // Poll with /user: a /get would count as use and keep the session alive.
+    await vi.waitFor(async () => {
+      expect(await ok(app, { url: `/user?id=${userId}` })).toEqual([])
+    }, { timeout: (TTL + 3) * 1000, interval: 250 })
+    expect(await ok(app, { url: `/ip?ip=${ip}` })).toEqual([])
+    const res = await call(app, { url: `/get?token=${session.token}` })
+    expect(res.statusCode).toBe(404)
+    expect(res.body).toEqual(apiError('token_not_found'))
+    expect((await call(app, { url: `/del?token=${session.token}` })).statusCode).toBe(404)
+  })
+
+  it('keeps a session alive while it is used', async () => {
+    const session = await newSession(app)
+    const until = Date.now() + (TTL + 1.5) * 1000
+    while (Date.now() < until) {
+      await ok(app, { url: `/get?token=${session.token}` })
+      await new Promise((resolve) => setTimeout(resolve, 400))
+    }
+    expect((await ok(app, { url: `/get?token=${session.token}` })).token).toBe(session.token)
+  })
+
+  it('deletes expired sessions in batches, all of them', async () => {
+    // More than one batch (500) of the expiry fiber.
+    const created = 1200
+    const userId = uniqueUserId()
+    for (let i = 0; i < created; i += 200) {
+      await Promise.all(Array.from({ length: 200 }, async () => await newSession(app, userId)))
+    }
+    expect((await app.store.stats()).sessions).toBeGreaterThanOrEqual(created)
+    await vi.waitFor(async () => {
+      expect((await app.store.stats()).sessions).toBe(0)
+    }, { timeout: (TTL + 10) * 1000, interval: 500 })
+  })
+})

@@ -1,0 +1,96 @@
+// The wrapper's guarantees, against a local Tarantool that the tests stop, kill and restart.
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { parseTarantoolUri } from '../../src/config.js'
+import { StorageAuthError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
+import { freePort, startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
+
+const cleanup: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+async function setup (timeoutMs = 300): Promise<{ tarantool: TestTarantool, client: TarantoolClient }> {
+  const tarantool = await startTarantool()
+  cleanup.push(tarantool.stop)
+  const client = new TarantoolClient({ ...parseTarantoolUri(tarantool.uri), timeoutMs })
+  cleanup.push(() => client.close())
+  await client.waitConnected(5000)
+  return { tarantool, client }
+}
+
+const stats = (client: TarantoolClient): Promise<unknown[]> => client.call('sessions.stats', [])
+
+describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
+  it('calls a procedure and returns its values', async () => {
+    const { client } = await setup()
+    const [result] = await stats(client) as [{ sessions: number }]
+    expect(result.sessions).toBe(0)
+    expect(client.state).toBe('connected')
+  })
+
+  it('fails a call that gets no answer within the timeout', async () => {
+    const { tarantool, client } = await setup(300)
+    tarantool.signal!('SIGSTOP')
+    cleanup.push(() => tarantool.signal!('SIGCONT'))
+    const started = Date.now()
+    await expect(stats(client)).rejects.toBeInstanceOf(StorageUnavailableError)
+    const elapsed = Date.now() - started
+    expect(elapsed).toBeGreaterThanOrEqual(250)
+    expect(elapsed).toBeLessThan(3000)
+    tarantool.signal!('SIGCONT')
+    await vi.waitFor(async () => { await stats(client) })
+  })
+
+  it('fails calls in flight as soon as the connection drops, and fails fast while down', async () => {
+    const { tarantool, client } = await setup(20_000)
+    tarantool.signal!('SIGSTOP')
+    const inFlight = Promise.allSettled([stats(client), stats(client)])
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const killedAt = Date.now()
+    tarantool.signal!('SIGKILL')
+    const results = await inFlight
+    expect(Date.now() - killedAt).toBeLessThan(3000)
+    for (const result of results) {
+      expect(result.status).toBe('rejected')
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(StorageUnavailableError)
+    }
+
+    const started = Date.now()
+    await expect(stats(client)).rejects.toBeInstanceOf(StorageUnavailableError)
+    expect(Date.now() - started).toBeLessThan(100)
+    expect(client.state).not.toBe('connected')
+  })
+
+  it('reconnects by itself when Tarantool comes back', async () => {
+    const { tarantool, client } = await setup()
+    tarantool.signal!('SIGKILL')
+    await vi.waitFor(() => { expect(client.state).not.toBe('connected') })
+    await tarantool.restart!()
+    const back = Date.now()
+    await vi.waitFor(async () => { await stats(client) }, { timeout: 5000, interval: 50 })
+    expect(Date.now() - back).toBeLessThan(2000)
+  })
+
+  it('reports bad credentials once instead of retrying them', async () => {
+    const { tarantool } = await setup()
+    const client = new TarantoolClient({ ...parseTarantoolUri(tarantool.uri), password: 'wrong', timeoutMs: 300 })
+    cleanup.push(() => client.close())
+    const failures: Error[] = []
+    client.on('auth_failed', (err: Error) => failures.push(err))
+
+    await expect(client.waitConnected(5000)).rejects.toBeInstanceOf(StorageAuthError)
+    await expect(client.waitConnected(5000)).rejects.toThrow(/rejected user 'sessions'/)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(client.state).toBe('auth_failed')
+    expect(failures).toHaveLength(1)
+    await expect(stats(client)).rejects.toBeInstanceOf(StorageUnavailableError)
+  })
+
+  it('keeps trying while nothing listens, failing calls fast meanwhile', async () => {
+    const port = await freePort()
+    const client = new TarantoolClient({ host: '127.0.0.1', port, user: 'sessions', password: 'x', timeoutMs: 300 })
+    cleanup.push(() => client.close())
+    await expect(client.waitConnected(300)).rejects.toBeInstanceOf(StorageUnavailableError)
+    await expect(stats(client)).rejects.toThrow(/Tarantool is (connecting|disconnected)/)
+  })
+})
