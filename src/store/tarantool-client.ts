@@ -45,6 +45,9 @@ const IPROTO_SYNC = 0x01
 const IPROTO_FUNCTION_NAME = 0x22
 const IPROTO_TUPLE = 0x21
 const READ_ONLY = /read-only|box\.cfg\.read_only|bootstrap/i
+const HANDSHAKE_MIN_MS = 1000
+const RETRY_STEP_MS = 50
+const RETRY_MAX_MS = 500
 
 /** Encodes one IPROTO_CALL request: `0xce len32 {code, sync} {function_name, tuple}`. */
 function encodeCall (sync: number, name: string, args: unknown[]): Buffer {
@@ -71,14 +74,18 @@ function encodeCall (sync: number, name: string, args: unknown[]): Buffer {
 
 /**
  * Our interface to Tarantool, over tarantool-driver. The driver keeps the socket, the greeting,
- * authentication, reconnects and response decoding; this class adds what a service needs and the
- * driver lacks: a timeout on every call, failing calls in flight when the connection drops (the
- * driver leaves them pending), failing fast while disconnected (no offline queue), stopping on bad
- * credentials (the driver retries them forever), and IPROTO_CALL (the driver only speaks the old
- * call_16, which reshapes results). Requests are written to the socket directly because the
- * driver's own send path misreads its state while a response is half-read and queues the request.
+ * authentication and response decoding; this class adds what a service needs and the driver lacks:
+ * - a timeout on every call, and a connection that answers nothing for a whole timeout is dropped
+ *   and made anew (the driver would wait on it forever);
+ * - calls in flight fail as soon as the connection drops (the driver leaves them pending);
+ * - no offline queue: while disconnected, calls fail at once;
+ * - reconnects with backoff, each attempt bounded in time, and none after Tarantool rejected the
+ *   credentials (the driver retries those forever);
+ * - IPROTO_CALL (the driver only speaks the old call_16, which reshapes results);
+ * - requests are written to the socket directly: the driver's send path misreads its own state
+ *   while a response is half-read, and then queues the request until the next reconnect.
  *
- * Events: 'connect' (every time a connection is ready), 'disconnect' (Error), 'auth_failed' (Error).
+ * Events: 'connect' (each time a connection is ready), 'disconnect' (Error), 'auth_failed' (Error).
  */
 export class TarantoolClient extends EventEmitter {
   readonly #driver: TarantoolConnection
@@ -87,6 +94,12 @@ export class TarantoolClient extends EventEmitter {
   readonly #pending = new Set<Pending>()
   #state: ConnectionState = 'connecting'
   #lastError: Error | undefined
+  #attempts = 0
+  #retryTimer: NodeJS.Timeout | undefined
+  #handshakeTimer: NodeJS.Timeout | undefined
+  // Chunks received on the current connection: a call that times out with this unchanged since
+  // it was sent means the connection answers nothing at all.
+  #received = 0
 
   constructor (opts: TarantoolClientOptions) {
     super()
@@ -100,14 +113,13 @@ export class TarantoolClient extends EventEmitter {
       timeout: opts.timeoutMs,
       lazyConnect: true,
       enableOfflineQueue: false,
-      retryStrategy: (times) => this.#state === 'auth_failed' || this.#state === 'closed'
-        ? null
-        : Math.min(50 * times, 500)
+      // Reconnecting is ours (#onClose): the driver's own loop cannot tell a refused login.
+      retryStrategy: () => null
     })
     this.#driver.on('connect', () => this.#onConnect())
     this.#driver.on('close', () => this.#onClose())
     this.#driver.on('error', (err: Error) => this.#onError(err))
-    this.#driver.connect().catch(() => { /* reported through 'error' and retried */ })
+    this.#connect()
   }
 
   /** The connection's state right now. */
@@ -128,6 +140,7 @@ export class TarantoolClient extends EventEmitter {
     }
     return new Promise((resolve, reject) => {
       const sync = this.#driver._getRequestId()
+      const receivedBefore = this.#received
       const pending: Pending = {
         fail: (err) => {
           clearTimeout(timer)
@@ -135,8 +148,13 @@ export class TarantoolClient extends EventEmitter {
           reject(err)
         }
       }
-      const timer = setTimeout(() => pending.fail(new StorageUnavailableError(
-        `Tarantool did not answer ${name} within ${this.#timeoutMs} ms`)), this.#timeoutMs)
+      const timer = setTimeout(() => {
+        pending.fail(new StorageUnavailableError(`Tarantool did not answer ${name} within ${this.#timeoutMs} ms`))
+        if (this.#received === receivedBefore) {
+          this.#lastError = new StorageUnavailableError('Tarantool stopped answering')
+          socket.destroy()
+        }
+      }, this.#timeoutMs)
       this.#pending.add(pending)
       this.#driver.commandsQueue.push([IPROTO_CALL, sync, {
         resolve: (data) => {
@@ -147,9 +165,12 @@ export class TarantoolClient extends EventEmitter {
         },
         reject: (err) => {
           if (!this.#pending.has(pending)) return
-          pending.fail(READ_ONLY.test(err.message)
-            ? new StorageUnavailableError(`Tarantool is read-only: ${err.message}`)
-            : new StorageError(err.message))
+          // The driver also rejects with its own errors when it drops a closed connection.
+          pending.fail(socket.destroyed
+            ? new StorageUnavailableError('Connection to Tarantool lost')
+            : READ_ONLY.test(err.message)
+              ? new StorageUnavailableError(`Tarantool is read-only: ${err.message}`)
+              : new StorageError(err.message))
         }
       }])
       socket.write(encodeCall(sync, name, args))
@@ -182,8 +203,9 @@ export class TarantoolClient extends EventEmitter {
   close (): void {
     if (this.#state === 'closed') return
     this.#state = 'closed'
+    clearTimeout(this.#retryTimer)
+    clearTimeout(this.#handshakeTimer)
     this.#driver.disconnect()
-    // No answer may arrive once the driver's queue is flushed: it would hand it to the wrong call.
     this.#driver.socket?.destroy()
     this.#failAll(new StorageUnavailableError('The Tarantool client was closed'))
     this.emit('closed')
@@ -204,35 +226,51 @@ export class TarantoolClient extends EventEmitter {
     return new StorageUnavailableError(`Tarantool is ${this.#state}${reason}`)
   }
 
+  #connect (): void {
+    // Connecting, the greeting and the login together get a bounded time.
+    this.#handshakeTimer = setTimeout(() => {
+      this.#lastError = new StorageUnavailableError('Tarantool did not complete the handshake in time')
+      this.#driver.socket?.destroy()
+    }, Math.max(this.#timeoutMs, HANDSHAKE_MIN_MS))
+    this.#driver.connect().catch(() => { /* reported through 'error' and 'close' */ })
+  }
+
   #onConnect (): void {
+    clearTimeout(this.#handshakeTimer)
     if (this.#state === 'closed') return
     this.#state = 'connected'
+    this.#attempts = 0
     this.#lastError = undefined
+    this.#driver.socket?.on('data', () => { this.#received++ })
     this.emit('connect')
   }
 
   #onClose (): void {
+    clearTimeout(this.#handshakeTimer)
     if (this.#state === 'closed' || this.#state === 'auth_failed') return
     const wasConnected = this.#state === 'connected'
     this.#state = 'disconnected'
     const err = new StorageUnavailableError('Connection to Tarantool lost')
     this.#failAll(err)
     if (wasConnected) this.emit('disconnect', this.#lastError ?? err)
+    this.#attempts++
+    this.#retryTimer = setTimeout(() => this.#connect(), Math.min(RETRY_STEP_MS * this.#attempts, RETRY_MAX_MS))
   }
 
   #onError (err: Error): void {
-    this.#lastError = err
-    if (this.#driver.state === this.#driver.states.AUTH && this.#state !== 'closed') {
+    // Only Tarantool's own answer to the login is a refusal; a socket error then is not.
+    const refused = this.#driver.state === this.#driver.states.AUTH && err.name === 'TarantoolError'
+    if (refused && this.#state !== 'closed' && this.#state !== 'auth_failed') {
       this.#state = 'auth_failed'
       this.#lastError = new StorageAuthError(`Tarantool rejected user '${this.#user}': ${err.message}`)
       this.#failAll(this.#lastError)
       this.emit('auth_failed', this.#lastError)
+      return
     }
+    this.#lastError = err
   }
 
   #failAll (err: Error): void {
     for (const pending of [...this.#pending]) pending.fail(err)
-    // Drop the driver's own records of those calls: no answer will come on a new connection.
-    this.#driver.flushQueue(err)
   }
 }

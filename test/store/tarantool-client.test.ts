@@ -1,4 +1,5 @@
 // The wrapper's guarantees, against a local Tarantool that the tests stop, kill and restart.
+import { createServer, type Socket } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { parseTarantoolUri } from '../../src/config.js'
 import { StorageAuthError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
@@ -61,6 +62,17 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
     expect(client.state).not.toBe('connected')
   })
 
+  it('drops a connection that answers nothing, and makes a new one once Tarantool answers', async () => {
+    const { tarantool, client } = await setup(200)
+    tarantool.signal!('SIGSTOP')
+    cleanup.push(() => tarantool.signal!('SIGCONT'))
+    await expect(stats(client)).rejects.toBeInstanceOf(StorageUnavailableError)
+    await vi.waitFor(() => { expect(client.state).not.toBe('connected') })
+    tarantool.signal!('SIGCONT')
+    await vi.waitFor(async () => { await stats(client) }, { timeout: 5000, interval: 50 })
+    expect(client.state).toBe('connected')
+  })
+
   it('reconnects by itself when Tarantool comes back', async () => {
     const { tarantool, client } = await setup()
     tarantool.signal!('SIGKILL')
@@ -84,6 +96,34 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
     expect(client.state).toBe('auth_failed')
     expect(failures).toHaveLength(1)
     await expect(stats(client)).rejects.toBeInstanceOf(StorageUnavailableError)
+  })
+
+  it('keeps retrying when the connection drops during the login', async () => {
+    // A peer that greets like Tarantool, then hangs up when the login comes.
+    const greeting = Buffer.alloc(128, ' ')
+    greeting.write('Tarantool 2.6.0 (Binary) 00000000-0000-0000-0000-000000000000')
+    greeting.write('\n', 63)
+    greeting.write('c2FsdHNhbHRzYWx0c2FsdHNhbHRzYWx0c2FsdHNhbHQ=', 64)
+    greeting.write('\n', 127)
+    let connections = 0
+    const sockets = new Set<Socket>()
+    const server = createServer((socket) => {
+      connections++
+      sockets.add(socket)
+      socket.write(greeting)
+      socket.once('data', () => socket.destroy())
+    })
+    const port = await freePort()
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+    cleanup.push(() => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy()
+      server.close(() => resolve())
+    }))
+
+    const client = new TarantoolClient({ host: '127.0.0.1', port, user: 'sessions', password: 'x', timeoutMs: 300 })
+    cleanup.push(() => client.close())
+    await vi.waitFor(() => { expect(connections).toBeGreaterThanOrEqual(3) }, { timeout: 5000 })
+    expect(client.state).not.toBe('auth_failed')
   })
 
   it('keeps trying while nothing listens, failing calls fast meanwhile', async () => {
