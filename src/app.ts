@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import body from './plugins/body.js'
-import errors, { sendError } from './plugins/errors.js'
+import errors, { sendClientError, sendError } from './plugins/errors.js'
 import tarantool from './plugins/tarantool.js'
 import delRoute from './routes/del.js'
 import getRoute from './routes/get.js'
@@ -29,7 +29,9 @@ export function serverOptions (config: Config): FastifyServerOptions {
   return {
     // Form encoding can triple the size of the data, so the body may exceed the extra limit.
     bodyLimit: 4 * config.EXTRA_MAX_BYTES,
-    // Errors raised before routing (a malformed URL) get the API's envelope too.
+    // Requests Node cannot parse, and errors raised before routing (a malformed URL), get the
+    // API's envelope too.
+    clientErrorHandler: sendClientError,
     frameworkErrors: (err, request, reply) => sendError(err, request, reply)
   }
 }
@@ -47,9 +49,9 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
     connectWaitMs: opts.connectWaitMs ?? 5000,
     settings: {
       ttlSeconds: config.SESSION_TTL_SECONDS,
-      sweepIntervalSeconds: config.SWEEP_INTERVAL_SECONDS,
-      extraMaxBytes: config.EXTRA_MAX_BYTES
-    }
+      sweepIntervalSeconds: config.SWEEP_INTERVAL_SECONDS
+    },
+    extraMaxBytes: config.EXTRA_MAX_BYTES
   })
 
   await app.register(newRoute)

@@ -50,24 +50,37 @@ const URI_HINT = 'TARANTOOL_URI must look like user:password@host:port'
 
 /** Validates the environment (and `.env` when `dotenv` is set) into a Config, or throws a readable error. */
 export function loadConfig (env: Record<string, string | undefined> = process.env, opts: { dotenv?: boolean } = {}): Config {
+  let config: Config
   try {
-    return envSchema<Config>({ schema, data: env, env: false, dotenv: opts.dotenv ?? false })
+    config = envSchema<Config>({ schema, data: env, env: false, dotenv: opts.dotenv ?? false })
   } catch (err) {
     const message = (err as Error).message.replace(/env\/TARANTOOL_URI must match pattern "[^"]*"/, URI_HINT)
     throw new Error(`Invalid configuration: ${message}`)
   }
+  if (config.TARANTOOL_URI !== undefined) {
+    try {
+      parseTarantoolUri(config.TARANTOOL_URI)
+    } catch (err) {
+      throw new Error(`Invalid configuration: ${(err as Error).message}`)
+    }
+  }
+  return config
 }
 
-/** Splits TARANTOOL_URI into its parts; the password may contain ':'. */
+/**
+ * Splits TARANTOOL_URI into its parts. The password is taken as written (no %-decoding): all
+ * between the first ':' and the last '@', so it may contain both.
+ */
 export function parseTarantoolUri (uri: string): TarantoolTarget {
   const at = uri.lastIndexOf('@')
-  const colon = uri.lastIndexOf(':')
   const userColon = uri.indexOf(':')
-  if (at < 0 || colon < at || userColon > at) throw new Error(URI_HINT)
-  return {
-    user: decodeURIComponent(uri.slice(0, userColon)),
-    password: decodeURIComponent(uri.slice(userColon + 1, at)),
-    host: uri.slice(at + 1, colon).replace(/^\[(.*)\]$/, '$1'),
-    port: Number(uri.slice(colon + 1))
+  const portColon = uri.lastIndexOf(':')
+  if (at < 0 || userColon < 1 || userColon > at || portColon < at) throw new Error(URI_HINT)
+  const port = Number(uri.slice(portColon + 1))
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`${URI_HINT}, with a port from 1 to 65535`)
   }
+  const host = uri.slice(at + 1, portColon).replace(/^\[(.*)\]$/, '$1')
+  if (host === '') throw new Error(URI_HINT)
+  return { user: uri.slice(0, userColon), password: uri.slice(userColon + 1, at), host, port }
 }

@@ -5,14 +5,15 @@ import { createConnection, createServer } from 'node:net'
 import { delimiter, isAbsolute, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import type { Logger } from 'pino'
+import type { FastifyBaseLogger } from 'fastify'
 
 /** The project's Tarantool entry point, the same one the Docker setup and the tests run. */
 export const INIT_LUA = fileURLToPath(new URL('../tarantool/init.lua', import.meta.url))
 
 const SERVICE_USER = 'sessions'
 const READY_TIMEOUT_MS = 60_000
-const STOP_TIMEOUT_MS = 10_000
+// Tarantool stops in milliseconds; past this it is killed (inside the server's shutdown grace).
+const STOP_TIMEOUT_MS = 3_000
 const RESTART_MIN_MS = 500
 const RESTART_MAX_MS = 10_000
 // A run this long counts as healthy: the next crash restarts without delay growth.
@@ -22,7 +23,7 @@ export interface EmbeddedOptions {
   /** The tarantool executable: a name looked up in PATH, or a path. */
   bin: string
   dataDir: string
-  log: Logger
+  log: FastifyBaseLogger
   /** PATH to search for `bin` (defaults to none: only a path works). */
   searchPath?: string
 }
@@ -31,7 +32,7 @@ export interface EmbeddedOptions {
 export interface EmbeddedTarantool {
   /** `user:password@127.0.0.1:port` for the service's client. */
   uri: string
-  /** Stops the instance (SIGTERM, then SIGKILL after 10 s); no restart follows. */
+  /** Stops the instance (SIGTERM, then SIGKILL after 3 s); no restart follows. */
   stop: () => Promise<void>
   /** The running process, if any. */
   readonly process: ChildProcess | undefined
@@ -50,7 +51,8 @@ export function findExecutable (bin: string, searchPath = ''): string | undefine
   })
 }
 
-function freePort (): Promise<number> {
+/** A free TCP port on the loopback interface. */
+export function freePort (): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer()
     server.unref()
@@ -62,7 +64,8 @@ function freePort (): Promise<number> {
   })
 }
 
-function portOpen (port: number): Promise<boolean> {
+/** Whether something accepts connections on this loopback port. */
+export function portOpen (port: number): Promise<boolean> {
   return new Promise((resolveOpen) => {
     const socket = createConnection({ port, host: '127.0.0.1' })
     socket.once('connect', () => { socket.destroy(); resolveOpen(true) })
@@ -74,7 +77,7 @@ const delay = (ms: number): Promise<void> => new Promise((resolveDelay) => setTi
 
 // Tarantool log lines carry their level as a letter before '>': I> W> E> F>, and C> for its
 // start-up banner lines.
-function logLine (log: Logger, line: string): void {
+function logLine (log: FastifyBaseLogger, line: string): void {
   const level = / ([A-Z])> /.exec(line)?.[1]
   if (level === 'E' || level === 'F') log.error(line)
   else if (level === 'W') log.warn(line)
@@ -119,8 +122,9 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
     const proc = spawn(bin, [INIT_LUA], { env, cwd: dataDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     createInterface({ input: proc.stdout! }).on('line', (line) => logLine(log, line))
     createInterface({ input: proc.stderr! }).on('line', (line) => logLine(log, line))
-    exited = new Promise((resolveExit) => proc.once('exit', () => resolveExit()))
-    proc.once('exit', (code, signal) => {
+    // 'close', not 'exit': it also comes when the process could not be started at all.
+    exited = new Promise((resolveExit) => proc.once('close', () => resolveExit()))
+    proc.once('close', (code, signal) => {
       child = undefined
       if (stopping) return
       if (Date.now() - startedAt > HEALTHY_RUN_MS) restartDelay = RESTART_MIN_MS
@@ -148,7 +152,7 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
   child = launch()
   const firstRun = child
   let firstExit: { code: number | null, signal: string | null } | undefined
-  firstRun.once('exit', (code, signal) => { firstExit = { code, signal } })
+  firstRun.once('close', (code, signal) => { firstExit = { code, signal } })
 
   const deadline = Date.now() + READY_TIMEOUT_MS
   while (!(await portOpen(port))) {

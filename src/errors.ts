@@ -5,7 +5,9 @@ export const ERRORS = {
   invalid_extra: { status: 400, message: 'Extra data must be a JSON object or a form body' },
   token_not_found: { status: 404, message: 'Session not found' },
   not_found: { status: 404, message: 'Not found' },
+  request_timeout: { status: 408, message: 'The request took too long to arrive' },
   payload_too_large: { status: 413, message: 'Extra data is too large' },
+  headers_too_large: { status: 431, message: 'The request line and headers are too large' },
   unsupported_media_type: {
     status: 415,
     message: 'Send extra data as application/x-www-form-urlencoded or application/json'

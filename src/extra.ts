@@ -1,14 +1,30 @@
 import { ApiError } from './errors.js'
 import type { Extra } from './store/sessions-store.js'
 
+/** Deepest nesting of objects and arrays in extra data (Tarantool's MessagePack allows 128). */
+export const EXTRA_MAX_DEPTH = 32
+
+function deeperThan (value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  if (depth === 0) return true
+  for (const item of Object.values(value)) {
+    if (deeperThan(item, depth - 1)) return true
+  }
+  return false
+}
+
 /**
  * The extra data carried by a request body, checked: a plain object of at most `maxBytes` as
- * JSON. `undefined` when the request has no body (see plugins/body.ts).
+ * JSON, nested at most EXTRA_MAX_DEPTH deep. `undefined` when the request has no body (see
+ * plugins/body.ts).
  */
 export function extraFrom (body: unknown, maxBytes: number): Extra | undefined {
   if (body === undefined) return undefined
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ApiError('invalid_extra', 'Extra data must be an object')
+  }
+  if (deeperThan(body, EXTRA_MAX_DEPTH)) {
+    throw new ApiError('invalid_extra', `Extra data may be nested at most ${EXTRA_MAX_DEPTH} levels deep`)
   }
   if (Buffer.byteLength(JSON.stringify(body)) > maxBytes) {
     throw new ApiError('payload_too_large', `Extra data is larger than ${maxBytes} bytes`)

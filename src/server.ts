@@ -35,13 +35,18 @@ async function main (): Promise<void> {
       bin: config.TARANTOOL_BIN,
       dataDir: config.DATA_DIR,
       searchPath: config.PATH,
-      log: app.log as never
+      log: app.log
     })
     tarantoolUri = embedded.uri
   }
 
-  await app.register(sessionsApp, { config, tarantoolUri })
-  await app.listen({ port: config.PORT, host: config.HOST })
+  try {
+    await app.register(sessionsApp, { config, tarantoolUri })
+    await app.listen({ port: config.PORT, host: config.HOST })
+  } catch (err) {
+    await embedded?.stop()
+    throw err
+  }
 }
 
 main().catch((err: Error) => {

@@ -5,6 +5,6 @@ local socket = require('socket')
 
 local listen = os.getenv('TARANTOOL_PORT') or '3301'
 local host, port = listen:match('^(.+):(%d+)$')
-local conn = socket.tcp_connect(host or '127.0.0.1', port or listen, 2)
-local greeting = conn and conn:read(64, 2)
+local conn = socket.tcp_connect(host or '127.0.0.1', port or listen, 1)
+local greeting = conn and conn:read(64, 1)
 os.exit(greeting ~= nil and greeting:find('^Tarantool') ~= nil and 0 or 1)

@@ -1,4 +1,5 @@
 // Behaviour common to every route: unknown routes, failures of the storage, unexpected errors.
+import { connect, type AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiError, buildApp, call, newSession } from './support/app.js'
@@ -34,6 +35,40 @@ describe('app', () => {
   it('answers a malformed URL with bad_request', async () => {
     const res = await call(app, { url: '/get%zz?token=x' })
     expect(res).toEqual({ statusCode: 400, body: apiError('bad_request') })
+  })
+})
+
+/** Sends raw bytes over HTTP/1.1 and returns the status line's code and the parsed body. */
+async function raw (port: number, text: string): Promise<{ status: number, body: unknown }> {
+  const reply = await new Promise<string>((resolve, reject) => {
+    let data = ''
+    const socket = connect(port, '127.0.0.1', () => socket.write(text))
+    socket.on('data', (chunk) => { data += chunk })
+    socket.on('close', () => resolve(data))
+    socket.on('error', reject)
+  })
+  const [head, body] = reply.split('\r\n\r\n')
+  return { status: Number(head.split(' ')[1]), body: JSON.parse(body) }
+}
+
+describe('requests Node cannot parse', () => {
+  let app: FastifyInstance
+  let port: number
+  beforeAll(async () => {
+    app = await buildApp()
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    port = (app.server.address() as AddressInfo).port
+  })
+  afterAll(async () => { await app.close() })
+
+  it.each([
+    ['garbage', 'GARBAGE\r\n\r\n', 400, 'bad_request'],
+    ['a bad Content-Length', 'POST /new?user_id=1&ip=127.0.0.1 HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', 400, 'bad_request'],
+    ['two Content-Lengths', 'POST /new HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab', 400, 'bad_request'],
+    ['headers over 16 KiB', `GET /user?id=1 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
+    ['a URL over 16 KiB', `GET /user?id=1&pad=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431, 'headers_too_large']
+  ])('answers %s with the error envelope', async (_what, text, status, code) => {
+    expect(await raw(port, text)).toEqual({ status, body: apiError(code) })
   })
 })
 

@@ -28,7 +28,9 @@ describe('loadConfig', () => {
     [{ SESSION_TTL_SECONDS: '0' }, /SESSION_TTL_SECONDS must be >= 1/],
     [{ EXTRA_MAX_BYTES: '1.5' }, /EXTRA_MAX_BYTES must be integer/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be equal to one of the allowed values/],
-    [{ TARANTOOL_URI: 'localhost:3301' }, /TARANTOOL_URI must look like user:password@host:port/]
+    [{ TARANTOOL_URI: 'localhost:3301' }, /TARANTOOL_URI must look like user:password@host:port/],
+    [{ TARANTOOL_URI: 'u:p@host:70000' }, /port from 1 to 65535/],
+    [{ TARANTOOL_URI: 'u:p@host:0' }, /port from 1 to 65535/]
   ])('rejects %j with a clear message', (env, message) => {
     expect(() => loadConfig(env)).toThrow(/^Invalid configuration: /)
     expect(() => loadConfig(env)).toThrow(message)
@@ -42,5 +44,9 @@ describe('parseTarantoolUri', () => {
 
   it('allows : and @ in the password and brackets around IPv6 hosts', () => {
     expect(parseTarantoolUri('u:a:b@c@[::1]:3301')).toEqual({ user: 'u', password: 'a:b@c', host: '::1', port: 3301 })
+  })
+
+  it('takes the password as written, % and all', () => {
+    expect(parseTarantoolUri('u:p%41ss%zz@h:1').password).toBe('p%41ss%zz')
   })
 })

@@ -12,9 +12,9 @@ let app: FastifyInstance
 beforeAll(async () => {
   tarantool = await startTarantool()
   app = await buildApp({ uri: tarantool.uri, env: { SESSION_TTL_SECONDS: String(TTL), SWEEP_INTERVAL_SECONDS: '1' } })
-  // Settings are applied on connect; wait until they are in force.
+  // The service sends its settings when it connects.
   await vi.waitFor(async () => {
-    expect(await app.store.configure({ ttlSeconds: TTL, sweepIntervalSeconds: 1, extraMaxBytes: 8192 })).toBeUndefined()
+    expect(await app.store.stats()).toMatchObject({ ttl: TTL, sweep_interval: 1 })
   })
 })
 afterAll(async () => {

@@ -1,5 +1,6 @@
 // `npm start` as a user runs it: embedded Tarantool, real HTTP, and a clean exit on SIGTERM.
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -53,6 +54,31 @@ describe.skipIf(TARANTOOL_BIN === undefined)('server', () => {
       expect(output).not.toContain(created!.data.token)
     } finally {
       server.kill('SIGKILL')
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
+  it('stops its Tarantool when it cannot start serving', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sessions-server-'))
+    const taken = createServer()
+    const port = await freePort()
+    await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve))
+    try {
+      const server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+        env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir },
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
+      let output = ''
+      server.stdout.on('data', (chunk) => { output += chunk })
+      server.stderr.on('data', (chunk) => { output += chunk })
+      const code = await new Promise<number | null>((resolve) => server.once('exit', resolve))
+      expect(code).toBe(1)
+      expect(output).toMatch(/could not start: .*EADDRINUSE/)
+      const childPid = Number(/\[(\d+)\] main\/\d+\/init\.lua/.exec(output)?.[1])
+      expect(Number.isInteger(childPid)).toBe(true)
+      expect(isRunning(childPid)).toBe(false)
+    } finally {
+      taken.close()
       rmSync(dataDir, { recursive: true, force: true })
     }
   })

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError, ERRORS } from '../errors.js'
@@ -18,7 +20,7 @@ function validationError (err: FastifyError): ApiError {
   const field = (first?.params as { missingProperty?: string } | undefined)?.missingProperty ??
     first?.instancePath.replace(/^\//, '') ?? ''
   const code = PARAM_ERRORS[field]
-  if (code === undefined) return new ApiError('internal_error')
+  if (code === undefined) return new ApiError('bad_request')
   return new ApiError(code, first?.params && 'missingProperty' in first.params
     ? `${field} is required`
     : ERRORS[code].message)
@@ -42,10 +44,34 @@ export function toApiError (err: FastifyError | Error): ApiError {
 /** Answers with the API's error envelope; logs what is not an expected failure. */
 export function sendError (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const apiError = toApiError(err)
-  if (apiError.statusCode >= 500) {
+  if (apiError.code === 'storage_unavailable') {
+    // Expected while Tarantool is away; the connection's own state changes are logged too.
+    request.log.warn(`request failed: storage_unavailable: ${err.message}`)
+  } else if (apiError.statusCode >= 500) {
     request.log.error({ err }, `request failed: ${apiError.code}`)
   }
   return reply.code(apiError.statusCode).send({ status: 'error', code: apiError.code, message: apiError.message })
+}
+
+// What Node's HTTP parser reports before Fastify sees a request.
+const CLIENT_ERRORS: Record<string, ApiError['code']> = {
+  HPE_HEADER_OVERFLOW: 'headers_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout'
+}
+
+/** Answers a request Node could not parse (Fastify's clientErrorHandler) with the envelope. */
+export function sendClientError (err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+    socket.destroy()
+    return
+  }
+  const { code, statusCode, message } = new ApiError(CLIENT_ERRORS[err.code ?? ''] ?? 'bad_request')
+  const body = JSON.stringify({ status: 'error', code, message })
+  if (socket.writable) {
+    socket.end(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nConnection: close\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+  }
+  socket.destroy()
 }
 
 /** One error shape for every failure: `{status:'error', code, message}`; 5xx never show internals. */

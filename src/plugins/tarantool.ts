@@ -17,6 +17,7 @@ export interface TarantoolPluginOptions {
   /** How long start-up waits for the first connection before serving 503s until it comes. */
   connectWaitMs: number
   settings: StoreSettings
+  extraMaxBytes: number
 }
 
 /**
@@ -25,7 +26,7 @@ export interface TarantoolPluginOptions {
  */
 async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): Promise<void> {
   const client = new TarantoolClient({ ...parseTarantoolUri(opts.uri), timeoutMs: opts.timeoutMs })
-  const store = new SessionsStore(client)
+  const store = new SessionsStore(client, { extraMaxBytes: opts.extraMaxBytes })
   const log = app.log.child({ component: 'tarantool' })
 
   client.on('connect', () => {

@@ -17,7 +17,17 @@ export type Extra = Record<string, unknown>
 export interface StoreSettings {
   ttlSeconds: number
   sweepIntervalSeconds: number
-  extraMaxBytes: number
+}
+
+/** What Tarantool reports of itself. */
+export interface StoreStats {
+  sessions: number
+  ttl: number
+  sweep_interval: number
+  /** Log sequence number: grows with every write to the WAL. */
+  lsn: number
+  version: string
+  ro: boolean
 }
 
 type SessionTuple = [token: string, userId: number, ip: string, create: number, activity: number, extra?: Extra | null]
@@ -51,9 +61,12 @@ function unwrap<T> (values: unknown[]): T {
 /** Typed access to the sessions kept in Tarantool; callers never see procedure names or tuples. */
 export class SessionsStore {
   readonly #client: TarantoolClient
+  readonly #extraMaxBytes: number
 
-  constructor (client: TarantoolClient) {
+  /** `extraMaxBytes`: the most a session's extra may reach by merging, as JSON. */
+  constructor (client: TarantoolClient, opts: { extraMaxBytes: number }) {
     this.#client = client
+    this.#extraMaxBytes = opts.extraMaxBytes
   }
 
   /** Creates a session with a fresh token. */
@@ -66,7 +79,7 @@ export class SessionsStore {
   /** Returns a live session, marking it used; updates its ip and merges extra when given. */
   async touch (token: string, ip: string | undefined, extra: Extra | undefined): Promise<Session> {
     const c = this.#client
-    const values = await c.call(PROC.get, [c.uuid(token), ip ?? null, extra ?? null])
+    const values = await c.call(PROC.get, [c.uuid(token), ip ?? null, extra ?? null, this.#extraMaxBytes])
     return toSession(unwrap<SessionTuple>(values))
   }
 
@@ -92,13 +105,12 @@ export class SessionsStore {
   async configure (settings: StoreSettings): Promise<void> {
     await this.#client.call(PROC.configure, [{
       ttl: settings.ttlSeconds,
-      sweep_interval: settings.sweepIntervalSeconds,
-      extra_max_bytes: settings.extraMaxBytes
+      sweep_interval: settings.sweepIntervalSeconds
     }])
   }
 
-  /** Counters kept by Tarantool. */
-  async stats (): Promise<{ sessions: number, version: string, ro: boolean }> {
+  /** Counters and settings in force in Tarantool. */
+  async stats (): Promise<StoreStats> {
     return unwrap(await this.#client.call(PROC.stats, []))
   }
 }

@@ -1,6 +1,7 @@
 -- The public procedures: the only functions the service user may execute.
 -- Each returns a session tuple (or a list of them), or nil and an error value.
 local fiber = require('fiber')
+local json = require('json')
 local msgpack = require('msgpack')
 local errors = require('sessions.errors')
 local expiry = require('sessions.expiry')
@@ -23,10 +24,28 @@ local function is_live(t, now_s)
     return t[F.activity] >= now_s - settings.get().ttl
 end
 
-local function too_large(extra)
-    return #msgpack.encode(extra) > settings.get().extra_max_bytes
+-- The limit is the service's, measured as it measures request bodies: serialized as JSON.
+local function too_large(extra, max_bytes)
+    return #json.encode(extra) > max_bytes
 end
 
+local function same(a, b)
+    -- type() tells an absent key (nil) from a null one (box.NULL, a cdata).
+    if type(a) ~= type(b) then return false end
+    if type(a) == 'table' then return msgpack.encode(a) == msgpack.encode(b) end
+    return a == b
+end
+
+-- Whether merging `new` into `old` would change anything.
+local function changes(old, new)
+    if old == nil then return next(new) ~= nil end
+    for k, v in pairs(new) do
+        if not same(old[k], v) then return true end
+    end
+    return false
+end
+
+-- Shallow merge: the keys of `new` replace those of `old` (a null value is stored as null).
 local function merge(old, new)
     local out = setmetatable({}, MAP)
     if old ~= nil then
@@ -44,6 +63,10 @@ local function newest_first(a, b)
 end
 
 local function live_by(index_name, key)
+    -- A nil key would match every tuple of the index.
+    if key == nil then
+        error('a key is required')
+    end
     local now_s = now()
     local out = {}
     for _, t in space.get().index[index_name]:pairs(key, {iterator = 'EQ'}) do
@@ -53,20 +76,17 @@ local function live_by(index_name, key)
     return out
 end
 
--- Creates a session. token: uuid, user_id: unsigned, ip: canonical text, extra: map or nil.
+-- Creates a session. token: uuid, user_id: unsigned, ip: canonical text, extra: map or nil
+-- (checked by the service).
 function api.new(token, user_id, ip, extra)
-    if extra == nil then
-        extra = box.NULL
-    elseif too_large(extra) then
-        return nil, errors.payload_too_large()
-    end
     local t = now()
-    return space.get():insert{token, user_id, ip, t, t, extra}
+    return space.get():insert{token, user_id, ip, t, t, extra == nil and box.NULL or extra}
 end
 
 -- Returns a live session and marks it used now; a given ip becomes its current one and a given
--- extra is merged into its extra (new keys win). Writes nothing when nothing changes.
-function api.get(token, ip, extra)
+-- extra is merged into its extra (new keys win), if the result stays within extra_max_bytes.
+-- Writes nothing when nothing changes.
+function api.get(token, ip, extra, extra_max_bytes)
     local s = space.get()
     local t = s:get(token)
     local now_s = now()
@@ -80,9 +100,9 @@ function api.get(token, ip, extra)
     if ip ~= nil and ip ~= t[F.ip] then
         ops[#ops + 1] = {'=', F.ip, ip}
     end
-    if extra ~= nil and next(extra) ~= nil then
+    if extra ~= nil and changes(t[F.extra], extra) then
         local merged = merge(t[F.extra], extra)
-        if too_large(merged) then
+        if too_large(merged, extra_max_bytes) then
             return nil, errors.payload_too_large()
         end
         ops[#ops + 1] = {'=', F.extra, merged}
@@ -112,7 +132,7 @@ function api.by_ip(ip)
     return live_by('ip', ip)
 end
 
--- Applies the service's settings ({ttl, sweep_interval, extra_max_bytes}); returns those in force.
+-- Applies the service's settings ({ttl, sweep_interval}); returns those in force.
 function api.configure(opts)
     if type(opts) ~= 'table' then
         error('configure expects a map of settings')
@@ -125,9 +145,17 @@ function api.configure(opts)
     return applied
 end
 
--- Counters for readiness and metrics.
+-- Counters and settings in force, for readiness and metrics.
 function api.stats()
-    return {sessions = space.get():len(), version = box.info.version, ro = box.info.ro}
+    local current = settings.get()
+    return {
+        sessions = space.get():len(),
+        ttl = current.ttl,
+        sweep_interval = current.sweep_interval,
+        lsn = box.info.lsn,
+        version = box.info.version,
+        ro = box.info.ro,
+    }
 end
 
 return M

@@ -51,6 +51,7 @@ end
 local function worker()
     fiber.self():name(FIBER_NAME)
     while true do
+        fiber.testcancel()
         if not box.info.ro then
             local ok, err = pcall(M.sweep)
             -- A cancel caught by pcall must still stop the loop.
@@ -70,7 +71,7 @@ end
 
 -- Starts the fiber, first cancelling one left by an earlier load of this code.
 function M.start()
-    for fid, info in pairs(fiber.info()) do
+    for fid, info in pairs(fiber.info({backtrace = false})) do
         if info.name == FIBER_NAME then
             fiber.find(fid):cancel()
         end

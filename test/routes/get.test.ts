@@ -141,6 +141,22 @@ describe('/get', () => {
       expect((await get(session.token)).extra).toEqual({ a: 1 })
     })
 
+    it('rejects extra nested deeper than 32 levels with invalid_extra, without a 500', async () => {
+      const session = await newSession(app)
+      const nest = (depth: number): string => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth)
+      expect((await get(session.token, { payload: nest(32), headers: { 'content-type': 'application/json' } })).extra)
+        .toEqual(JSON.parse(nest(32)))
+      for (const depth of [33, 200]) {
+        const res = await call(app, { url: `/get?token=${session.token}`, payload: nest(depth), headers: { 'content-type': 'application/json' } })
+        expect(res.statusCode).toBe(400)
+        expect(res.body).toEqual(apiError('invalid_extra'))
+      }
+      const arrays = `{"a":${'['.repeat(300)}${']'.repeat(300)}}`
+      const res = await call(app, { url: `/new?user_id=1&ip=127.0.0.1`, payload: arrays, headers: { 'content-type': 'application/json' } })
+      expect(res.statusCode).toBe(400)
+      expect(res.body).toEqual(apiError('invalid_extra'))
+    })
+
     it('rejects a body of another content type with unsupported_media_type', async () => {
       const session = await newSession(app)
       const res = await call(app, { url: `/get?token=${session.token}`, payload: 'a=1', headers: { 'content-type': 'text/plain' } })

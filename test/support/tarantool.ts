@@ -4,10 +4,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { findExecutable, INIT_LUA } from '../../src/embedded-tarantool.js'
+import { findExecutable, freePort, INIT_LUA, portOpen } from '../../src/embedded-tarantool.js'
+
+export { freePort }
 
 export const USER = 'sessions'
 export const TARANTOOL_BIN = findExecutable('tarantool', process.env.PATH)
@@ -24,26 +25,6 @@ export interface TestTarantool {
   restart?: () => Promise<void>
   /** Stops it and removes its data. */
   stop: () => Promise<void>
-}
-
-/** A free TCP port on the loopback interface. */
-export function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-function portOpen (port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' })
-    socket.once('connect', () => { socket.destroy(); resolve(true) })
-    socket.once('error', () => resolve(false))
-  })
 }
 
 async function waitForPort (port: number, proc: ChildProcess, output: () => string): Promise<void> {

@@ -1,0 +1,44 @@
+// /get writes to the WAL only when something changes; on an instance of its own, so that no other
+// test's writes move the log sequence number.
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { buildApp, newSession, ok } from '../support/app.js'
+import { startTarantool, type TestTarantool } from '../support/tarantool.js'
+
+let tarantool: TestTarantool
+let app: FastifyInstance
+beforeAll(async () => {
+  tarantool = await startTarantool()
+  app = await buildApp({ uri: tarantool.uri })
+  await vi.waitFor(async () => { expect((await app.store.stats()).ttl).toBe(180 * 24 * 3600) })
+})
+afterAll(async () => {
+  await app?.close()
+  await tarantool?.stop()
+})
+
+const lsn = async (): Promise<number> => (await app.store.stats()).lsn
+
+describe('writes of /get', () => {
+  it('writes nothing when activity, ip and extra stay the same', async () => {
+    const session = await newSession(app, 1, '192.0.2.1', { a: 1, nested: { b: [1, 2] }, n: null })
+    // Retry across a second boundary: within one second, activity does not change.
+    await vi.waitFor(async () => {
+      await ok(app, { url: `/get?token=${session.token}` })
+      const before = await lsn()
+      await ok(app, { url: `/get?token=${session.token}&ip=192.0.2.1`, payload: { a: 1, nested: { b: [1, 2] }, n: null } })
+      await ok(app, { url: `/get?token=${session.token}`, payload: {} })
+      expect(await lsn()).toBe(before)
+    }, { timeout: 5000, interval: 10 })
+  })
+
+  it('writes when the ip or the extra change', async () => {
+    const session = await newSession(app, 2, '192.0.2.2', { a: 1 })
+    for (const change of [{ url: `/get?token=${session.token}&ip=192.0.2.3` }, { url: `/get?token=${session.token}`, payload: { a: 2 } }, { url: `/get?token=${session.token}`, payload: { b: null } }]) {
+      const before = await lsn()
+      await ok(app, change)
+      expect(await lsn()).toBeGreaterThan(before)
+    }
+    expect((await ok(app, { url: `/get?token=${session.token}` })).extra).toEqual({ a: 2, b: null })
+  })
+})
