@@ -7,7 +7,7 @@ import { parseTarantoolUri } from '../src/config.js'
 import { findExecutable, startEmbeddedTarantool, type EmbeddedTarantool } from '../src/embedded-tarantool.js'
 import { SessionsStore } from '../src/store/sessions-store.js'
 import { TarantoolClient } from '../src/store/tarantool-client.js'
-import { TARANTOOL_BIN } from './support/tarantool.js'
+import { isRunning, TARANTOOL_BIN } from './support/tarantool.js'
 
 const log = pino({ level: 'silent' })
 const cleanup: Array<() => Promise<void> | void> = []
@@ -28,15 +28,6 @@ async function start (dataDir: string): Promise<{ embedded: EmbeddedTarantool, s
   cleanup.push(() => client.close())
   await client.waitConnected(5000)
   return { embedded, store: new SessionsStore(client, { extraMaxBytes: 8192 }), client }
-}
-
-const isRunning = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 describe('findExecutable', () => {

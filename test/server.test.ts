@@ -5,16 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { freePort, TARANTOOL_BIN } from './support/tarantool.js'
-
-const isRunning = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+import { freePort, isRunning, TARANTOOL_BIN } from './support/tarantool.js'
 
 describe.skipIf(TARANTOOL_BIN === undefined)('server', () => {
   it('serves with an embedded Tarantool and stops it on SIGTERM', async () => {

@@ -1,21 +1,14 @@
 import type { FastifyInstance } from 'fastify'
-import { PARAM_SCHEMAS } from '../params.js'
-import { responsesOf, sessionSchema, success } from '../schemas.js'
+import { sessionSchema } from '../schemas.js'
+import { endpoint } from './endpoint.js'
 
-/** GET|POST /del?token= — deletes a session and returns it. */
+/** /del?token= — deletes a session and returns it. */
 export default async function delRoute (app: FastifyInstance): Promise<void> {
-  app.route<{ Querystring: { token: string } }>({
-    method: ['GET', 'POST'],
+  endpoint<{ token: string }>(app, {
     url: '/del',
-    exposeHeadRoute: false,
-    schema: {
-      querystring: {
-        type: 'object',
-        properties: { token: PARAM_SCHEMAS.token },
-        required: ['token']
-      },
-      response: responsesOf(sessionSchema)
-    },
-    handler: async (request) => success(await app.store.delete(request.query.token))
+    query: { token: 'token' },
+    required: ['token'],
+    data: sessionSchema,
+    handler: async (request) => await app.store.delete(request.query.token)
   })
 }

@@ -1,21 +1,15 @@
 import type { FastifyInstance } from 'fastify'
-import { PARAM_SCHEMAS, parseUserId } from '../params.js'
-import { responsesOf, sessionListSchema, success } from '../schemas.js'
+import { parseUserId } from '../params.js'
+import { sessionListSchema } from '../schemas.js'
+import { endpoint } from './endpoint.js'
 
-/** GET|POST /user?id= — all live sessions of a user, newest activity first. */
+/** /user?id= — all live sessions of a user, newest activity first. */
 export default async function userRoute (app: FastifyInstance): Promise<void> {
-  app.route<{ Querystring: { id: string } }>({
-    method: ['GET', 'POST'],
+  endpoint<{ id: string }>(app, {
     url: '/user',
-    exposeHeadRoute: false,
-    schema: {
-      querystring: {
-        type: 'object',
-        properties: { id: PARAM_SCHEMAS.user_id },
-        required: ['id']
-      },
-      response: responsesOf(sessionListSchema)
-    },
-    handler: async (request) => success(await app.store.byUser(parseUserId(request.query.id)))
+    query: { id: 'user_id' },
+    required: ['id'],
+    data: sessionListSchema,
+    handler: async (request) => await app.store.byUser(parseUserId(request.query.id))
   })
 }

@@ -10,6 +10,16 @@ import { findExecutable, freePort, INIT_LUA, portOpen } from '../../src/embedded
 
 export { freePort }
 
+/** Whether a process with this pid is alive. */
+export function isRunning (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export const USER = 'sessions'
 export const TARANTOOL_BIN = findExecutable('tarantool', process.env.PATH)
 
