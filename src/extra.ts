@@ -23,6 +23,10 @@ export function extraFrom (body: unknown, maxBytes: number): Extra | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ApiError('invalid_extra', 'Extra data must be an object')
   }
+  // JSON bodies with it are refused by the parser; a form could still name a key so.
+  if (Object.hasOwn(body, '__proto__')) {
+    throw new ApiError('invalid_extra', 'Extra data may not have a __proto__ key')
+  }
   if (deeperThan(body, EXTRA_MAX_DEPTH)) {
     throw new ApiError('invalid_extra', `Extra data may be nested at most ${EXTRA_MAX_DEPTH} levels deep`)
   }

@@ -7,7 +7,6 @@ import { TarantoolClient } from '../store/tarantool-client.js'
 declare module 'fastify' {
   interface FastifyInstance {
     store: SessionsStore
-    tarantool: TarantoolClient
   }
 }
 
@@ -39,7 +38,6 @@ async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): P
   client.on('disconnect', (err: Error) => log.warn({ err }, 'lost the connection to Tarantool, reconnecting'))
   client.on('auth_failed', (err: Error) => log.error({ err }, 'Tarantool rejected the credentials'))
 
-  app.decorate('tarantool', client)
   app.decorate('store', store)
   app.addHook('onClose', async () => client.close())
 

@@ -132,7 +132,8 @@ describe('/get', () => {
       ['a JSON array', '[1,2]', 'application/json'],
       ['a JSON string', '"a"', 'application/json'],
       ['JSON null', 'null', 'application/json'],
-      ['a __proto__ key', '{"__proto__":{"x":1}}', 'application/json']
+      ['a __proto__ key', '{"__proto__":{"x":1}}', 'application/json'],
+      ['a __proto__ form key', '__proto__=a&__proto__=b', 'application/x-www-form-urlencoded']
     ])('rejects %s with invalid_extra', async (_what, payload, type) => {
       const session = await newSession(app, undefined, undefined, { a: 1 })
       const res = await call(app, { url: `/get?token=${session.token}`, payload, headers: { 'content-type': type } })
