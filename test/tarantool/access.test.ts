@@ -34,6 +34,9 @@ describe('Tarantool access', () => {
     await expect(conn.eval('return box.space.sessions:len()')).rejects.toThrow(/denied/i)
     await expect(conn.call('box.schema.user.grant', 'sessions', 'read', 'universe')).rejects.toThrow(/denied/i)
     await expect(conn.call('dostring', 'return 1')).rejects.toThrow(/denied/i)
+    // Built-ins granted to every user through the 'public' role: LUA runs any code as admin.
+    await expect(conn.call('LUA', 'return os.getenv("TARANTOOL_USER_PASSWORD")')).rejects.toThrow(/denied/i)
+    await expect(conn.call('box.schema.user.info')).rejects.toThrow(/denied/i)
     // 512 is the first user space: sessions.
     await expect(conn.select(512, 0, 1, 0, 'all', [])).rejects.toThrow(/denied/i)
   })
