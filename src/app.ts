@@ -1,5 +1,6 @@
+import type { Server } from 'node:http'
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import body from './plugins/body.js'
 import errors, { sendClientError, sendError } from './plugins/errors.js'
@@ -25,10 +26,16 @@ export interface AppOptions {
 }
 
 /** Server options the app relies on: set wherever the Fastify instance is made (server, tests). */
-export function serverOptions (config: Config): FastifyServerOptions {
+export function serverOptions (config: Config): FastifyHttpOptions<Server> {
   return {
     // Form encoding can triple the size of the data, so the body may exceed the extra limit.
     bodyLimit: 4 * config.EXTRA_MAX_BYTES,
+    // A client that sends its request slower than this gets 408 (Node would wait minutes).
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeout: config.REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(1000, config.REQUEST_TIMEOUT_MS)
+    },
     // Requests Node cannot parse, and errors raised before routing (a malformed URL), get the
     // API's envelope too.
     clientErrorHandler: sendClientError,

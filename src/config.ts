@@ -4,6 +4,8 @@ import envSchema from 'env-schema'
 export interface Config {
   PORT: number
   HOST: string
+  /** Longest time a client may take to send a whole request. */
+  REQUEST_TIMEOUT_MS: number
   /** `user:password@host:port`; unset: run an embedded Tarantool. */
   TARANTOOL_URI?: string
   TARANTOOL_TIMEOUT_MS: number
@@ -30,6 +32,7 @@ const schema = {
   properties: {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
     TARANTOOL_URI: { type: 'string', pattern: '^[^:@/]+:.*@[^@/]+:[0-9]{1,5}$' },
     TARANTOOL_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: 600000, default: 1000 },
     TARANTOOL_BIN: { type: 'string', minLength: 1, default: 'tarantool' },

@@ -1,6 +1,6 @@
 /** The API's error codes, their HTTP status and default message: defined once. */
 export const ERRORS = {
-  invalid_user_id: { status: 400, message: 'user_id must be an integer from 0 to 9007199254740991' },
+  invalid_user_id: { status: 400, message: 'The user id must be an integer from 0 to 9007199254740991' },
   invalid_ip: { status: 400, message: 'ip must be an IPv4 or IPv6 address' },
   invalid_extra: { status: 400, message: 'Extra data must be a JSON object or a form body' },
   token_not_found: { status: 404, message: 'Session not found' },

@@ -1,6 +1,14 @@
 import { ApiError } from './errors.js'
 import type { Extra } from './store/sessions-store.js'
 
+/**
+ * A request body that cannot be extra data (not JSON, or of another type). Parsed bodies carry it
+ * as a value, so that only the routes that read extra data (/new, /get) turn it into an error.
+ */
+export class UnusableBody {
+  constructor (readonly error: ApiError) {}
+}
+
 /** Deepest nesting of objects and arrays in extra data (Tarantool's MessagePack allows 128). */
 export const EXTRA_MAX_DEPTH = 32
 
@@ -20,6 +28,7 @@ function deeperThan (value: unknown, depth: number): boolean {
  */
 export function extraFrom (body: unknown, maxBytes: number): Extra | undefined {
   if (body === undefined) return undefined
+  if (body instanceof UnusableBody) throw body.error
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ApiError('invalid_extra', 'Extra data must be an object')
   }

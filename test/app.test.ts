@@ -27,6 +27,18 @@ describe('app', () => {
     if (method !== 'HEAD') expect(res.json()).toEqual(apiError('not_found'))
   })
 
+  it('ignores bodies where no extra data is read', async () => {
+    const session = await newSession(app)
+    for (const [url, type, payload] of [
+      [`/user?id=${session.user_id}`, 'application/json', '{broken'],
+      [`/ip?ip=${session.ip}`, 'text/plain', 'hello'],
+      [`/del?token=${session.token}`, 'application/octet-stream', 'x']
+    ]) {
+      const res = await call(app, { method: 'POST', url, payload, headers: { 'content-type': type } })
+      expect(res.statusCode).toBe(200)
+    }
+  })
+
   it('answers an unexpected error with internal_error and no internals', async () => {
     const res = await call(app, { url: '/boom' })
     expect(res).toEqual({ statusCode: 500, body: { status: 'error', code: 'internal_error', message: 'Internal error' } })
@@ -55,7 +67,7 @@ describe('requests Node cannot parse', () => {
   let app: FastifyInstance
   let port: number
   beforeAll(async () => {
-    app = await buildApp()
+    app = await buildApp({ env: { REQUEST_TIMEOUT_MS: '500' } })
     await app.listen({ port: 0, host: '127.0.0.1' })
     port = (app.server.address() as AddressInfo).port
   })
@@ -69,6 +81,16 @@ describe('requests Node cannot parse', () => {
     ['a URL over 16 KiB', `GET /user?id=1&pad=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431, 'headers_too_large']
   ])('answers %s with the error envelope', async (_what, text, status, code) => {
     expect(await raw(port, text)).toEqual({ status, body: apiError(code) })
+  })
+
+  it.each([
+    ['a body that stops coming', 'POST /new?user_id=1&ip=127.0.0.1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a"'],
+    ['headers that stop coming', 'GET /user?id=1 HTTP/1.1\r\nHost: x\r\n']
+  ])('answers %s with request_timeout after REQUEST_TIMEOUT_MS', async (_what, text) => {
+    const started = Date.now()
+    expect(await raw(port, text)).toEqual({ status: 408, body: apiError('request_timeout') })
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400)
+    expect(Date.now() - started).toBeLessThan(5000)
   })
 })
 

@@ -6,6 +6,7 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toEqual({
       PORT: 8080,
       HOST: '127.0.0.1',
+      REQUEST_TIMEOUT_MS: 10000,
       TARANTOOL_TIMEOUT_MS: 1000,
       TARANTOOL_BIN: 'tarantool',
       SESSION_TTL_SECONDS: 180 * 24 * 3600,

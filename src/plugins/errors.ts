@@ -10,8 +10,6 @@ import { StorageAuthError, StorageUnavailableError } from '../store/tarantool-cl
 const FASTIFY_ERRORS: Record<string, ApiError['code']> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_extra',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_extra',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request'
 }
 

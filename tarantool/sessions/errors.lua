@@ -1,13 +1,12 @@
--- Expected failures, returned as values: `return nil, errors.X()`. Codes are the HTTP API's.
+-- Expected failures, returned as values: `return nil, errors.X(...)`. Codes are the HTTP API's.
 local M = {}
 
-local function define(code, message)
-    return function()
-        return {code = code, message = message}
-    end
+function M.token_not_found()
+    return {code = 'token_not_found', message = 'Session not found'}
 end
 
-M.token_not_found = define('token_not_found', 'Session not found')
-M.payload_too_large = define('payload_too_large', 'Extra data is too large')
+function M.payload_too_large(max_bytes)
+    return {code = 'payload_too_large', message = string.format('Extra data is larger than %d bytes', max_bytes)}
+end
 
 return M
