@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import body from './plugins/body.js'
+import draining from './plugins/draining.js'
 import errors, { sendClientError, sendError } from './plugins/errors.js'
 import tarantool from './plugins/tarantool.js'
 import delRoute from './routes/del.js'
@@ -49,6 +50,7 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
   app.decorate('config', config)
 
   await app.register(errors)
+  await app.register(draining)
   await app.register(body)
   await app.register(tarantool, {
     uri: opts.tarantoolUri,

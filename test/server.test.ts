@@ -1,88 +1,112 @@
-// `npm start` as a user runs it: embedded Tarantool, real HTTP, and a clean exit on SIGTERM.
-import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
+// `npm start` as a user runs it: embedded Tarantool, real HTTP, signals.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { freePort, isRunning, TARANTOOL_BIN } from './support/tarantool.js'
+
+interface RunningServer {
+  process: ChildProcessWithoutNullStreams
+  base: string
+  port: number
+  output: () => string
+  exited: Promise<number | null>
+  /** The embedded Tarantool's pid, from its own log lines ("[1234] main/103/init.lua"). */
+  tarantoolPid: () => number
+}
+
+const cleanup: Array<() => void> = []
+afterEach(() => { for (const fn of cleanup.splice(0)) fn() })
+
+async function runServer (env: Record<string, string> = {}): Promise<RunningServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sessions-server-'))
+  const port = Number(env.PORT ?? await freePort())
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir, ...env },
+    stdio: ['pipe', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk) => { output += chunk })
+  child.stderr.on('data', (chunk) => { output += chunk })
+  cleanup.push(() => {
+    child.kill('SIGKILL')
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  return {
+    process: child,
+    base: `http://127.0.0.1:${port}`,
+    port,
+    output: () => output,
+    exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
+    tarantoolPid: () => Number(/\[(\d+)\] main\/\d+\/init\.lua/.exec(output)?.[1])
+  }
+}
+
+async function untilServing (server: RunningServer): Promise<void> {
+  await vi.waitFor(async () => {
+    expect((await fetch(`${server.base}/user?id=0`)).status).toBe(200)
+  }, { timeout: 20_000, interval: 100 })
+}
+
+const refused = (port: number): Promise<boolean> => new Promise((resolve) => {
+  const socket = connect(port, '127.0.0.1')
+  socket.once('connect', () => { socket.destroy(); resolve(false) })
+  socket.once('error', () => resolve(true))
+})
 
 describe.skipIf(TARANTOOL_BIN === undefined)('server', () => {
   it('serves with an embedded Tarantool and stops it on SIGTERM', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'sessions-server-'))
-    const port = await freePort()
-    const server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let output = ''
-    server.stdout.on('data', (chunk) => { output += chunk })
-    server.stderr.on('data', (chunk) => { output += chunk })
-    const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)))
-    try {
-      const base = `http://127.0.0.1:${port}`
-      let created: { status: string, data: { token: string } } | undefined
-      const deadline = Date.now() + 20_000
-      while (created === undefined && Date.now() < deadline) {
-        try {
-          created = await (await fetch(`${base}/new?user_id=1&ip=127.0.0.1`)).json() as typeof created
-        } catch {
-          await new Promise((resolve) => setTimeout(resolve, 100))
-        }
-      }
-      expect(created?.status, output).toBe('success')
-      const got = await fetch(`${base}/get?token=${created!.data.token}`)
-      expect(got.status).toBe(200)
+    const server = await runServer({ LOG_LEVEL: 'info' })
+    await untilServing(server)
+    const created = await (await fetch(`${server.base}/new?user_id=1&ip=127.0.0.1`)).json() as { data: { token: string } }
+    expect((await fetch(`${server.base}/get?token=${created.data.token}`)).status).toBe(200)
+    expect(isRunning(server.tarantoolPid())).toBe(true)
 
-      // Tarantool's own log lines, passed through, carry its pid: "[1234] main/103/init.lua".
-      const childPid = Number(/\[(\d+)\] main\/\d+\/init\.lua/.exec(output)?.[1])
-      expect(isRunning(childPid)).toBe(true)
+    server.process.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+    expect(isRunning(server.tarantoolPid())).toBe(false)
+    // Tokens never appear in the logs.
+    expect(server.output()).toContain('token=[redacted]')
+    expect(server.output()).not.toContain(created.data.token)
+  })
 
-      server.kill('SIGTERM')
-      expect(await exited).toBe(0)
-      expect(isRunning(childPid)).toBe(false)
-      // Tokens never appear in the logs.
-      expect(output).not.toContain(created!.data.token)
-    } finally {
-      server.kill('SIGKILL')
-      rmSync(dataDir, { recursive: true, force: true })
-    }
+  it('finishes the requests in flight on SIGTERM, refusing new connections meanwhile', async () => {
+    const server = await runServer({ TARANTOOL_TIMEOUT_MS: '10000' })
+    await untilServing(server)
+    // Tarantool paused: a request waits for it.
+    process.kill(server.tarantoolPid(), 'SIGSTOP')
+    cleanup.unshift(() => { try { process.kill(server.tarantoolPid(), 'SIGCONT') } catch {} })
+    const inFlight = fetch(`${server.base}/new?user_id=2&ip=127.0.0.1`)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+
+    server.process.kill('SIGTERM')
+    await vi.waitFor(async () => { expect(await refused(server.port)).toBe(true) })
+    process.kill(server.tarantoolPid(), 'SIGCONT')
+
+    const res = await inFlight
+    expect(res.status).toBe(200)
+    expect((await res.json() as { data: { user_id: number } }).data.user_id).toBe(2)
+    expect(await server.exited).toBe(0)
+    expect(isRunning(server.tarantoolPid())).toBe(false)
   })
 
   it('stops its Tarantool when it cannot start serving', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'sessions-server-'))
     const taken = createServer()
     const port = await freePort()
     await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve))
-    try {
-      const server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-        env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir },
-        stdio: ['ignore', 'pipe', 'pipe']
-      })
-      let output = ''
-      server.stdout.on('data', (chunk) => { output += chunk })
-      server.stderr.on('data', (chunk) => { output += chunk })
-      const code = await new Promise<number | null>((resolve) => server.once('exit', resolve))
-      expect(code).toBe(1)
-      expect(output).toMatch(/could not start: .*EADDRINUSE/)
-      const childPid = Number(/\[(\d+)\] main\/\d+\/init\.lua/.exec(output)?.[1])
-      expect(Number.isInteger(childPid)).toBe(true)
-      expect(isRunning(childPid)).toBe(false)
-    } finally {
-      taken.close()
-      rmSync(dataDir, { recursive: true, force: true })
-    }
+    cleanup.push(() => taken.close())
+    const server = await runServer({ PORT: String(port) })
+    expect(await server.exited).toBe(1)
+    expect(server.output()).toMatch(/could not start: .*EADDRINUSE/)
+    expect(Number.isInteger(server.tarantoolPid())).toBe(true)
+    expect(isRunning(server.tarantoolPid())).toBe(false)
   })
 
   it('exits with a clear message on invalid configuration', async () => {
-    const server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      env: { PATH: process.env.PATH, PORT: 'eighty' },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let stderr = ''
-    server.stderr.on('data', (chunk) => { stderr += chunk })
-    const code = await new Promise<number | null>((resolve) => server.once('exit', resolve))
-    expect(code).toBe(1)
-    expect(stderr).toMatch(/Invalid configuration: .*PORT/)
+    const server = await runServer({ PORT: 'eighty' })
+    expect(await server.exited).toBe(1)
+    expect(server.output()).toMatch(/Invalid configuration: .*PORT/)
   })
 })
