@@ -92,6 +92,15 @@ describe.skipIf(TARANTOOL_BIN === undefined)('server', () => {
     expect(isRunning(server.tarantoolPid())).toBe(false)
   })
 
+  it('leaves no Tarantool behind when it is killed outright', async () => {
+    const server = await runServer()
+    await untilServing(server)
+    server.process.kill('SIGKILL')
+    await server.exited
+    // The orphan sees its parent gone and exits by itself, freeing the port and the data.
+    await vi.waitFor(() => { expect(isRunning(server.tarantoolPid())).toBe(false) }, { timeout: 5000, interval: 100 })
+  })
+
   it('stops its Tarantool when it cannot start serving', async () => {
     const taken = createServer()
     const port = await freePort()
