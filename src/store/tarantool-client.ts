@@ -45,6 +45,8 @@ const IPROTO_SYNC = 0x01
 const IPROTO_FUNCTION_NAME = 0x22
 const IPROTO_TUPLE = 0x21
 const READ_ONLY = /read-only|box\.cfg\.read_only|bootstrap/i
+// memtx_memory is full: no write fits until sessions expire or memory is added.
+const OUT_OF_MEMORY = /Failed to allocate/
 const HANDSHAKE_MIN_MS = 1000
 const RETRY_STEP_MS = 50
 const RETRY_MAX_MS = 500
@@ -165,12 +167,7 @@ export class TarantoolClient extends EventEmitter {
         },
         reject: (err) => {
           if (!this.#pending.has(pending)) return
-          // The driver also rejects with its own errors when it drops a closed connection.
-          pending.fail(socket.destroyed
-            ? new StorageUnavailableError('Connection to Tarantool lost')
-            : READ_ONLY.test(err.message)
-              ? new StorageUnavailableError(`Tarantool is read-only: ${err.message}`)
-              : new StorageError(err.message))
+          pending.fail(this.#classify(err, socket.destroyed))
         }
       }])
       socket.write(encodeCall(sync, name, args))
@@ -219,6 +216,15 @@ export class TarantoolClient extends EventEmitter {
   /** Mark an integer argument so that values above 2^31 travel as integers, not doubles. */
   integer (value: number): unknown {
     return this.#driver.packInteger(value)
+  }
+
+  /** Whether a failed call is worth retrying later (503) or a bug (500). */
+  #classify (err: Error, connectionLost: boolean): Error {
+    // The driver also rejects with its own errors when it drops a closed connection.
+    if (connectionLost) return new StorageUnavailableError('Connection to Tarantool lost')
+    if (READ_ONLY.test(err.message)) return new StorageUnavailableError(`Tarantool is read-only: ${err.message}`)
+    if (OUT_OF_MEMORY.test(err.message)) return new StorageUnavailableError(`Tarantool is out of memory: ${err.message}`)
+    return new StorageError(err.message)
   }
 
   #unavailable (): StorageUnavailableError {

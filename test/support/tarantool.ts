@@ -47,7 +47,7 @@ async function waitForPort (port: number, proc: ChildProcess, output: () => stri
   }
 }
 
-async function startLocal (bin: string): Promise<TestTarantool> {
+async function startLocal (bin: string, extraEnv: Record<string, string>): Promise<TestTarantool> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sessions-test-'))
   const port = await freePort()
   const password = randomBytes(12).toString('hex')
@@ -64,7 +64,8 @@ async function startLocal (bin: string): Promise<TestTarantool> {
         TARANTOOL_WORK_DIR: dataDir,
         TARANTOOL_USER_NAME: USER,
         TARANTOOL_USER_PASSWORD: password,
-        TARANTOOL_LOG_LEVEL: '4'
+        TARANTOOL_LOG_LEVEL: '4',
+        ...extraEnv
       }
     })
     const keep = (chunk: Buffer): void => { output = (output + chunk.toString()).slice(-4000) }
@@ -98,7 +99,7 @@ async function startLocal (bin: string): Promise<TestTarantool> {
   }
 }
 
-async function startContainer (): Promise<TestTarantool> {
+async function startContainer (extraEnv: Record<string, string>): Promise<TestTarantool> {
   const { GenericContainer, Wait } = await import('testcontainers')
   const password = randomBytes(12).toString('hex')
   const container = await new GenericContainer('tarantool/tarantool:2.11')
@@ -109,7 +110,8 @@ async function startContainer (): Promise<TestTarantool> {
       TARANTOOL_PORT: '3301',
       TARANTOOL_WORK_DIR: '/var/lib/tarantool',
       TARANTOOL_USER_NAME: USER,
-      TARANTOOL_USER_PASSWORD: password
+      TARANTOOL_USER_PASSWORD: password,
+      ...extraEnv
     })
     .withExposedPorts(3301)
     .withWaitStrategy(Wait.forListeningPorts())
@@ -125,8 +127,11 @@ async function startContainer (): Promise<TestTarantool> {
   }
 }
 
-/** Starts a fresh instance: a local process if `tarantool` is installed, else a container. */
-export async function startTarantool (): Promise<TestTarantool> {
-  if (TARANTOOL_BIN !== undefined) return await startLocal(TARANTOOL_BIN)
-  return await startContainer()
+/**
+ * Starts a fresh instance: a local process if `tarantool` is installed, else a container.
+ * `env`: more of tarantool/init.lua's settings (TARANTOOL_MEMTX_MEMORY...).
+ */
+export async function startTarantool (env: Record<string, string> = {}): Promise<TestTarantool> {
+  if (TARANTOOL_BIN !== undefined) return await startLocal(TARANTOOL_BIN, env)
+  return await startContainer(env)
 }
