@@ -143,12 +143,13 @@ export class TarantoolClient extends EventEmitter {
     return new Promise((resolve, reject) => {
       const sync = this.#driver._getRequestId()
       const receivedBefore = this.#received
+      // True for the first of answer, failure or timeout; the others find the call settled.
+      const settle = (): boolean => {
+        clearTimeout(timer)
+        return this.#pending.delete(pending)
+      }
       const pending: Pending = {
-        fail: (err) => {
-          clearTimeout(timer)
-          this.#pending.delete(pending)
-          reject(err)
-        }
+        fail: (err) => { if (settle()) reject(err) }
       }
       const timer = setTimeout(() => {
         pending.fail(new StorageUnavailableError(`Tarantool did not answer ${name} within ${this.#timeoutMs} ms`))
@@ -159,16 +160,8 @@ export class TarantoolClient extends EventEmitter {
       }, this.#timeoutMs)
       this.#pending.add(pending)
       this.#driver.commandsQueue.push([IPROTO_CALL, sync, {
-        resolve: (data) => {
-          if (!this.#pending.has(pending)) return
-          clearTimeout(timer)
-          this.#pending.delete(pending)
-          resolve(data as unknown[])
-        },
-        reject: (err) => {
-          if (!this.#pending.has(pending)) return
-          pending.fail(this.#classify(err, socket.destroyed))
-        }
+        resolve: (data) => { if (settle()) resolve(data as unknown[]) },
+        reject: (err) => pending.fail(this.#classify(err, socket.destroyed))
       }])
       socket.write(encodeCall(sync, name, args))
     })
