@@ -64,8 +64,7 @@ export function freePort (): Promise<number> {
   })
 }
 
-/** Whether something accepts connections on this loopback port. */
-export function portOpen (port: number): Promise<boolean> {
+function portOpen (port: number): Promise<boolean> {
   return new Promise((resolveOpen) => {
     const socket = createConnection({ port, host: '127.0.0.1' })
     socket.once('connect', () => { socket.destroy(); resolveOpen(true) })
@@ -74,6 +73,19 @@ export function portOpen (port: number): Promise<boolean> {
 }
 
 const delay = (ms: number): Promise<void> => new Promise((resolveDelay) => setTimeout(resolveDelay, ms))
+
+/**
+ * Waits until something listens on this loopback port; false if `gone()` (the process exited)
+ * or `timeoutMs` passes first. A Tarantool running init.lua listens once it is ready.
+ */
+export async function waitListening (port: number, gone: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await portOpen(port))) {
+    if (gone() || Date.now() > deadline) return false
+    await delay(50)
+  }
+  return true
+}
 
 // Tarantool log lines carry their level as a letter before '>': I> W> E> F>, and C> for its
 // start-up banner lines.
@@ -154,14 +166,10 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
   let firstExit: { code: number | null, signal: string | null } | undefined
   firstRun.once('close', (code, signal) => { firstExit = { code, signal } })
 
-  const deadline = Date.now() + READY_TIMEOUT_MS
-  while (!(await portOpen(port))) {
-    if (firstExit !== undefined || Date.now() > deadline) {
-      await stop()
-      const why = firstExit ? `exited (code ${firstExit.code}, signal ${firstExit.signal})` : 'did not start listening in time'
-      throw new Error(`Embedded Tarantool ${why}; see its log lines above (data directory ${dataDir})`)
-    }
-    await delay(50)
+  if (!(await waitListening(port, () => firstExit !== undefined, READY_TIMEOUT_MS))) {
+    await stop()
+    const why = firstExit ? `exited (code ${firstExit.code}, signal ${firstExit.signal})` : 'did not start listening in time'
+    throw new Error(`Embedded Tarantool ${why}; see its log lines above (data directory ${dataDir})`)
   }
   log.info({ port }, 'Tarantool is ready')
 

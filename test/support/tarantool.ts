@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { findExecutable, freePort, INIT_LUA, portOpen } from '../../src/embedded-tarantool.js'
+import { findExecutable, freePort, INIT_LUA, waitListening } from '../../src/embedded-tarantool.js'
 
 export { freePort }
 
@@ -37,16 +37,6 @@ export interface TestTarantool {
   stop: () => Promise<void>
 }
 
-async function waitForPort (port: number, proc: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000
-  while (!(await portOpen(port))) {
-    if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
-      throw new Error(`Tarantool did not start on port ${port}:\n${output()}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
 async function startLocal (bin: string, extraEnv: Record<string, string>): Promise<TestTarantool> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sessions-test-'))
   const port = await freePort()
@@ -71,7 +61,10 @@ async function startLocal (bin: string, extraEnv: Record<string, string>): Promi
     const keep = (chunk: Buffer): void => { output = (output + chunk.toString()).slice(-4000) }
     proc.stdout!.on('data', keep)
     proc.stderr!.on('data', keep)
-    await waitForPort(port, proc, () => output)
+    const started = proc
+    if (!(await waitListening(port, () => started.exitCode !== null || started.signalCode !== null, 30_000))) {
+      throw new Error(`Tarantool did not start on port ${port}:\n${output}`)
+    }
   }
 
   const exited = (): Promise<void> => new Promise((resolve) => {
