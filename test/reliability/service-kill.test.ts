@@ -1,0 +1,49 @@
+// The service killed outright (SIGKILL) and started again at once on the same DATA_DIR: its
+// embedded Tarantool does not outlive it holding the port or the data directory, and no session
+// is lost.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Session } from '../../src/store/sessions-store.js'
+import { uniqueUserId } from '../support/app.js'
+import { isRunning, TARANTOOL_BIN } from '../support/tarantool.js'
+import { http } from './support/http.js'
+import { runServer, stopAll, untilServing } from './support/server.js'
+
+const dataDir = mkdtempSync(join(tmpdir(), 'sessions-kill-'))
+afterEach(() => {
+  stopAll()
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+const SESSIONS = 300
+
+describe.skipIf(TARANTOOL_BIN === undefined)('service killed and restarted', () => {
+  it('loses no session and leaves no Tarantool behind', { timeout: 60_000 }, async () => {
+    const first = await runServer(dataDir)
+    await untilServing(first)
+    const userId = uniqueUserId()
+    const created: Session[] = []
+    for (let i = 0; i < SESSIONS; i++) {
+      const res = await http(first.port, `/new?user_id=${userId}&ip=127.0.0.${1 + (i % 200)}`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ i })
+      })
+      expect(res.status).toBe(200)
+      created.push(res.body.data)
+    }
+
+    first.process.kill('SIGKILL')
+    await first.exited
+    // Started again at once, as a supervisor would: it must come up on the same data.
+    const second = await runServer(dataDir)
+    await untilServing(second)
+    expect(isRunning(first.tarantoolPid())).toBe(false)
+    expect(second.tarantoolPid()).not.toBe(first.tarantoolPid())
+
+    const res = await http(second.port, `/user?id=${userId}`)
+    expect(res.status).toBe(200)
+    const byToken = (a: Session, b: Session): number => a.token.localeCompare(b.token)
+    expect([...res.body.data].sort(byToken)).toEqual([...created].sort(byToken))
+  })
+})

@@ -1,0 +1,62 @@
+// The service as users run it (`npm start`): a child process with its embedded Tarantool.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { connect } from 'node:net'
+import { expect, vi } from 'vitest'
+import { freePort } from '../../support/tarantool.js'
+import { http } from './http.js'
+
+export interface RunningServer {
+  process: ChildProcessWithoutNullStreams
+  port: number
+  /** Everything it wrote to stdout and stderr so far. */
+  output: () => string
+  /** Its exit code (null when killed by a signal). */
+  exited: Promise<number | null>
+  /** The embedded Tarantool's pid, from its own log lines ("[1234] main/103/init.lua"). */
+  tarantoolPid: () => number
+}
+
+/** Starts `src/server.ts` on a free port with its data in `dataDir`; killed by `stopAll()`. */
+export async function runServer (dataDir: string, env: Record<string, string> = {}): Promise<RunningServer> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    stdio: ['pipe', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk) => { output += chunk })
+  child.stderr.on('data', (chunk) => { output += chunk })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  running.add(child)
+  void exited.then(() => running.delete(child))
+  return {
+    process: child,
+    port,
+    output: () => output,
+    exited,
+    tarantoolPid: () => Number(/\[(\d+)\] main\/\d+\/init\.lua/.exec(output)?.[1])
+  }
+}
+
+const running = new Set<ChildProcessWithoutNullStreams>()
+
+/** Kills every server still running (for afterEach). */
+export function stopAll (): void {
+  for (const child of running) child.kill('SIGKILL')
+}
+
+/** Waits until the server answers requests (its Tarantool included). */
+export async function untilServing (server: RunningServer, timeoutMs = 20_000): Promise<void> {
+  await vi.waitFor(async () => {
+    expect((await http(server.port, '/user?id=0', { timeoutMs: 2000 })).status).toBe(200)
+  }, { timeout: timeoutMs, interval: 100 })
+}
+
+/** Whether a TCP connection to this loopback port is refused. */
+export function refused (port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve(false) })
+    socket.once('error', () => resolve(true))
+  })
+}
