@@ -4,10 +4,22 @@ import type { FastifyInstance } from 'fastify'
 import { ApiError } from '../errors.js'
 import { UnusableBody } from '../extra.js'
 
+/** Most fields a form body may have; node:querystring would silently drop those past its 1000. */
+export const FORM_MAX_FIELDS = 1000
+
+/** A form body as an object, or an UnusableBody when it has more than FORM_MAX_FIELDS fields. */
+function parseFormBody (text: string): unknown {
+  // Counted before parsing, repeated keys included: a form is either taken whole or refused.
+  if (text.split('&', FORM_MAX_FIELDS + 1).length > FORM_MAX_FIELDS) {
+    return new UnusableBody(new ApiError('payload_too_large', `A form may have at most ${FORM_MAX_FIELDS} fields`))
+  }
+  return parseForm(text, '&', '=', { maxKeys: 0 })
+}
+
 /**
  * Request bodies carry a session's extra data, on GET as well as POST (the seed's PHP client sends
  * a form body with a GET, which Fastify ignores by default). Accepted: a form
- * (application/x-www-form-urlencoded, at most 1000 keys) or application/json. An empty body,
+ * (application/x-www-form-urlencoded, at most FORM_MAX_FIELDS fields) or application/json. An empty body,
  * whatever its type, means no extra data. Bodies are limited by the server's bodyLimit. A body
  * that cannot be extra data becomes an UnusableBody: an error only where extra data is read.
  */
@@ -29,7 +41,7 @@ async function body (app: FastifyInstance): Promise<void> {
   })
 
   app.addContentTypeParser<string>('application/x-www-form-urlencoded', parserOptions, (_request, text, done) => {
-    done(null, text === '' ? undefined : parseForm(text))
+    done(null, text === '' ? undefined : parseFormBody(text))
   })
 
   app.addContentTypeParser<Buffer>('*', { parseAs: 'buffer' }, (_request, raw, done) => {
