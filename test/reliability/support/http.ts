@@ -1,5 +1,5 @@
 // Real HTTP for the reliability tests: one new connection per request, as many clients at once do.
-import { request as httpRequest } from 'node:http'
+import { request as httpRequest, type Agent } from 'node:http'
 
 export interface HttpReply {
   status: number
@@ -15,9 +15,11 @@ export interface HttpOptions {
   body?: string | Buffer
   /** The whole exchange must end within this time, else the promise rejects (default 30 s). */
   timeoutMs?: number
+  /** Connections to reuse; by default a fresh connection for this request alone. */
+  agent?: Agent
 }
 
-/** Sends one request on a fresh connection to 127.0.0.1:port. */
+/** Sends one request to 127.0.0.1:port (on a fresh connection unless an agent is given). */
 export function http (port: number, path: string, opts: HttpOptions = {}): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({
@@ -26,7 +28,7 @@ export function http (port: number, path: string, opts: HttpOptions = {}): Promi
       path,
       method: opts.method ?? 'GET',
       headers: opts.headers,
-      agent: false,
+      agent: opts.agent ?? false,
       timeout: opts.timeoutMs ?? 30_000
     }, (res) => {
       const chunks: Buffer[] = []
