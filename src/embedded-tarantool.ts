@@ -6,6 +6,7 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { FastifyBaseLogger } from 'fastify'
+import { CONSOLE_SOCKET_NAME } from './admin-console.js'
 
 /** The project's Tarantool entry point, the same one the Docker setup and the tests run. */
 export const INIT_LUA = fileURLToPath(new URL('../tarantool/init.lua', import.meta.url))
@@ -18,6 +19,8 @@ const RESTART_MIN_MS = 500
 const RESTART_MAX_MS = 10_000
 // A run this long counts as healthy: the next crash restarts without delay growth.
 const HEALTHY_RUN_MS = 30_000
+// A unix socket path longer than this does not fit in sockaddr_un.
+const MAX_SOCKET_PATH = 107
 
 export interface EmbeddedOptions {
   /** The tarantool executable: a name looked up in PATH, or a path. */
@@ -32,6 +35,8 @@ export interface EmbeddedOptions {
 export interface EmbeddedTarantool {
   /** `user:password@127.0.0.1:port` for the service's client. */
   uri: string
+  /** The admin console's unix socket, if the data directory's path allowed one. */
+  consoleSocket: string | undefined
   /** Stops the instance (SIGTERM, then SIGKILL after 3 s); no restart follows. */
   stop: () => Promise<void>
   /** The running process, if any. */
@@ -108,11 +113,12 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
       'TARANTOOL_URI=user:password@host:port to use a running instance.')
   }
   const dataDir = isAbsolute(opts.dataDir) ? opts.dataDir : resolve(opts.dataDir)
-  mkdirSync(dataDir, { recursive: true })
+  // Owner-only: the directory holds the admin console socket as well as the data.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const port = await freePort()
   const password = randomBytes(24).toString('base64url')
   const log = opts.log.child({ component: 'embedded-tarantool' })
-  const env = {
+  const env: Record<string, string> = {
     TARANTOOL_PORT: `127.0.0.1:${port}`,
     TARANTOOL_WORK_DIR: dataDir,
     TARANTOOL_USER_NAME: SERVICE_USER,
@@ -120,6 +126,11 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
     // The instance exits by itself if this process dies without stopping it.
     TARANTOOL_PARENT_PID: String(process.pid)
   }
+  // The admin console, for operator tools (npm run backup...): a unix socket in the data
+  // directory, reachable only by this user.
+  const consoleSocket = join(dataDir, CONSOLE_SOCKET_NAME)
+  if (consoleSocket.length <= MAX_SOCKET_PATH) env.TARANTOOL_CONSOLE_SOCKET = consoleSocket
+  else log.warn({ consoleSocket }, 'data directory path too long for a unix socket: no admin console')
 
   let child: ChildProcess | undefined
   let stopping = false
@@ -175,6 +186,7 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
 
   return {
     uri: `${SERVICE_USER}:${password}@127.0.0.1:${port}`,
+    consoleSocket: env.TARANTOOL_CONSOLE_SOCKET,
     stop,
     get process () { return child }
   }
