@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Session } from '../../src/store/sessions-store.js'
 import { uniqueUserId } from '../support/app.js'
 import { isRunning, TARANTOOL_BIN } from '../support/tarantool.js'
@@ -38,7 +38,8 @@ describe.skipIf(TARANTOOL_BIN === undefined)('service killed and restarted', () 
     // Started again at once, as a supervisor would: it must come up on the same data.
     const second = await runServer(dataDir)
     await untilServing(second)
-    expect(isRunning(first.tarantoolPid())).toBe(false)
+    // It let go of the data directory (the new one runs on it); it may take a moment to be gone.
+    await vi.waitFor(() => { expect(isRunning(first.tarantoolPid())).toBe(false) }, { timeout: 5000, interval: 100 })
     expect(second.tarantoolPid()).not.toBe(first.tarantoolPid())
 
     const res = await http(second.port, `/user?id=${userId}`)
