@@ -58,11 +58,15 @@ function parseAnswers (data: Buffer): Answer[] {
   return answers
 }
 
-/** Writes raw bytes on a new connection and reads until the server closes it. */
+/**
+ * Writes raw bytes on a new connection and reads until the server closes it (the requests say
+ * Connection: close). It does not half-close its side as it would with end(): Node drops the
+ * requests of a client that does (httpAllowHalfOpen is false), as browsers and curl never do.
+ */
 function sendRaw (port: number, bytes: Buffer): Promise<Answer[]> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
-    const socket = connect(port, '127.0.0.1', () => socket.end(bytes))
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes))
     socket.setTimeout(15_000, () => socket.destroy(new Error('no answer within 15 s')))
     socket.on('data', (chunk) => chunks.push(chunk))
     // The server may close before it has read all we sent (an early 4xx): what it wrote still counts.

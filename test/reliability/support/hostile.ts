@@ -62,7 +62,8 @@ export class HostileRequests {
     if (roll < 0.95) {
       return Array.from({ length: this.int(30) }, () => String.fromCodePoint(this.chance(0.7) ? 32 + this.int(95) : this.int(0x11000))).join('')
     }
-    return this.pick(NASTY).repeat(1 + this.int(this.chance(0.2) ? 3000 : 100)) || 'x'.repeat(this.int(20_000))
+    // Now and then past the limits: 16 KiB of URL, 32 KiB of body.
+    return this.pick(NASTY).repeat(1 + this.int(this.chance(0.2) ? 800 : 50)) || 'x'.repeat(this.int(20_000))
   }
 
   /** A JSON value of random shape: deep, wide, special keys, big and odd numbers. */
@@ -89,7 +90,7 @@ export class HostileRequests {
     if (roll < 0.65) return Buffer.from(this.pick(BROKEN_JSON))
     if (roll < 0.85) return Buffer.from(this.form())
     if (roll < 0.95) return Buffer.from(Array.from({ length: this.int(200) }, () => this.int(256)))
-    return Buffer.from(JSON.stringify({ a: 'x'.repeat(this.int(50_000)) }))
+    return Buffer.from(JSON.stringify({ a: 'x'.repeat(this.int(40_000)) }))
   }
 
   /** A query string: known and odd names, repeated, values percent-encoded or left broken. */
