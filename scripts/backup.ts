@@ -4,7 +4,7 @@
 // (box.backup.stop) and writes a manifest with the number of sessions in it. The backup holds every
 // session written before the snapshot.
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connectConsole } from '../src/admin-console.js'
@@ -38,11 +38,12 @@ function countSessions (snapshot: string, spaceId: number): number {
 async function main (): Promise<void> {
   const { dir, dataDir, consoleSocket } = scriptOptions('out', USAGE)
   const out = resolve(dir)
-  mkdirSync(out, { recursive: true })
-  if (readdirSync(out).length > 0) throw new Error(`${out} is not empty: back up into a new directory`)
-
-  const admin = await connectConsole(consoleSocket, { timeoutMs: 10 * 60_000 })
+  if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`${out} is not empty: back up into a new directory`)
+  const admin = await connectConsole(consoleSocket, { timeoutMs: 10 * 60_000 }).catch((err: Error) => {
+    throw new Error(`no Tarantool admin console at ${consoleSocket} (is the service running? --console names another): ${err.message}`)
+  })
   try {
+    mkdirSync(out, { recursive: true })
     const started = await admin.eval<{ files: string[], space_id: number, version: string }>(START)
     try {
       const files = started.files.map((path) => {
