@@ -28,6 +28,14 @@ export interface StoreStats {
   lsn: number
   version: string
   ro: boolean
+  /** The expiry sweep's counters since Tarantool started (tarantool/sessions/expiry.lua). */
+  expiry: {
+    expired: number
+    batches: number
+    passes: number
+    pass_seconds: number
+    last_pass_seconds: number
+  }
 }
 
 type SessionTuple = [token: string, userId: number, ip: string, create: number, activity: number, extra?: Extra | null]

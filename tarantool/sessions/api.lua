@@ -158,6 +158,7 @@ function api.stats()
         lsn = box.info.lsn,
         version = box.info.version,
         ro = box.info.ro,
+        expiry = expiry.counters,
     }
 end
 

@@ -12,12 +12,15 @@ export interface TestAppOptions {
   connectWaitMs?: number
   /** Adds test-only routes before the app is ready. */
   extend?: (app: FastifyInstance) => void
+  /** Where log lines go (JSON, one per line), at LOG_LEVEL. */
+  logStream?: { write: (line: string) => void }
 }
 
 /** Builds the app exactly as the server does, against a real Tarantool. */
 export async function buildApp (opts: TestAppOptions = {}): Promise<FastifyInstance> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...opts.env })
-  const app = Fastify({ logger: { level: config.LOG_LEVEL }, ...serverOptions(config) })
+  const logger = { level: config.LOG_LEVEL, ...(opts.logStream ? { stream: opts.logStream } : {}) }
+  const app = Fastify({ logger, ...serverOptions(config) })
   await app.register(sessionsApp, {
     config,
     tarantoolUri: opts.uri ?? inject('tarantoolUri'),
