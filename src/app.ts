@@ -3,6 +3,7 @@ import type { Server } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
+import accessLog from './plugins/access-log.js'
 import auth from './plugins/auth.js'
 import body from './plugins/body.js'
 import docs from './plugins/docs.js'
@@ -51,7 +52,9 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
     clientErrorHandler: sendClientError,
     frameworkErrors: (err, request, reply) => sendError(err, request, reply),
     // The caller's x-request-id when it sends one, else a UUID; echoed and logged as reqId.
-    genReqId
+    genReqId,
+    // One line per request instead, from the access-log plugin.
+    disableRequestLogging: true
   }
 }
 
@@ -62,6 +65,7 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
 
   await app.register(errors)
   await app.register(requestId)
+  await app.register(accessLog)
   await app.register(draining)
   await app.register(body)
   await app.register(tarantool, {

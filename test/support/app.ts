@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import { expect, inject } from 'vitest'
 import sessionsApp, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
+import { loggerOptions } from '../../src/logger.js'
 import type { Session } from '../../src/store/sessions-store.js'
 
 export interface TestAppOptions {
@@ -19,7 +20,7 @@ export interface TestAppOptions {
 /** Builds the app exactly as the server does, against a real Tarantool. */
 export async function buildApp (opts: TestAppOptions = {}): Promise<FastifyInstance> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...opts.env })
-  const logger = { level: config.LOG_LEVEL, ...(opts.logStream ? { stream: opts.logStream } : {}) }
+  const logger = { ...(loggerOptions(config, false) as object), ...(opts.logStream ? { stream: opts.logStream } : {}) }
   const app = Fastify({ logger, ...serverOptions(config) })
   await app.register(sessionsApp, {
     config,
