@@ -52,7 +52,7 @@ export async function preload (console: AdminConsole, opts: { from: number, to: 
             uuid.fromstr(string.format('be5c0000-0000-4000-8000-%012x', i)),
             ${USER_BASE} + math.floor(((i * ${USER_STRIDE}) % total) / ${PER_USER}),
             string.format('10.%d.%d.%d', bit.band(bit.rshift(k, 16), 255), bit.band(bit.rshift(k, 8), 255), bit.band(k, 255)),
-            activity - 86400, activity, box.NULL,
+            activity - 86400, activity,
           }
         end
         box.commit()
