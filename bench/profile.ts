@@ -30,9 +30,19 @@ const CATEGORIES: Array<[string, RegExp]> = [
   ['idle', /^\((idle|program)\)$/]
 ]
 
-function categorize (node: Node): string {
+function own (node: Node): string | undefined {
   const where = node.callFrame.url || node.callFrame.functionName
   for (const [name, pattern] of CATEGORIES) if (pattern.test(where) || pattern.test(node.callFrame.functionName)) return name
+  return undefined
+}
+
+// Native and internal frames (a socket write, a Buffer) count for the nearest caller that has a
+// category: a writeString under pino is logging.
+function categorize (node: Node, parents: Map<number, Node>): string {
+  for (let at: Node | undefined = node; at !== undefined; at = parents.get(at.id)) {
+    const category = own(at)
+    if (category !== undefined) return category
+  }
   return 'other node internals'
 }
 
@@ -50,9 +60,11 @@ async function main (): Promise<void> {
 
   const profile = JSON.parse(readFileSync(join(profDir, readdirSync(profDir)[0]), 'utf8')) as Profile
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parents = new Map<number, Node>()
+  for (const n of profile.nodes) for (const child of n.children ?? []) parents.set(child, n)
   const time = new Map<string, number>()
   profile.samples.forEach((id, i) => {
-    const category = categorize(byId.get(id)!)
+    const category = categorize(byId.get(id)!, parents)
     time.set(category, (time.get(category) ?? 0) + profile.timeDeltas[i])
   })
   const busy = [...time].filter(([k]) => k !== 'idle').reduce((n, [, t]) => n + t, 0)
@@ -65,7 +77,7 @@ async function main (): Promise<void> {
     const fns = new Map<string, number>()
     profile.samples.forEach((id, i) => {
       const n = byId.get(id)!
-      if (categorize(n) !== 'other node internals') return
+      if (categorize(n, parents) !== 'other node internals') return
       const key = `${n.callFrame.functionName} ${n.callFrame.url}`
       fns.set(key, (fns.get(key) ?? 0) + profile.timeDeltas[i])
     })
