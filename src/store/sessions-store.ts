@@ -80,7 +80,7 @@ export class SessionsStore {
   /** Creates a session with a fresh token. */
   async create (token: string, userId: number, ip: string, extra: Extra | undefined): Promise<Session> {
     const c = this.#client
-    const values = await c.call(PROC.new, [c.uuid(token), c.integer(userId), ip, extra ?? null])
+    const values = await c.call(PROC.new, [c.uuid(token), userId, ip, extra ?? null])
     return toSession(unwrap<SessionTuple>(values))
   }
 
@@ -99,7 +99,7 @@ export class SessionsStore {
 
   /** Live sessions of a user, newest activity first. */
   async byUser (userId: number): Promise<Session[]> {
-    const values = await this.#client.call(PROC.byUser, [this.#client.integer(userId)])
+    const values = await this.#client.call(PROC.byUser, [userId])
     return unwrap<SessionTuple[]>(values).map(toSession)
   }
 

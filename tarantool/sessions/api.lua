@@ -80,10 +80,14 @@ local function live_by(index_name, key)
 end
 
 -- Creates a session. token: uuid, user_id: unsigned, ip: canonical text, extra: map or nil
--- (checked by the service).
+-- (checked by the service). Without extra, the tuple ends before the field: a byte less, which
+-- moves most sessions to a smaller memtx size class.
 function api.new(token, user_id, ip, extra)
     local t = now()
-    return space.get():insert{token, user_id, ip, t, t, extra == nil and box.NULL or extra}
+    if extra == nil then
+        return space.get():insert{token, user_id, ip, t, t}
+    end
+    return space.get():insert{token, user_id, ip, t, t, extra}
 end
 
 -- Returns a live session and marks it used now; a given ip becomes its current one and a given
