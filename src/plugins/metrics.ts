@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { StoreStats } from '../store/sessions-store.js'
-import type { ConnectionState } from '../store/tarantool-client.js'
+import type { CallOutcome, ConnectionState } from '../store/tarantool-client.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -62,6 +62,16 @@ async function metrics (app: FastifyInstance): Promise<void> {
   })
   const disconnects = new Counter({ name: 'tarantool_disconnects_total', help: 'Connections to Tarantool lost', registers })
   app.tarantool.on('disconnect', () => disconnects.inc())
+  const calls = new Histogram({
+    name: 'tarantool_call_duration_seconds',
+    help: 'Calls of Tarantool procedures, by how they ended: ok, unavailable (answered 503) or error',
+    labelNames: ['procedure', 'outcome'],
+    buckets: LATENCY_BUCKETS,
+    registers
+  })
+  app.tarantool.on('call', (procedure: string, seconds: number, outcome: CallOutcome) => {
+    calls.observe({ procedure, outcome }, seconds)
+  })
 
   // Tarantool's own figures, read at each scrape.
   const up = new Gauge({ name: 'tarantool_up', help: '1 if Tarantool answered the scrape\'s stats call, else 0', registers })

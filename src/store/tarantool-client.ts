@@ -31,6 +31,9 @@ export class StorageError extends Error {
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'auth_failed' | 'closed'
 
+/** How a call ended: answered, failed as storage_unavailable (503), or failed otherwise. */
+export type CallOutcome = 'ok' | 'unavailable' | 'error'
+
 export interface TarantoolClientOptions extends TarantoolTarget {
   /** Longest wait for the answer to one call, in milliseconds. */
   timeoutMs: number
@@ -69,7 +72,8 @@ const RETRY_MAX_MS = 500
  * - the calls made within one turn of the event loop go out in one socket write, and one timer
  *   watches the deadlines of all calls in flight (not one timer per call).
  *
- * Events: 'connect' (each time a connection is ready), 'disconnect' (Error), 'auth_failed' (Error).
+ * Events: 'connect' (each time a connection is ready), 'disconnect' (Error), 'auth_failed' (Error),
+ * 'call' (procedure name, seconds, CallOutcome) as each call ends.
  */
 export class TarantoolClient extends EventEmitter {
   readonly #driver: TarantoolConnection
@@ -124,22 +128,32 @@ export class TarantoolClient extends EventEmitter {
   call (name: string, args: unknown[]): Promise<unknown[]> {
     const socket = this.#driver.socket
     if (this.#state !== 'connected' || socket === undefined || !socket.writable) {
+      this.emit('call', name, 0, 'unavailable')
       return Promise.reject(this.#unavailable())
     }
     return new Promise((resolve, reject) => {
       const sync = this.#driver._getRequestId()
       this.#writer.call(sync, name, args)
+      const sent = performance.now()
       const pending: Pending = {
         name,
-        deadline: performance.now() + this.#timeoutMs,
+        deadline: sent + this.#timeoutMs,
         received: this.#received,
         socket,
-        // True for the first of answer, failure or timeout; the others find the call settled.
-        fail: (err) => { if (this.#pending.delete(pending)) reject(err) }
+        // Only the first of answer, failure or timeout finds the call pending; it settles it.
+        fail: (err) => {
+          if (!this.#pending.delete(pending)) return
+          this.emit('call', name, (performance.now() - sent) / 1000, err instanceof StorageUnavailableError ? 'unavailable' : 'error')
+          reject(err)
+        }
       }
       this.#pending.add(pending)
       this.#driver.commandsQueue.push([IPROTO_CALL, sync, {
-        resolve: (data) => { if (this.#pending.delete(pending)) resolve(data as unknown[]) },
+        resolve: (data) => {
+          if (!this.#pending.delete(pending)) return
+          this.emit('call', name, (performance.now() - sent) / 1000, 'ok')
+          resolve(data as unknown[])
+        },
         reject: (err) => pending.fail(this.#classify(err, socket.destroyed))
       }])
       this.#deadlineTimer ??= setTimeout(() => this.#expire(), this.#timeoutMs)

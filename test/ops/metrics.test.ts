@@ -58,6 +58,11 @@ describe.skipIf(TARANTOOL_BIN === undefined)('metrics', () => {
     expect(after.get('tarantool_up')).toBe(1)
     expect(after.get('tarantool_connection_state{state="connected"}')).toBe(1)
     expect(after.get('process_resident_memory_bytes')).toBeGreaterThan(0)
+    // Tarantool calls: the three /new, the /del, the /user, and the scrape's own stats call.
+    expect(moved(before, after, 'tarantool_call_duration_seconds_count{procedure="sessions.new",outcome="ok"}')).toBe(3)
+    expect(moved(before, after, 'tarantool_call_duration_seconds_count{procedure="sessions.del",outcome="ok"}')).toBe(1)
+    expect(moved(before, after, 'tarantool_call_duration_seconds_count{procedure="sessions.by_user",outcome="ok"}')).toBe(1)
+    expect(moved(before, after, 'tarantool_call_duration_seconds_count{procedure="sessions.stats",outcome="ok"}')).toBe(1)
   })
 
   it('follows the expiry sweep', async () => {
@@ -82,6 +87,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('metrics', () => {
         expect(during.get('tarantool_up')).toBe(0)
         expect(during.get('tarantool_connection_state{state="connected"}')).toBe(0)
         expect(during.get('tarantool_disconnects_total')).toBeGreaterThanOrEqual(1)
+        expect(during.get('tarantool_call_duration_seconds_count{procedure="sessions.stats",outcome="unavailable"}')).toBeGreaterThanOrEqual(1)
       }, { timeout: 5000, interval: 100 })
     } finally {
       await tarantool.restart!()
