@@ -3,15 +3,11 @@ import type { FastifyInstance } from 'fastify'
 
 /**
  * One log line per request, when it is answered: method, URL (tokens redacted by the logger's
- * serializer), status and time, under the request's id. Fastify's default is two lines a request;
- * the `incoming request` one is kept at debug level, for requests that never finish.
- * Needs `disableRequestLogging` in the server options.
+ * serializer), status and time, under the request's id. Fastify's default is two lines a request,
+ * and logging is a large share of a request's cost here. Needs `disableRequestLogging` in the
+ * server options.
  */
 async function accessLog (app: FastifyInstance): Promise<void> {
-  app.addHook('onRequest', (request, _reply, done) => {
-    request.log.debug({ req: request }, 'incoming request')
-    done()
-  })
   app.addHook('onResponse', (request, reply, done) => {
     request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed')
     done()
