@@ -51,7 +51,8 @@ export async function preload (console: AdminConsole, opts: { from: number, to: 
           s:insert{
             uuid.fromstr(string.format('be5c0000-0000-4000-8000-%012x', i)),
             ${USER_BASE} + math.floor(((i * ${USER_STRIDE}) % total) / ${PER_USER}),
-            string.format('10.%d.%d.%d', bit.band(bit.rshift(k, 16), 255), bit.band(bit.rshift(k, 8), 255), bit.band(k, 255)),
+            -- 10.x.y.z, stored as its number as the service stores IPv4 addresses.
+            10 * 16777216 + bit.band(k, 16777215),
             activity - 86400, activity,
           }
         end
