@@ -8,7 +8,7 @@ local space = require('sessions.space')
 local F = space.F
 local FIBER_NAME = 'sessions.expiry'
 -- Deletes per transaction: small enough that a batch never holds the tx thread for long.
-local BATCH = 500
+local BATCH = 100
 
 local M = {}
 
