@@ -18,7 +18,7 @@ COPY --from=build /app/dist ./dist
 COPY tarantool ./tarantool
 USER node
 EXPOSE 8080
-# Healthy when the service answers and Tarantool behind it does (a 503 means it does not).
+# Healthy when the service is ready: Tarantool answers it and takes writes (GET /ready).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/user?id=0').then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/ready').then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/server.js"]

@@ -1,16 +1,26 @@
+import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
+import accessLog from './plugins/access-log.js'
+import auth from './plugins/auth.js'
 import body from './plugins/body.js'
+import docs from './plugins/docs.js'
 import draining from './plugins/draining.js'
 import errors, { sendClientError, sendError } from './plugins/errors.js'
+import metrics from './plugins/metrics.js'
+import requestId, { requestId as genReqId } from './plugins/request-id.js'
 import tarantool from './plugins/tarantool.js'
 import delRoute from './routes/del.js'
 import getRoute from './routes/get.js'
+import healthRoutes from './routes/health.js'
 import ipRoute from './routes/ip.js'
 import newRoute from './routes/new.js'
 import userRoute from './routes/user.js'
+
+/** The service's version, from package.json (one level above src/ and dist/ alike). */
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,7 +50,11 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
     // Requests Node cannot parse, and errors raised before routing (a malformed URL), get the
     // API's envelope too.
     clientErrorHandler: sendClientError,
-    frameworkErrors: (err, request, reply) => sendError(err, request, reply)
+    frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+    // The caller's x-request-id when it sends one, else a UUID; echoed and logged as reqId.
+    genReqId,
+    // One line per request instead, from the access-log plugin.
+    disableRequestLogging: true
   }
 }
 
@@ -50,6 +64,8 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
   app.decorate('config', config)
 
   await app.register(errors)
+  await app.register(requestId)
+  await app.register(accessLog)
   await app.register(draining)
   await app.register(body)
   await app.register(tarantool, {
@@ -63,11 +79,19 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
     extraMaxBytes: config.EXTRA_MAX_BYTES
   })
 
-  await app.register(newRoute)
-  await app.register(getRoute)
-  await app.register(delRoute)
-  await app.register(userRoute)
-  await app.register(ipRoute)
+  await app.register(metrics)
+  await app.register(docs, { version: VERSION })
+
+  // Probes, metrics and docs are public; the session API needs the key when there is one.
+  await app.register(healthRoutes)
+  await app.register(async function api (scope) {
+    if (config.API_KEY !== undefined) await scope.register(auth, { apiKey: config.API_KEY })
+    await scope.register(newRoute)
+    await scope.register(getRoute)
+    await scope.register(delRoute)
+    await scope.register(userRoute)
+    await scope.register(ipRoute)
+  })
 }
 
 export default fp(sessionsApp, { name: 'sessions-app', fastify: '5.x' })

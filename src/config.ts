@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
 import envSchema from 'env-schema'
 
 /** Effective configuration of the service; the only place that reads the environment. */
@@ -17,6 +19,8 @@ export interface Config {
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   /** Where TARANTOOL_BIN is looked up when it is a bare name. */
   PATH: string
+  /** When set, callers must send `Authorization: Bearer <API_KEY>`. */
+  API_KEY?: string
 }
 
 /** Where and as whom to reach Tarantool, parsed from TARANTOOL_URI. */
@@ -45,19 +49,54 @@ const schema = {
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
       default: 'info'
     },
-    PATH: { type: 'string', default: '' }
+    PATH: { type: 'string', default: '' },
+    // Long enough to resist guessing; printable ASCII so it fits in a header as written.
+    API_KEY: { type: 'string', minLength: 16, pattern: '^[!-~]+$' }
   }
 } as const
 
 const URI_HINT = 'TARANTOOL_URI must look like user:password@host:port'
+const API_KEY_HINT = 'API_KEY must be printable ASCII without spaces'
+
+const OPTIONAL = new Set(['TARANTOOL_URI', 'API_KEY'])
+
+// Settings whose values never appear in logs.
+const SECRETS = ['API_KEY'] as const
+
+/** The configuration as it may be logged: secrets and the Tarantool password hidden. */
+export function redactConfig (config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config }
+  for (const key of SECRETS) if (out[key] !== undefined) out[key] = '[redacted]'
+  if (config.TARANTOOL_URI !== undefined) {
+    const { user, host, port } = parseTarantoolUri(config.TARANTOOL_URI)
+    out.TARANTOOL_URI = `${user}:[redacted]@${host.includes(':') ? `[${host}]` : host}:${port}`
+  }
+  delete out.PATH
+  return out
+}
+
+function readDotenv (): Record<string, string> {
+  try {
+    return parseEnv(readFileSync('.env', 'utf8')) as Record<string, string>
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
+    throw err
+  }
+}
 
 /** Validates the environment (and `.env` when `dotenv` is set) into a Config, or throws a readable error. */
 export function loadConfig (env: Record<string, string | undefined> = process.env, opts: { dotenv?: boolean } = {}): Config {
   let config: Config
   try {
-    config = envSchema<Config>({ schema, data: env, env: false, dotenv: opts.dotenv ?? false })
+    // The environment wins over `.env`. An optional setting given empty (`API_KEY=` in compose
+    // or .env) is unset.
+    const merged = { ...(opts.dotenv === true ? readDotenv() : {}), ...env }
+    const data = Object.fromEntries(Object.entries(merged).filter(([key, value]) => !(OPTIONAL.has(key) && value === '')))
+    config = envSchema<Config>({ schema, data, env: false })
   } catch (err) {
-    const message = (err as Error).message.replace(/env\/TARANTOOL_URI must match pattern "[^"]*"/, URI_HINT)
+    const message = (err as Error).message
+      .replace(/env\/TARANTOOL_URI must match pattern "[^"]*"/, URI_HINT)
+      .replace(/env\/API_KEY must match pattern "[^"]*"/, API_KEY_HINT)
     throw new Error(`Invalid configuration: ${message}`)
   }
   if (config.TARANTOOL_URI !== undefined) {

@@ -3,6 +3,7 @@ export const ERRORS = {
   invalid_user_id: { status: 400, message: 'The user id must be an integer from 0 to 9007199254740991' },
   invalid_ip: { status: 400, message: 'ip must be an IPv4 or IPv6 address' },
   invalid_extra: { status: 400, message: 'Extra data must be a JSON object or a form body' },
+  unauthorized: { status: 401, message: 'Send the API key as Authorization: Bearer <key>' },
   token_not_found: { status: 404, message: 'Session not found' },
   not_found: { status: 404, message: 'Not found' },
   request_timeout: { status: 408, message: 'The request took too long to arrive' },

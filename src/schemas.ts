@@ -1,5 +1,6 @@
 // Response schemas: the seed's envelope around its SessionObject. Declared for every route so that
 // responses are serialized fast and documented.
+import { ERRORS, type ErrorCode } from './errors.js'
 
 export const sessionSchema = {
   type: 'object',
@@ -15,6 +16,21 @@ export const sessionSchema = {
   required: ['ip', 'extra', 'user_id', 'create', 'activity', 'token']
 } as const
 
+/** How /new and /get take extra data, for the docs. */
+export const EXTRA_DOC = 'Extra data: send a body, `application/x-www-form-urlencoded` or `application/json` (an object), ' +
+  'with a GET as the seed\'s PHP example does, or with a POST. At most EXTRA_MAX_BYTES (default 8192) bytes as JSON, ' +
+  'nested at most 32 levels.'
+
+/** The seed's example SessionObject. */
+export const SESSION_EXAMPLE = {
+  ip: '192.168.1.1',
+  extra: { os: 'Android', device: 'Nexus 5' },
+  user_id: 1,
+  create: 1464909151,
+  activity: 1465564426,
+  token: '61494096-9af7-49ba-9fb4-e89c0811e6d3'
+}
+
 export const sessionListSchema = { type: 'array', items: sessionSchema } as const
 
 export const errorSchema = {
@@ -27,14 +43,39 @@ export const errorSchema = {
   required: ['status', 'code', 'message']
 } as const
 
-/** The responses of a route whose success data has this schema. */
-export function responsesOf (data: object): Record<string, object> {
+// Errors any API call may answer: malformed or unauthorized requests, a broken service.
+const COMMON_ERRORS: ErrorCode[] = ['bad_request', 'unauthorized', 'request_timeout', 'headers_too_large', 'internal_error', 'storage_unavailable']
+
+/** The error envelope for these codes, described with each code's meaning for the docs. */
+function errorsSchema (codes: ErrorCode[]): object {
+  return {
+    ...errorSchema,
+    description: codes.map((code) => `\`${code}\`: ${ERRORS[code].message}`).join('\n\n'),
+    properties: { ...errorSchema.properties, code: { type: 'string', enum: codes } },
+    example: { status: 'error', code: codes[0], message: ERRORS[codes[0]].message }
+  }
+}
+
+/**
+ * The responses of a route whose success data has this schema: the success envelope, then the
+ * error envelope under each status the route's codes (and the common ones, unless `bare`) have.
+ */
+export function responsesOf (data: object, codes: ErrorCode[], opts: { bare?: boolean, example?: unknown } = {}): Record<string, object> {
+  const byStatus = new Map<number, ErrorCode[]>()
+  for (const code of opts.bare === true ? codes : [...codes, ...COMMON_ERRORS]) {
+    const status = ERRORS[code].status
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code])
+  }
   return {
     200: {
       type: 'object',
+      description: 'Success',
       properties: { status: { type: 'string', enum: ['success'] }, data },
-      required: ['status', 'data']
+      required: ['status', 'data'],
+      ...(opts.example === undefined ? {} : { example: { status: 'success', data: opts.example } })
     },
+    ...Object.fromEntries([...byStatus].sort(([a], [b]) => a - b).map(([status, list]) => [status, errorsSchema(list)])),
+    // Any other error still serializes as the envelope.
     '4xx': errorSchema,
     '5xx': errorSchema
   }

@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
-import sessionsApp, { serverOptions } from './app.js'
-import { loadConfig, type Config } from './config.js'
+import sessionsApp, { serverOptions, VERSION } from './app.js'
+import { loadConfig, redactConfig, type Config } from './config.js'
 import { startEmbeddedTarantool, type EmbeddedTarantool } from './embedded-tarantool.js'
 import { loggerOptions } from './logger.js'
 
@@ -47,6 +47,8 @@ async function main (): Promise<void> {
     await embedded?.stop()
     throw err
   }
+  const tarantoolVersion = await app.store.stats().then((stats) => stats.version, () => 'unreachable')
+  app.log.info({ version: VERSION, tarantool: tarantoolVersion, embedded: embedded !== undefined, config: redactConfig(config) }, 'sessions started')
 }
 
 main().catch((err: Error) => {

@@ -51,7 +51,7 @@ describe('expiry', () => {
   })
 
   it('deletes expired sessions in batches, all of them', async () => {
-    // More than one batch (500) of the expiry fiber.
+    // Many batches (100 each) of the expiry fiber.
     const created = 1200
     const userId = uniqueUserId()
     for (let i = 0; i < created; i += 200) {

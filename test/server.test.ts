@@ -46,7 +46,7 @@ async function runServer (env: Record<string, string> = {}): Promise<RunningServ
 
 async function untilServing (server: RunningServer): Promise<void> {
   await vi.waitFor(async () => {
-    expect((await fetch(`${server.base}/user?id=0`)).status).toBe(200)
+    expect((await fetch(`${server.base}/ready`)).status).toBe(200)
   }, { timeout: 20_000, interval: 100 })
 }
 
@@ -70,6 +70,19 @@ describe.skipIf(TARANTOOL_BIN === undefined)('server', () => {
     // Tokens never appear in the logs.
     expect(server.output()).toContain('token=[redacted]')
     expect(server.output()).not.toContain(created.data.token)
+  })
+
+  it('logs one line with its effective configuration, secrets hidden, and the Tarantool version', async () => {
+    const apiKey = 'k3y-that-must-stay-secret'
+    const server = await runServer({ LOG_LEVEL: 'info', API_KEY: apiKey })
+    await untilServing(server)
+    const started = server.output().split('\n').filter((line) => line.includes('"sessions started"'))
+    expect(started).toHaveLength(1)
+    const line = JSON.parse(started[0]) as { version: string, tarantool: string, config: Record<string, unknown> }
+    expect(line.tarantool).toMatch(/^\d+\.\d+\.\d+/)
+    expect(line.version).toMatch(/^\d+\.\d+\.\d+/)
+    expect(line.config).toMatchObject({ PORT: server.port, API_KEY: '[redacted]', SESSION_TTL_SECONDS: 15552000, LOG_LEVEL: 'info' })
+    expect(server.output()).not.toContain(apiKey)
   })
 
   it('finishes the requests in flight on SIGTERM, refusing new connections meanwhile', async () => {

@@ -9,8 +9,9 @@ import type { FastifyInstance } from 'fastify'
 async function draining (app: FastifyInstance): Promise<void> {
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
 }
 

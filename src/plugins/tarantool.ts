@@ -7,6 +7,8 @@ import { TarantoolClient } from '../store/tarantool-client.js'
 declare module 'fastify' {
   interface FastifyInstance {
     store: SessionsStore
+    /** The connection under the store, for its state and events (metrics); not for calls. */
+    tarantool: TarantoolClient
   }
 }
 
@@ -39,6 +41,7 @@ async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): P
   client.on('auth_failed', (err: Error) => log.error({ err }, 'Tarantool rejected the credentials'))
 
   app.decorate('store', store)
+  app.decorate('tarantool', client)
   app.addHook('onClose', async () => client.close())
 
   try {

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { ErrorCode } from '../errors.js'
 import { PARAM_SCHEMAS } from '../params.js'
 import { responsesOf, success } from '../schemas.js'
 
@@ -9,8 +10,14 @@ export interface EndpointOptions<Q> {
   /** Query parameters: name -> which kind of parameter it is; `required` are the compulsory ones. */
   query: Record<keyof Q & string, Param>
   required: Array<keyof Q & string>
-  /** Schema of the success data. */
+  /** Schema of the success data, and an example of it for the docs. */
   data: object
+  example: unknown
+  /** The error codes particular to this endpoint (the common ones are added). */
+  errors: ErrorCode[]
+  /** For the API docs: a line, then as much as needed. */
+  summary: string
+  description: string
   /** Returns the success data; throws an ApiError for an expected failure. */
   handler: (request: FastifyRequest<{ Querystring: Q }>) => Promise<unknown>
 }
@@ -27,8 +34,13 @@ export function endpoint<Q> (app: FastifyInstance, opts: EndpointOptions<Q>): vo
     url: opts.url,
     exposeHeadRoute: false,
     schema: {
+      tags: ['sessions'],
+      // Documents the key; it is asked for only when the service has API_KEY set.
+      security: [{ apiKey: [] }],
+      summary: opts.summary,
+      description: opts.description,
       querystring: { type: 'object', properties, required: opts.required },
-      response: responsesOf(opts.data)
+      response: responsesOf(opts.data, opts.errors, { example: opts.example })
     },
     handler: async (request) => success(await opts.handler(request))
   })

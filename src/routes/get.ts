@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { extraFrom } from '../extra.js'
 import { parseIp } from '../params.js'
-import { sessionSchema } from '../schemas.js'
+import { EXTRA_DOC, SESSION_EXAMPLE, sessionSchema } from '../schemas.js'
 import { endpoint } from './endpoint.js'
 
 /** /get?token=[&ip=] — returns a session and marks it used; merges body extra into it. */
@@ -11,6 +11,12 @@ export default async function getRoute (app: FastifyInstance): Promise<void> {
     query: { token: 'token', ip: 'ip' },
     required: ['token'],
     data: sessionSchema,
+    example: SESSION_EXAMPLE,
+    errors: ['token_not_found', 'invalid_ip', 'invalid_extra', 'payload_too_large', 'unsupported_media_type'],
+    summary: 'Get a session and mark it used',
+    description: 'Returns a live session and sets its activity to now, which keeps it from expiring. With `ip`, records the user\'s current address. ' +
+      'Extra data sent along is merged into the session\'s (its keys replace the stored ones). ' +
+      EXTRA_DOC,
     handler: async (request) => {
       const { token, ip } = request.query
       const currentIp = ip === undefined ? undefined : parseIp(ip)

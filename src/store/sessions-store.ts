@@ -28,9 +28,33 @@ export interface StoreStats {
   lsn: number
   version: string
   ro: boolean
+  /** The expiry sweep's counters since Tarantool started (tarantool/sessions/expiry.lua). */
+  expiry: {
+    expired: number
+    batches: number
+    passes: number
+    pass_seconds: number
+    last_pass_seconds: number
+  }
 }
 
-type SessionTuple = [token: string, userId: number, ip: string, create: number, activity: number, extra?: Extra | null]
+type SessionTuple = [token: string, userId: number, ip: StoredIp, create: number, activity: number, extra?: Extra | null]
+
+/** An ip as Tarantool keeps it: IPv4 as its 32-bit number (5 bytes instead of up to 16), IPv6 as text. */
+type StoredIp = number | string
+
+/** A canonical ip (see parseIp) as stored. */
+function storedIp (ip: string): StoredIp {
+  if (ip.includes(':')) return ip
+  const [a, b, c, d] = ip.split('.').map(Number)
+  return ((a * 256 + b) * 256 + c) * 256 + d
+}
+
+/** A stored ip in its canonical text form. */
+function ipText (ip: StoredIp): string {
+  if (typeof ip === 'string') return ip
+  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`
+}
 
 // The procedures registered in tarantool/sessions/api.lua.
 const PROC = {
@@ -44,7 +68,7 @@ const PROC = {
 } as const
 
 function toSession (t: SessionTuple): Session {
-  return { ip: t[2], extra: t[5] ?? null, user_id: t[1], create: t[3], activity: t[4], token: t[0] }
+  return { ip: ipText(t[2]), extra: t[5] ?? null, user_id: t[1], create: t[3], activity: t[4], token: t[0] }
 }
 
 /** Turns a procedure's `nil, {code, message}` into an ApiError; anything else unexpected is a bug. */
@@ -72,14 +96,14 @@ export class SessionsStore {
   /** Creates a session with a fresh token. */
   async create (token: string, userId: number, ip: string, extra: Extra | undefined): Promise<Session> {
     const c = this.#client
-    const values = await c.call(PROC.new, [c.uuid(token), c.integer(userId), ip, extra ?? null])
+    const values = await c.call(PROC.new, [c.uuid(token), userId, storedIp(ip), extra ?? null])
     return toSession(unwrap<SessionTuple>(values))
   }
 
   /** Returns a live session, marking it used; updates its ip and merges extra when given. */
   async touch (token: string, ip: string | undefined, extra: Extra | undefined): Promise<Session> {
     const c = this.#client
-    const values = await c.call(PROC.get, [c.uuid(token), ip ?? null, extra ?? null, this.#extraMaxBytes])
+    const values = await c.call(PROC.get, [c.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#extraMaxBytes])
     return toSession(unwrap<SessionTuple>(values))
   }
 
@@ -91,13 +115,13 @@ export class SessionsStore {
 
   /** Live sessions of a user, newest activity first. */
   async byUser (userId: number): Promise<Session[]> {
-    const values = await this.#client.call(PROC.byUser, [this.#client.integer(userId)])
+    const values = await this.#client.call(PROC.byUser, [userId])
     return unwrap<SessionTuple[]>(values).map(toSession)
   }
 
   /** Live sessions whose current ip is this one, newest activity first. */
   async byIp (ip: string): Promise<Session[]> {
-    const values = await this.#client.call(PROC.byIp, [ip])
+    const values = await this.#client.call(PROC.byIp, [storedIp(ip)])
     return unwrap<SessionTuple[]>(values).map(toSession)
   }
 

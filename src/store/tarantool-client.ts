@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events'
 import TarantoolConnection from 'tarantool-driver'
-import { codec } from 'tarantool-driver/lib/msgpack-extensions.js'
-import msgpack from 'msgpack-lite'
+import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import type { TarantoolTarget } from '../config.js'
+import { RequestWriter, Uuid } from './iproto.js'
 
 /** Tarantool could not be reached, or did not answer in time: worth retrying later. */
 export class StorageUnavailableError extends Error {
@@ -30,49 +31,31 @@ export class StorageError extends Error {
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'auth_failed' | 'closed'
 
+/** How a call ended: answered, failed as storage_unavailable (503), or failed otherwise. */
+export type CallOutcome = 'ok' | 'unavailable' | 'error'
+
 export interface TarantoolClientOptions extends TarantoolTarget {
   /** Longest wait for the answer to one call, in milliseconds. */
   timeoutMs: number
 }
 
 interface Pending {
+  name: string
+  /** When the call times out (ms, performance.now()). */
+  deadline: number
+  /** Chunks received on the connection when the call was sent. */
+  received: number
+  socket: Socket
   fail: (err: Error) => void
 }
 
-const IPROTO_CALL = 0x0a
-const IPROTO_CODE = 0x00
-const IPROTO_SYNC = 0x01
-const IPROTO_FUNCTION_NAME = 0x22
-const IPROTO_TUPLE = 0x21
 const READ_ONLY = /read-only|box\.cfg\.read_only|bootstrap/i
 // memtx_memory is full: no write fits until sessions expire or memory is added.
 const OUT_OF_MEMORY = /Failed to allocate/
+const IPROTO_CALL = 0x0a
 const HANDSHAKE_MIN_MS = 1000
 const RETRY_STEP_MS = 50
 const RETRY_MAX_MS = 500
-
-/** Encodes one IPROTO_CALL request: `0xce len32 {code, sync} {function_name, tuple}`. */
-function encodeCall (sync: number, name: string, args: unknown[]): Buffer {
-  const nameBuf = msgpack.encode(name)
-  const argsBuf = msgpack.encode(args, { codec } as msgpack.EncoderOptions)
-  // header map: 9 bytes; body map: 0x82, two keys, name, args
-  const bodyLength = 9 + 3 + nameBuf.length + argsBuf.length
-  const buf = Buffer.allocUnsafe(5 + bodyLength)
-  buf[0] = 0xce
-  buf.writeUInt32BE(bodyLength, 1)
-  buf[5] = 0x82
-  buf[6] = IPROTO_CODE
-  buf[7] = IPROTO_CALL
-  buf[8] = IPROTO_SYNC
-  buf[9] = 0xce
-  buf.writeUInt32BE(sync, 10)
-  buf[14] = 0x82
-  buf[15] = IPROTO_FUNCTION_NAME
-  nameBuf.copy(buf, 16)
-  buf[16 + nameBuf.length] = IPROTO_TUPLE
-  argsBuf.copy(buf, 17 + nameBuf.length)
-  return buf
-}
 
 /**
  * Our interface to Tarantool, over tarantool-driver. The driver keeps the socket, the greeting,
@@ -85,15 +68,22 @@ function encodeCall (sync: number, name: string, args: unknown[]): Buffer {
  *   credentials (the driver retries those forever);
  * - IPROTO_CALL (the driver only speaks the old call_16, which reshapes results);
  * - requests are written to the socket directly: the driver's send path misreads its own state
- *   while a response is half-read, and then queues the request until the next reconnect.
+ *   while a response is half-read, and then queues the request until the next reconnect;
+ * - the calls made within one turn of the event loop go out in one socket write, and one timer
+ *   watches the deadlines of all calls in flight (not one timer per call).
  *
- * Events: 'connect' (each time a connection is ready), 'disconnect' (Error), 'auth_failed' (Error).
+ * Events: 'connect' (each time a connection is ready), 'disconnect' (Error), 'auth_failed' (Error),
+ * 'call' (procedure name, seconds, CallOutcome) as each call ends.
  */
 export class TarantoolClient extends EventEmitter {
   readonly #driver: TarantoolConnection
   readonly #timeoutMs: number
   readonly #user: string
+  // Calls in flight, oldest (so soonest deadline) first.
   readonly #pending = new Set<Pending>()
+  readonly #writer = new RequestWriter()
+  #flushScheduled = false
+  #deadlineTimer: NodeJS.Timeout | undefined
   #state: ConnectionState = 'connecting'
   #lastError: Error | undefined
   #attempts = 0
@@ -138,33 +128,66 @@ export class TarantoolClient extends EventEmitter {
   call (name: string, args: unknown[]): Promise<unknown[]> {
     const socket = this.#driver.socket
     if (this.#state !== 'connected' || socket === undefined || !socket.writable) {
+      this.emit('call', name, 0, 'unavailable')
       return Promise.reject(this.#unavailable())
     }
     return new Promise((resolve, reject) => {
       const sync = this.#driver._getRequestId()
-      const receivedBefore = this.#received
-      // True for the first of answer, failure or timeout; the others find the call settled.
-      const settle = (): boolean => {
-        clearTimeout(timer)
-        return this.#pending.delete(pending)
-      }
+      this.#writer.call(sync, name, args)
+      const sent = performance.now()
       const pending: Pending = {
-        fail: (err) => { if (settle()) reject(err) }
-      }
-      const timer = setTimeout(() => {
-        pending.fail(new StorageUnavailableError(`Tarantool did not answer ${name} within ${this.#timeoutMs} ms`))
-        if (this.#received === receivedBefore) {
-          this.#lastError = new StorageUnavailableError('Tarantool stopped answering')
-          socket.destroy()
+        name,
+        deadline: sent + this.#timeoutMs,
+        received: this.#received,
+        socket,
+        // Only the first of answer, failure or timeout finds the call pending; it settles it.
+        fail: (err) => {
+          if (!this.#pending.delete(pending)) return
+          this.emit('call', name, (performance.now() - sent) / 1000, err instanceof StorageUnavailableError ? 'unavailable' : 'error')
+          reject(err)
         }
-      }, this.#timeoutMs)
+      }
       this.#pending.add(pending)
       this.#driver.commandsQueue.push([IPROTO_CALL, sync, {
-        resolve: (data) => { if (settle()) resolve(data as unknown[]) },
+        resolve: (data) => {
+          if (!this.#pending.delete(pending)) return
+          this.emit('call', name, (performance.now() - sent) / 1000, 'ok')
+          resolve(data as unknown[])
+        },
         reject: (err) => pending.fail(this.#classify(err, socket.destroyed))
       }])
-      socket.write(encodeCall(sync, name, args))
+      this.#deadlineTimer ??= setTimeout(() => this.#expire(), this.#timeoutMs)
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true
+        // After this turn's I/O callbacks: the calls they made share one write.
+        setImmediate(() => this.#flush(socket))
+      }
     })
+  }
+
+  #flush (socket: Socket): void {
+    this.#flushScheduled = false
+    if (this.#writer.length === 0) return
+    const requests = this.#writer.take()
+    // A connection lost meanwhile has failed these calls already.
+    if (socket === this.#driver.socket && !socket.destroyed) socket.write(requests)
+  }
+
+  // Fails the calls past their deadline, then waits for the next deadline.
+  #expire (): void {
+    this.#deadlineTimer = undefined
+    const now = performance.now()
+    for (const pending of this.#pending) {
+      if (pending.deadline > now) {
+        this.#deadlineTimer = setTimeout(() => this.#expire(), pending.deadline - now + 1)
+        return
+      }
+      pending.fail(new StorageUnavailableError(`Tarantool did not answer ${pending.name} within ${this.#timeoutMs} ms`))
+      if (this.#received === pending.received && !pending.socket.destroyed) {
+        this.#lastError = new StorageUnavailableError('Tarantool stopped answering')
+        pending.socket.destroy()
+      }
+    }
   }
 
   /** Resolves once connected; rejects on bad credentials, on close, or after `timeoutMs`. */
@@ -195,20 +218,16 @@ export class TarantoolClient extends EventEmitter {
     this.#state = 'closed'
     clearTimeout(this.#retryTimer)
     clearTimeout(this.#handshakeTimer)
+    clearTimeout(this.#deadlineTimer)
     this.#driver.disconnect()
     this.#driver.socket?.destroy()
     this.#failAll(new StorageUnavailableError('The Tarantool client was closed'))
     this.emit('closed')
   }
 
-  /** Mark a pack-as-uuid argument for the driver's codec. */
+  /** Marks an argument to send as a Tarantool uuid. */
   uuid (value: string): unknown {
-    return this.#driver.packUuid(value)
-  }
-
-  /** Mark an integer argument so that values above 2^31 travel as integers, not doubles. */
-  integer (value: number): unknown {
-    return this.#driver.packInteger(value)
+    return new Uuid(value)
   }
 
   /** Whether a failed call is worth retrying later (503) or a bug (500). */

@@ -30,8 +30,6 @@ declare module 'tarantool-driver' {
     disconnect (): void
     flushQueue (err: Error): void
     _getRequestId (): number
-    packUuid (value: string): unknown
-    packInteger (value: number): unknown
   }
 
   export default TarantoolConnection

@@ -8,9 +8,18 @@ local space = require('sessions.space')
 local F = space.F
 local FIBER_NAME = 'sessions.expiry'
 -- Deletes per transaction: small enough that a batch never holds the tx thread for long.
-local BATCH = 500
+local BATCH = 100
 
 local M = {}
+
+-- Since this instance started, for the service's metrics.
+M.counters = {
+    expired = 0,         -- sessions deleted by the sweep
+    batches = 0,         -- transactions that deleted some
+    passes = 0,          -- full passes
+    pass_seconds = 0,    -- time spent in passes, summed
+    last_pass_seconds = 0,
+}
 
 -- Signalled when the settings change, so that a new interval or TTL applies at once.
 local wakeup = fiber.cond()
@@ -28,6 +37,8 @@ function M.sweep_batch(now_s)
         box.atomic(function()
             for _, key in ipairs(keys) do s:delete(key) end
         end)
+        M.counters.expired = M.counters.expired + #keys
+        M.counters.batches = M.counters.batches + 1
     end
     return #keys
 end
@@ -42,8 +53,12 @@ function M.sweep()
         total = total + n
         fiber.yield()
     until n < BATCH
+    local seconds = fiber.clock() - started
+    M.counters.passes = M.counters.passes + 1
+    M.counters.pass_seconds = M.counters.pass_seconds + seconds
+    M.counters.last_pass_seconds = seconds
     if total > 0 then
-        log.info('sessions: expired %d sessions in %.3f s', total, fiber.clock() - started)
+        log.info('sessions: expired %d sessions in %.3f s', total, seconds)
     end
     return total
 end

@@ -4,6 +4,7 @@ local migrations = require('sessions.migrations')
 local access = require('sessions.access')
 local api = require('sessions.api')
 local expiry = require('sessions.expiry')
+local ipv4_upgrade = require('sessions.ipv4_upgrade')
 
 local M = {}
 
@@ -18,6 +19,7 @@ function M.start(opts)
     -- Procedures are resolved by name through this one global table.
     rawset(_G, api.NAMESPACE, api.procedures)
     expiry.start()
+    ipv4_upgrade.start()
     log.info('sessions: ready, schema version %d', migrations.version())
 end
 

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import { expect, inject } from 'vitest'
 import sessionsApp, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
+import { loggerOptions } from '../../src/logger.js'
 import type { Session } from '../../src/store/sessions-store.js'
 
 export interface TestAppOptions {
@@ -12,12 +13,15 @@ export interface TestAppOptions {
   connectWaitMs?: number
   /** Adds test-only routes before the app is ready. */
   extend?: (app: FastifyInstance) => void
+  /** Where log lines go (JSON, one per line), at LOG_LEVEL. */
+  logStream?: { write: (line: string) => void }
 }
 
 /** Builds the app exactly as the server does, against a real Tarantool. */
 export async function buildApp (opts: TestAppOptions = {}): Promise<FastifyInstance> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...opts.env })
-  const app = Fastify({ logger: { level: config.LOG_LEVEL }, ...serverOptions(config) })
+  const logger = { ...(loggerOptions(config, false) as object), ...(opts.logStream ? { stream: opts.logStream } : {}) }
+  const app = Fastify({ logger, ...serverOptions(config) })
   await app.register(sessionsApp, {
     config,
     tarantoolUri: opts.uri ?? inject('tarantoolUri'),

@@ -1,0 +1,127 @@
+// The bench's sessions: made inside Tarantool in bulk through the admin console (not over HTTP),
+// with tokens, users and ips that follow from the session's number, so the load generator can
+// name any existing session without fetching it.
+import type { AdminConsole } from '../src/admin-console.js'
+
+/** Sessions per user, and per ip. */
+export const PER_USER = 5
+const USER_BASE = 1_000_000
+const PRELOAD_BATCH = 1000
+// Sessions per console call: each call is one line on the console; keep it well under its timeout.
+const PRELOAD_CHUNK = 100_000
+
+/** The token of session number `i`: a valid UUID v4. */
+export function tokenOf (i: number): string {
+  return `be5c0000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`
+}
+
+// Users and ips are spread over the sessions by different permutations of their numbers (primes,
+// so coprime with any total the bench uses), as users come in any order.
+const USER_STRIDE = 104729
+const IP_STRIDE = 7919
+
+/** A random user among those of `total` sessions: each has about PER_USER sessions. */
+export function randomUser (total: number): number {
+  return USER_BASE + Math.floor(Math.random() * Math.floor(total / PER_USER))
+}
+
+/** The ip of session `i` among `total`: about PER_USER sessions per ip. */
+export function ipOf (i: number, total: number): string {
+  const k = Math.floor(((i * IP_STRIDE) % total) / PER_USER)
+  return `10.${(k >>> 16) & 255}.${(k >>> 8) & 255}.${k & 255}`
+}
+
+/**
+ * Inserts sessions `from` to `to - 1` (numbering among `total` for the ips), last used
+ * `ageSeconds` ago give or take up to a day, in transactions of PRELOAD_BATCH.
+ */
+export async function preload (console: AdminConsole, opts: { from: number, to: number, total: number, ageSeconds: number }): Promise<void> {
+  for (let from = opts.from; from < opts.to; from += PRELOAD_CHUNK) {
+    const to = Math.min(from + PRELOAD_CHUNK, opts.to)
+    await console.eval(`
+      local uuid, fiber = require('uuid'), require('fiber')
+      local s = box.space.sessions
+      local now = math.floor(fiber.time())
+      local from, to, total, age = ${from}, ${to}, ${opts.total}, ${opts.ageSeconds}
+      for first = from, to - 1, ${PRELOAD_BATCH} do
+        box.begin()
+        for i = first, math.min(first + ${PRELOAD_BATCH}, to) - 1 do
+          local k = math.floor(((i * ${IP_STRIDE}) % total) / ${PER_USER})
+          local activity = now - age - (age > 0 and i % 86400 or 0)
+          s:insert{
+            uuid.fromstr(string.format('be5c0000-0000-4000-8000-%012x', i)),
+            ${USER_BASE} + math.floor(((i * ${USER_STRIDE}) % total) / ${PER_USER}),
+            -- 10.x.y.z, stored as its number as the service stores IPv4 addresses.
+            10 * 16777216 + bit.band(k, 16777215),
+            activity - 86400, activity,
+          }
+        end
+        box.commit()
+      end
+    `, { timeoutMs: 300_000 })
+  }
+}
+
+/** Removes every session. */
+export async function truncate (console: AdminConsole): Promise<void> {
+  await console.eval('box.space.sessions:truncate()')
+}
+
+export interface MemoryStats {
+  sessions: number
+  /** box.slab.info().arena_used / sessions: tuples and index extents, as allocated. */
+  arenaUsedPerSession: number
+  /** box.slab.info().items_used / sessions: the tuples alone. */
+  itemsUsedPerSession: number
+  /** box.info.memory().index / sessions: the index extents alone. */
+  indexPerSession: number
+  /** box.slab.info().quota_used / sessions: whole slabs taken from memtx_memory. */
+  quotaUsedPerSession: number
+  /** Per index: index:bsize() / sessions. */
+  perIndex: Record<string, number>
+}
+
+/** Tarantool's memory, per session. */
+export async function memory (console: AdminConsole): Promise<MemoryStats> {
+  return await console.eval<MemoryStats>(`
+    collectgarbage()
+    local s = box.space.sessions
+    local n = s:len()
+    local slab, mem = box.slab.info(), box.info.memory()
+    local per_index = {}
+    for key, index in pairs(s.index) do
+      if type(key) == 'string' then per_index[key] = tonumber(index:bsize()) / n end
+    end
+    return {
+      sessions = n,
+      arenaUsedPerSession = tonumber(slab.arena_used) / n,
+      itemsUsedPerSession = tonumber(slab.items_used) / n,
+      indexPerSession = tonumber(mem.index) / n,
+      quotaUsedPerSession = tonumber(slab.quota_used) / n,
+      perIndex = per_index,
+    }
+  `)
+}
+
+/** How many sessions there are. */
+export async function count (console: AdminConsole): Promise<number> {
+  return await console.eval<number>('return box.space.sessions:len()')
+}
+
+/**
+ * Makes sessions idle for more than `ttlSeconds` expired and waits until the expiry fiber has
+ * removed them (until `remaining` are left); resolves with the seconds it took.
+ */
+export async function sweepTo (console: AdminConsole, ttlSeconds: number, remaining: number, limitSeconds: number): Promise<number> {
+  return await console.eval<number>(`
+    local fiber = require('fiber')
+    local s = box.space.sessions
+    local started = fiber.clock()
+    sessions.configure({ttl = ${ttlSeconds}})
+    while s:len() > ${remaining} do
+      if fiber.clock() - started > ${limitSeconds} then error('the sweep did not finish in time') end
+      fiber.sleep(0.01)
+    end
+    return fiber.clock() - started
+  `, { timeoutMs: (limitSeconds + 30) * 1000 })
+}

@@ -1,0 +1,64 @@
+// The processes a bench run starts (the service, the reference server), each on a free loopback
+// port, and their cleanup: every process started here is stopped on exit, on failure and on Ctrl-C.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { openSync, closeSync } from 'node:fs'
+import { join } from 'node:path'
+import { freePort, waitListening } from '../src/embedded-tarantool.js'
+
+const started = new Set<ChildProcess>()
+const STOP_TIMEOUT_MS = 15_000
+
+export interface Running {
+  name: string
+  port: number
+  url: string
+  proc: ChildProcess
+  stop: () => Promise<void>
+}
+
+/** Starts `node args...` with `env` on a free port (given as PORT), logging to `logDir/name.log`. */
+export async function startNode (name: string, args: string[], env: Record<string, string>, logDir: string): Promise<Running> {
+  const port = await freePort()
+  const log = openSync(join(logDir, `${name}.log`), 'a')
+  const proc = spawn(process.execPath, args, {
+    cwd: join(import.meta.dirname, '..'),
+    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', log, log]
+  })
+  closeSync(log)
+  started.add(proc)
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => { started.delete(proc); resolve() }))
+  const gone = (): boolean => proc.exitCode !== null || proc.signalCode !== null
+  if (!(await waitListening(port, gone, 120_000))) {
+    proc.kill('SIGKILL')
+    throw new Error(`${name} did not start listening; see ${join(logDir, `${name}.log`)}`)
+  }
+  const stop = async (): Promise<void> => {
+    if (gone()) return
+    proc.kill('SIGTERM')
+    const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
+    await exited
+    clearTimeout(killer)
+  }
+  return { name, port, url: `http://127.0.0.1:${port}`, proc, stop }
+}
+
+/** Kills whatever is still running: the last resort on exit (SIGTERM first for the service). */
+function killAll (signal: NodeJS.Signals): void {
+  for (const proc of started) proc.kill(signal)
+}
+
+/** Makes sure that no process of this run outlives it, however it ends. */
+export function cleanupOnExit (cleanup: () => Promise<void>): void {
+  let cleaning = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (cleaning) return
+    cleaning = true
+    console.error(`\n${signal}: stopping the processes of this run`)
+    cleanup().catch(() => {}).finally(() => process.exit(130))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  // The synchronous last resort: the service's own Tarantool watches its parent and exits too.
+  process.once('exit', () => killAll('SIGKILL'))
+}

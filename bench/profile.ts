@@ -1,0 +1,89 @@
+// npm run bench:profile: where a /get spends the service's CPU time. Runs the built service under
+// `node --cpu-prof`, drives /get on 10,000 sessions for a while, and sums the profile's self time
+// by where it was spent (HTTP, validation, serialization, driver, logging...).
+import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connectConsole, CONSOLE_SOCKET_NAME } from '../src/admin-console.js'
+import { preload } from './dataset.js'
+import { round } from './load.js'
+import { cleanupOnExit, startNode } from './processes.js'
+import { WORKLOADS } from './workloads.js'
+
+const ROOT = join(import.meta.dirname, '..')
+const SESSIONS = 10_000
+const SECONDS = Number(process.argv[2] ?? 10)
+
+interface Node { id: number, callFrame: { functionName: string, url: string }, children?: number[] }
+interface Profile { nodes: Node[], samples: number[], timeDeltas: number[] }
+
+// First match wins: a frame's file (or function) decides where its self time goes.
+const CATEGORIES: Array<[string, RegExp]> = [
+  ['logging (pino)', /pino|sonic-boom|thread-stream|src\/logger/],
+  ['driver decode (msgpack-lite, tarantool-driver)', /msgpack-lite|tarantool-driver|int64-buffer|event-lite/],
+  ['our client and store', /dist\/store\//],
+  ['validation (ajv)', /ajv|fast-uri|validation\.js|src\/params/],
+  ['serialization (fast-json-stringify)', /fast-json-stringify|serializ/],
+  ['fastify routing, hooks, reply', /fastify|find-my-way|avvio|light-my-request|dist\/(routes|plugins|app|extra|schemas)/],
+  ['node http (parser, sockets)', /node:_http|node:http|node:net|node:stream|node:internal\/streams|_http_/],
+  ['garbage collection', /^\(garbage collector\)$/],
+  ['idle', /^\((idle|program)\)$/]
+]
+
+function own (node: Node): string | undefined {
+  const where = node.callFrame.url || node.callFrame.functionName
+  for (const [name, pattern] of CATEGORIES) if (pattern.test(where) || pattern.test(node.callFrame.functionName)) return name
+  return undefined
+}
+
+// Native and internal frames (a socket write, a Buffer) count for the nearest caller that has a
+// category: a writeString under pino is logging.
+function categorize (node: Node, parents: Map<number, Node>): string {
+  for (let at: Node | undefined = node; at !== undefined; at = parents.get(at.id)) {
+    const category = own(at)
+    if (category !== undefined) return category
+  }
+  return 'other node internals'
+}
+
+async function main (): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'sessions-profile-'))
+  const dataDir = join(tmp, 'data')
+  const profDir = join(tmp, 'prof')
+  const service = await startNode('service', ['--cpu-prof', `--cpu-prof-dir=${profDir}`, join(ROOT, 'dist/server.js')], { DATA_DIR: dataDir }, tmp)
+  cleanupOnExit(async () => { await service.stop(); rmSync(tmp, { recursive: true, force: true }) })
+  const admin = await connectConsole(join(dataDir, CONSOLE_SOCKET_NAME))
+  await preload(admin, { from: 0, to: SESSIONS, total: SESSIONS, ageSeconds: 86_400 })
+  admin.close()
+  const result = await round(service.url, WORKLOADS.get.requests({ from: 0, to: SESSIONS, total: SESSIONS }), { connections: 50, durationSeconds: SECONDS })
+  await service.stop()
+
+  const profile = JSON.parse(readFileSync(join(profDir, readdirSync(profDir)[0]), 'utf8')) as Profile
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parents = new Map<number, Node>()
+  for (const n of profile.nodes) for (const child of n.children ?? []) parents.set(child, n)
+  const time = new Map<string, number>()
+  profile.samples.forEach((id, i) => {
+    const category = categorize(byId.get(id)!, parents)
+    time.set(category, (time.get(category) ?? 0) + profile.timeDeltas[i])
+  })
+  const busy = [...time].filter(([k]) => k !== 'idle').reduce((n, [, t]) => n + t, 0)
+  console.log(`/get: ${result.rps.toFixed(0)} req/s, p99 ${result.p99} ms; service CPU per request by category:`)
+  for (const [name, t] of [...time].filter(([k]) => k !== 'idle').sort((a, b) => b[1] - a[1])) {
+    const perRequest = t / (result.rps * SECONDS)
+    console.log(`  ${name.padEnd(48)} ${(100 * t / busy).toFixed(1).padStart(5)} %  ${perRequest.toFixed(1).padStart(6)} µs`)
+  }
+  if (process.env.PROFILE_DETAIL) {
+    const fns = new Map<string, number>()
+    profile.samples.forEach((id, i) => {
+      const n = byId.get(id)!
+      if (categorize(n, parents) !== 'other node internals') return
+      const key = `${n.callFrame.functionName} ${n.callFrame.url}`
+      fns.set(key, (fns.get(key) ?? 0) + profile.timeDeltas[i])
+    })
+    for (const [k, t] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`    ${(100 * t / busy).toFixed(1)} % ${k}`)
+  }
+  rmSync(tmp, { recursive: true, force: true })
+}
+
+main().catch((err: Error) => { console.error(err); process.exitCode = 1 })

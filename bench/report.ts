@@ -1,0 +1,66 @@
+// Medians, ratios to the reference, the printed table and the JSON file of a run.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { RoundResult } from './load.js'
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/** One row of the table: medians over the rounds, and the median of the per-round ratios. */
+export interface Row {
+  workload: string
+  service: { rps: number, p50: number, p99: number, non2xx: number, errors: number }
+  reference: { rps: number, p50: number, p99: number }
+  /** service / reference, round by round, then the median. */
+  ratio: { rps: number, p50: number, p99: number }
+  rounds: { service: RoundResult[], reference: RoundResult[] }
+}
+
+const medianOf = (rounds: RoundResult[], key: keyof RoundResult): number => median(rounds.map((r) => r[key]))
+const ratioOf = (s: RoundResult[], r: RoundResult[], key: 'rps' | 'p50' | 'p99'): number =>
+  median(s.map((round, i) => round[key] / r[i][key]))
+const sum = (rounds: RoundResult[], key: 'non2xx' | 'errors'): number => rounds.reduce((n, r) => n + r[key], 0)
+
+/** Builds a row from alternating rounds (same count on both sides). */
+export function row (workload: string, rounds: { service: RoundResult[], reference: RoundResult[] }): Row {
+  const { service: s, reference: r } = rounds
+  return {
+    workload,
+    service: { rps: medianOf(s, 'rps'), p50: medianOf(s, 'p50'), p99: medianOf(s, 'p99'), non2xx: sum(s, 'non2xx'), errors: sum(s, 'errors') },
+    reference: { rps: medianOf(r, 'rps'), p50: medianOf(r, 'p50'), p99: medianOf(r, 'p99') },
+    ratio: { rps: ratioOf(s, r, 'rps'), p50: ratioOf(s, r, 'p50'), p99: ratioOf(s, r, 'p99') },
+    rounds
+  }
+}
+
+const pad = (text: string, width: number): string => text.padStart(width)
+const fixed = (n: number, digits = 0): string => n.toFixed(digits)
+
+/** The table: req/s, p50 and p99 (ms) of the service, and each as a ratio to the reference. */
+export function table (rows: Row[]): string {
+  const head = ['workload', 'req/s', 'ref req/s', 'ratio', 'p50', 'ref p50', 'ratio', 'p99', 'ref p99', 'ratio', 'non-2xx']
+  const widths = [22, 8, 10, 6, 5, 8, 6, 5, 8, 6, 8]
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : pad(c, widths[i]))).join(' ')
+  return [
+    line(head),
+    ...rows.map((r) => line([
+      r.workload,
+      fixed(r.service.rps), fixed(r.reference.rps), fixed(r.ratio.rps, 2),
+      fixed(r.service.p50), fixed(r.reference.p50), fixed(r.ratio.p50, 2),
+      fixed(r.service.p99), fixed(r.reference.p99), fixed(r.ratio.p99, 2),
+      String(r.service.non2xx)
+    ]))
+  ].join('\n')
+}
+
+/** Writes the run's results as JSON under `dir`; returns the file's path. */
+export function writeResults (dir: string, results: object): string {
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n')
+  return file
+}

@@ -1,0 +1,199 @@
+// npm run bench [-- --quick] [--sessions N] [--rounds R] [--duration S] [--connections C]
+// Runs the service as users run it (built, with its embedded Tarantool) and a bare Fastify
+// reference side by side, drives both with autocannon in alternating rounds, and reports medians
+// and ratios to the reference. See bench/README.md.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
+import { count, memory, preload, sweepTo, tokenOf, truncate, type MemoryStats } from './dataset.js'
+import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
+import { cleanupOnExit, startNode, type Running } from './processes.js'
+import { median, row, table, writeResults, type Row } from './report.js'
+import { WORKLOADS, type Population, type Workload } from './workloads.js'
+
+const ROOT = join(import.meta.dirname, '..')
+const DAY = 86_400
+const SMALL = 10_000
+const SWEEP_LIMIT_SECONDS = 600
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    sessions: { type: 'string' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    'log-level': { type: 'string' }
+  }
+})
+const settings = {
+  quick: args.quick,
+  sessions: Number(args.sessions ?? (args.quick ? 50_000 : 1_000_000)),
+  rounds: Number(args.rounds ?? 3),
+  load: {
+    durationSeconds: Number(args.duration ?? (args.quick ? 1.5 : 10)),
+    connections: Number(args.connections ?? 50)
+  } satisfies LoadOptions,
+  // The service's own default unless asked otherwise: as users run it.
+  logLevel: args['log-level']
+}
+
+const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
+
+function build (): void {
+  step('building the service (npm run build)')
+  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' })
+  if (tsc.status !== 0) throw new Error('the build failed')
+}
+
+/** The reference's canned answers: the size of the service's, five sessions for the lists. */
+async function referenceBodies (service: Running, token: string): Promise<Record<string, unknown>> {
+  const get = await (await fetch(`${service.url}/get?token=${token}`)).json() as { data: unknown }
+  const created = await (await fetch(`${service.url}/new?user_id=1000000&ip=10.0.0.1`)).json()
+  const list = { status: 'success', data: Array.from({ length: 5 }, () => get.data) }
+  return { '/get': get, '/new': created, '/del': get, '/user': list, '/ip': list }
+}
+
+interface Context {
+  service: Running
+  reference: Running
+  console: AdminConsole
+}
+
+/** Alternating rounds of one workload against the reference and the service. */
+async function measure (ctx: Context, label: string, workload: Workload, population: Population): Promise<Row> {
+  step(`${label}: ${settings.rounds} rounds of ${settings.load.durationSeconds} s each side`)
+  // One generator for all rounds: the mixed workload's deletes go on where the last round stopped.
+  const requests = workload.requests(population)
+  const rounds = await alternate(settings.rounds,
+    async () => await round(ctx.reference.url + workload.referencePath, [{ method: 'GET' }], settings.load),
+    async () => await round(ctx.service.url, requests, settings.load))
+  return row(label, rounds)
+}
+
+interface SweepResult {
+  expired: number
+  seconds: number
+  idle: RoundResult
+  during: RoundResult
+  p99Ratio: number
+}
+
+/** Fresh data: a live set and `sessions` idle ones; /get p99 on the live set idle, then during the sweep. */
+async function sweep (ctx: Context): Promise<SweepResult> {
+  const total = SMALL + settings.sessions
+  step(`sweep: truncating, then ${SMALL} live and ${settings.sessions} idle sessions`)
+  await truncate(ctx.console)
+  await preload(ctx.console, { from: 0, to: SMALL, total, ageSeconds: 0 })
+  await preload(ctx.console, { from: SMALL, to: total, total, ageSeconds: 2 * DAY })
+  const live: Population = { from: 0, to: SMALL, total }
+  const idle = median3(await serviceRounds(ctx, live))
+  step('sweep: /get on the live set while the expiry fiber removes the idle sessions')
+  const load = startRound(ctx.service.url, WORKLOADS.get.requests(live), { ...settings.load, durationSeconds: SWEEP_LIMIT_SECONDS })
+  // Let the load settle before the sweep starts.
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  const seconds = await sweepTo(ctx.console, DAY, SMALL, SWEEP_LIMIT_SECONDS)
+  load.stop()
+  const during = summarize(await load)
+  return { expired: settings.sessions, seconds, idle, during, p99Ratio: during.p99 / idle.p99 }
+}
+
+async function serviceRounds (ctx: Context, population: Population): Promise<RoundResult[]> {
+  const out: RoundResult[] = []
+  for (let i = 0; i < settings.rounds; i++) out.push(await round(ctx.service.url, WORKLOADS.get.requests(population), settings.load))
+  return out
+}
+
+// The round with the median p99.
+function median3 (rounds: RoundResult[]): RoundResult {
+  const p99 = median(rounds.map((r) => r.p99))
+  return rounds.reduce((best, r) => (Math.abs(r.p99 - p99) < Math.abs(best.p99 - p99) ? r : best))
+}
+
+async function main (): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'sessions-bench-'))
+  const running: Running[] = []
+  let console_: AdminConsole | undefined
+  const cleanup = async (): Promise<void> => {
+    console_?.close()
+    for (const proc of running.reverse()) await proc.stop()
+    rmSync(tmp, { recursive: true, force: true })
+  }
+  cleanupOnExit(cleanup)
+  try {
+    build()
+    step(`starting the service (embedded Tarantool, data in ${tmp})`)
+    const dataDir = join(tmp, 'data')
+    const service = await startNode('service', [join(ROOT, 'dist/server.js')], {
+      DATA_DIR: dataDir,
+      ...(settings.logLevel === undefined ? {} : { LOG_LEVEL: settings.logLevel })
+    }, tmp)
+    running.push(service)
+    console_ = await connectConsole(join(dataDir, CONSOLE_SOCKET_NAME))
+    const admin = console_
+
+    const total = settings.sessions
+    step(`preloading ${SMALL} sessions`)
+    await preload(admin, { from: 0, to: SMALL, total, ageSeconds: DAY })
+    const bodiesFile = join(tmp, 'reference-bodies.json')
+    writeFileSync(bodiesFile, JSON.stringify(await referenceBodies(service, tokenOf(0))))
+    const reference = await startNode('reference', ['--import', 'tsx', join(ROOT, 'bench/reference.ts')], { REFERENCE_BODIES: bodiesFile }, tmp)
+    running.push(reference)
+    const ctx: Context = { service, reference, console: admin }
+
+    step('warming up both')
+    const warm = { ...settings.load, durationSeconds: 2 }
+    await round(reference.url + '/get', [{ method: 'GET' }], warm)
+    await round(service.url, WORKLOADS.get.requests({ from: 0, to: SMALL, total }), warm)
+
+    const rows: Row[] = []
+    const small = await measure(ctx, `/get @${SMALL}`, WORKLOADS.get, { from: 0, to: SMALL, total })
+    step(`preloading up to ${total} sessions`)
+    const preloadStarted = Date.now()
+    await preload(admin, { from: SMALL, to: total, total, ageSeconds: DAY })
+    const preloadSeconds = (Date.now() - preloadStarted) / 1000
+    const mem: MemoryStats = await memory(admin)
+    const all: Population = { from: 0, to: total, total }
+    const large = await measure(ctx, `/get @${total}`, WORKLOADS.get, all)
+    rows.push(small, large)
+    for (const key of ['new', 'user', 'ip', 'mixed'] as const) {
+      rows.push(await measure(ctx, `${WORKLOADS[key].name} @${total}`, WORKLOADS[key], all))
+    }
+    const sessionsAfter = await count(admin)
+    const sweepResult = await sweep(ctx)
+
+    const scale = {
+      rps: large.service.rps / small.service.rps,
+      // The same, each against the reference of its own rounds: less noise from the machine.
+      ratio: large.ratio.rps / small.ratio.rps
+    }
+    console.log('\n' + table(rows))
+    console.log(`\nmemory at ${mem.sessions} sessions: arena_used ${mem.arenaUsedPerSession.toFixed(1)} B/session ` +
+      `(tuples ${mem.itemsUsedPerSession.toFixed(1)} + indexes ${mem.indexPerSession.toFixed(1)}), quota_used ${mem.quotaUsedPerSession.toFixed(1)} B/session`)
+    console.log(`/get at ${total} vs ${SMALL}: ${scale.rps.toFixed(2)} (req/s), ${scale.ratio.toFixed(2)} (ratio to reference)`)
+    console.log(`sweep of ${sweepResult.expired} expired sessions: ${sweepResult.seconds.toFixed(2)} s; /get p99 during ${sweepResult.during.p99} ms ` +
+      `vs idle ${sweepResult.idle.p99} ms (${sweepResult.p99Ratio.toFixed(2)}x), non-2xx during ${sweepResult.during.non2xx}`)
+    const file = writeResults(join(ROOT, 'bench/results'), {
+      date: new Date().toISOString(),
+      settings,
+      machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
+      preloadSeconds,
+      sessionsAfterWorkloads: sessionsAfter,
+      rows,
+      memory: mem,
+      scale,
+      sweep: sweepResult
+    })
+    console.log(`\nresults: ${file}`)
+  } finally {
+    await cleanup()
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`bench failed: ${err.stack ?? err.message}`)
+  process.exitCode = 1
+})

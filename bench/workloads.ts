@@ -1,0 +1,50 @@
+// The request mixes the bench drives, as autocannon request generators. Each names existing
+// sessions by number (see dataset.ts), so no token travels from Tarantool to the bench.
+import type { Request } from 'autocannon'
+import { ipOf, randomUser, tokenOf } from './dataset.js'
+
+/** Sessions a workload may address: numbers `from` to `to - 1`, numbered among `total`. */
+export interface Population {
+  from: number
+  to: number
+  total: number
+}
+
+export interface Workload {
+  name: string
+  /** The route of the reference server that answers in its place. */
+  referencePath: string
+  /** A fresh request generator for one round. */
+  requests: (population: Population) => Request[]
+}
+
+const randomIn = (p: Population): number => p.from + Math.floor(Math.random() * (p.to - p.from))
+const newPath = (p: Population): string => `/new?user_id=${randomUser(p.total)}&ip=${ipOf(randomIn(p), p.total)}`
+
+const generate = (path: (p: Population) => string) => (p: Population): Request[] =>
+  [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path(p) }) }]
+
+/** The workloads of the table, in the order they run. */
+export const WORKLOADS: Record<string, Workload> = {
+  get: { name: '/get', referencePath: '/get', requests: generate((p) => `/get?token=${tokenOf(randomIn(p))}`) },
+  new: { name: '/new', referencePath: '/new', requests: generate(newPath) },
+  user: { name: '/user', referencePath: '/user', requests: generate((p) => `/user?id=${randomUser(p.total)}`) },
+  ip: { name: '/ip', referencePath: '/ip', requests: generate((p) => `/ip?ip=${ipOf(randomIn(p), p.total)}`) },
+  mixed: {
+    name: 'mixed 90/8/2',
+    referencePath: '/get',
+    requests: (p) => {
+      // Deletes take sessions from the top down, so gets rarely meet a deleted one.
+      let next = p.to
+      return [{
+        method: 'GET',
+        setupRequest: (req) => {
+          const dice = Math.random()
+          if (dice < 0.9) return { ...req, path: `/get?token=${tokenOf(randomIn(p))}` }
+          if (dice < 0.98) return { ...req, path: newPath(p) }
+          return { ...req, path: `/del?token=${tokenOf(--next)}` }
+        }
+      }]
+    }
+  }
+}

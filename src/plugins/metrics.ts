@@ -1,0 +1,107 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { StoreStats } from '../store/sessions-store.js'
+import type { CallOutcome, ConnectionState } from '../store/tarantool-client.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Registry
+  }
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+// Requests that matched no route share one label value: the URL of a 404 is the caller's choice.
+const UNMATCHED = 'unmatched'
+
+/**
+ * Prometheus metrics at /metrics: the process (Node's defaults), HTTP requests per route and status,
+ * the Tarantool connection and calls, and the sessions themselves. Needs the tarantool plugin.
+ */
+async function metrics (app: FastifyInstance): Promise<void> {
+  const registry = new Registry()
+  const registers = [registry]
+  collectDefaultMetrics({ register: registry })
+  app.decorate('metrics', registry)
+
+  // HTTP
+  const labelNames = ['method', 'route', 'status'] as const
+  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered', labelNames, registers })
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from a request\'s arrival to its answer',
+    labelNames,
+    buckets: LATENCY_BUCKETS,
+    registers
+  })
+  // Node-side counts of successful calls (summed over the service's instances).
+  const created = new Counter({ name: 'sessions_created_total', help: 'Sessions created by /new', registers })
+  const deleted = new Counter({ name: 'sessions_deleted_total', help: 'Sessions ended by /del', registers })
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? UNMATCHED
+    const labels = { method: request.method, route, status: String(reply.statusCode) }
+    requests.inc(labels)
+    latency.observe(labels, reply.elapsedTime / 1000)
+    if (reply.statusCode === 200) {
+      if (route === '/new') created.inc()
+      else if (route === '/del') deleted.inc()
+    }
+    done()
+  })
+
+  // The connection
+  const states: ConnectionState[] = ['connecting', 'connected', 'disconnected', 'auth_failed', 'closed']
+  new Gauge({
+    name: 'tarantool_connection_state',
+    help: 'The state of the connection to Tarantool: 1 for the current one',
+    labelNames: ['state'],
+    registers,
+    collect () {
+      for (const state of states) this.set({ state }, app.tarantool.state === state ? 1 : 0)
+    }
+  })
+  const disconnects = new Counter({ name: 'tarantool_disconnects_total', help: 'Connections to Tarantool lost', registers })
+  app.tarantool.on('disconnect', () => disconnects.inc())
+  const calls = new Histogram({
+    name: 'tarantool_call_duration_seconds',
+    help: 'Calls of Tarantool procedures, by how they ended: ok, unavailable (answered 503) or error',
+    labelNames: ['procedure', 'outcome'],
+    buckets: LATENCY_BUCKETS,
+    registers
+  })
+  app.tarantool.on('call', (procedure: string, seconds: number, outcome: CallOutcome) => {
+    calls.observe({ procedure, outcome }, seconds)
+  })
+
+  // Tarantool's own figures, read at each scrape.
+  const up = new Gauge({ name: 'tarantool_up', help: '1 if Tarantool answered the scrape\'s stats call, else 0', registers })
+  const gauges: Array<[Gauge, (s: StoreStats) => number]> = [
+    [new Gauge({ name: 'sessions_stored', help: 'Sessions in Tarantool, expired ones not yet swept included', registers }), (s) => s.sessions],
+    [new Gauge({ name: 'sessions_sweep_last_duration_seconds', help: 'Duration of the last expiry pass', registers }), (s) => s.expiry.last_pass_seconds]
+  ]
+  // Kept by Tarantool since it started: a restart of Tarantool resets them, as counters may.
+  const counters: Array<[Counter, (s: StoreStats) => number]> = [
+    [new Counter({ name: 'sessions_expired_total', help: 'Sessions deleted by the expiry sweep', registers }), (s) => s.expiry.expired],
+    [new Counter({ name: 'sessions_sweep_batches_total', help: 'Expiry transactions that deleted sessions (expired / batches: mean batch size)', registers }), (s) => s.expiry.batches],
+    [new Counter({ name: 'sessions_sweep_passes_total', help: 'Full expiry passes', registers }), (s) => s.expiry.passes],
+    [new Counter({ name: 'sessions_sweep_seconds_total', help: 'Time spent in expiry passes', registers }), (s) => s.expiry.pass_seconds]
+  ]
+  const refresh = async (): Promise<void> => {
+    const stats = await app.store.stats().catch(() => undefined)
+    up.set(stats === undefined ? 0 : 1)
+    if (stats === undefined) return
+    for (const [gauge, read] of gauges) gauge.set(read(stats))
+    for (const [counter, read] of counters) {
+      counter.reset()
+      counter.inc(read(stats))
+    }
+  }
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    await refresh()
+    reply.type(registry.contentType)
+    return await registry.metrics()
+  })
+}
+
+export default fp(metrics, { name: 'metrics', fastify: '5.x', dependencies: ['tarantool'] })

@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify'
+import { ApiError } from '../errors.js'
+import { responsesOf, success } from '../schemas.js'
+
+const startedAt = Date.now()
+
+const healthSchema = {
+  type: 'object',
+  properties: { uptime_seconds: { type: 'integer', description: 'Seconds since the process started' } },
+  required: ['uptime_seconds']
+} as const
+
+const readySchema = {
+  type: 'object',
+  properties: {
+    tarantool_version: { type: 'string' },
+    sessions: { type: 'integer', description: 'Sessions stored, expired ones not yet swept included' }
+  },
+  required: ['tarantool_version', 'sessions']
+} as const
+
+/**
+ * Probes: /health says the process serves HTTP (liveness); /ready
+ * says Tarantool answered a call within TARANTOOL_TIMEOUT_MS and takes writes (readiness).
+ */
+export default async function healthRoutes (app: FastifyInstance): Promise<void> {
+  app.get('/health', {
+    schema: {
+      tags: ['probes'],
+      summary: 'Liveness: the process is up',
+      response: responsesOf(healthSchema, ['internal_error'], { bare: true })
+    }
+  }, async () => success({ uptime_seconds: Math.floor((Date.now() - startedAt) / 1000) }))
+
+  app.get('/ready', {
+    schema: {
+      tags: ['probes'],
+      summary: 'Readiness: Tarantool answers and takes writes',
+      response: responsesOf(readySchema, ['internal_error', 'storage_unavailable'], { bare: true })
+    }
+  }, async () => {
+    const stats = await app.store.stats()
+    if (stats.ro) throw new ApiError('storage_unavailable', 'Tarantool is read-only')
+    return success({ tarantool_version: stats.version, sessions: stats.sessions })
+  })
+}

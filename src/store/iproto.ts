@@ -1,0 +1,174 @@
+// IPROTO_CALL requests, encoded straight into a reusable buffer. msgpack-lite (what the driver
+// uses) costs an allocation or more per value and re-encodes the procedure name on every call;
+// this covers what the store sends (strings, integers, uuids, null) and leaves maps to msgpack-lite.
+import { codec } from 'tarantool-driver/lib/msgpack-extensions.js'
+import msgpack from 'msgpack-lite'
+
+const IPROTO_CALL = 0x0a
+const IPROTO_CODE = 0x00
+const IPROTO_SYNC = 0x01
+const IPROTO_FUNCTION_NAME = 0x22
+const IPROTO_TUPLE = 0x21
+const MP_UUID = 0x02
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** An argument to send as a Tarantool uuid (MessagePack extension 2). */
+export class Uuid {
+  constructor (readonly value: string) {
+    if (!UUID_TEXT.test(value)) throw new TypeError(`Not a UUID: ${value}`)
+  }
+}
+
+// The encoded procedure names, each once.
+const names = new Map<string, Buffer>()
+function encodedName (name: string): Buffer {
+  let buf = names.get(name)
+  if (buf === undefined) {
+    buf = msgpack.encode(name)
+    names.set(name, buf)
+  }
+  return buf
+}
+
+/** Appends encoded requests to one growing buffer; `take()` hands them over for one socket write. */
+export class RequestWriter {
+  #buf = Buffer.allocUnsafe(16 * 1024)
+  #at = 0
+
+  /** Bytes waiting to be taken. */
+  get length (): number {
+    return this.#at
+  }
+
+  /** Encodes one IPROTO_CALL: `0xce len32 {code, sync} {function_name, tuple}`. */
+  call (sync: number, name: string, args: unknown[]): void {
+    const start = this.#at
+    const nameBuf = encodedName(name)
+    this.#reserve(17 + nameBuf.length)
+    const b = this.#buf
+    b[start] = 0xce
+    // b[start + 1..4]: the length, once known
+    b[start + 5] = 0x82
+    b[start + 6] = IPROTO_CODE
+    b[start + 7] = IPROTO_CALL
+    b[start + 8] = IPROTO_SYNC
+    b[start + 9] = 0xce
+    b.writeUInt32BE(sync, start + 10)
+    b[start + 14] = 0x82
+    b[start + 15] = IPROTO_FUNCTION_NAME
+    nameBuf.copy(b, start + 16)
+    b[start + 16 + nameBuf.length] = IPROTO_TUPLE
+    this.#at = start + 17 + nameBuf.length
+    try {
+      this.#array(args)
+    } catch (err) {
+      this.#at = start
+      throw err
+    }
+    this.#buf.writeUInt32BE(this.#at - start - 5, start + 1)
+  }
+
+  /** The requests written so far, in a buffer of their own; the writer starts afresh. */
+  take (): Buffer {
+    const out = Buffer.allocUnsafe(this.#at)
+    this.#buf.copy(out, 0, 0, this.#at)
+    this.#at = 0
+    return out
+  }
+
+  #reserve (bytes: number): void {
+    if (this.#at + bytes <= this.#buf.length) return
+    const bigger = Buffer.allocUnsafe(Math.max(2 * this.#buf.length, this.#at + bytes))
+    this.#buf.copy(bigger, 0, 0, this.#at)
+    this.#buf = bigger
+  }
+
+  #array (values: unknown[]): void {
+    if (values.length > 15) throw new RangeError('At most 15 arguments')
+    this.#reserve(1)
+    this.#buf[this.#at++] = 0x90 | values.length
+    for (const value of values) this.#value(value)
+  }
+
+  #value (value: unknown): void {
+    if (value === null || value === undefined) {
+      this.#reserve(1)
+      this.#buf[this.#at++] = 0xc0
+    } else if (typeof value === 'string') {
+      this.#string(value)
+    } else if (typeof value === 'number' && Number.isSafeInteger(value)) {
+      this.#integer(value)
+    } else if (value instanceof Uuid) {
+      this.#uuid(value.value)
+    } else {
+      // Maps (extra data, settings) and anything rarer: msgpack-lite, as the driver would.
+      const encoded = msgpack.encode(value, { codec } as msgpack.EncoderOptions)
+      this.#reserve(encoded.length)
+      encoded.copy(this.#buf, this.#at)
+      this.#at += encoded.length
+    }
+  }
+
+  #string (value: string): void {
+    const max = 5 + 3 * value.length
+    this.#reserve(max)
+    const b = this.#buf
+    // Written after a 5-byte header gap, then moved up if a shorter header fits.
+    const written = b.write(value, this.#at + 5, 'utf8')
+    let header: number
+    if (written < 32) {
+      b[this.#at] = 0xa0 | written
+      header = 1
+    } else if (written < 0x100) {
+      b[this.#at] = 0xd9
+      b[this.#at + 1] = written
+      header = 2
+    } else if (written < 0x10000) {
+      b[this.#at] = 0xda
+      b.writeUInt16BE(written, this.#at + 1)
+      header = 3
+    } else {
+      b[this.#at] = 0xdb
+      b.writeUInt32BE(written, this.#at + 1)
+      header = 5
+    }
+    if (header < 5) b.copy(b, this.#at + header, this.#at + 5, this.#at + 5 + written)
+    this.#at += header + written
+  }
+
+  #integer (value: number): void {
+    this.#reserve(9)
+    const b = this.#buf
+    if (value >= 0 && value < 0x80) {
+      b[this.#at++] = value
+    } else if (value >= 0 && value <= 0xffffffff) {
+      b[this.#at] = 0xce
+      b.writeUInt32BE(value, this.#at + 1)
+      this.#at += 5
+    } else if (value >= 0) {
+      b[this.#at] = 0xcf
+      b.writeBigUInt64BE(BigInt(value), this.#at + 1)
+      this.#at += 9
+    } else if (value >= -0x80000000) {
+      b[this.#at] = 0xd2
+      b.writeInt32BE(value, this.#at + 1)
+      this.#at += 5
+    } else {
+      b[this.#at] = 0xd3
+      b.writeBigInt64BE(BigInt(value), this.#at + 1)
+      this.#at += 9
+    }
+  }
+
+  #uuid (value: string): void {
+    this.#reserve(18)
+    const b = this.#buf
+    b[this.#at] = 0xd8
+    b[this.#at + 1] = MP_UUID
+    let at = this.#at + 2
+    for (const [from, to] of [[0, 8], [9, 13], [14, 18], [19, 23], [24, 36]]) {
+      at += b.write(value.slice(from, to), at, 'hex')
+    }
+    this.#at = at
+  }
+}

@@ -1,0 +1,93 @@
+-- Background conversion of IPv4 addresses stored as text (schema 1) to their 32-bit numbers
+-- (schema 2), while the instance serves: batches of BATCH sessions in a transaction each,
+-- yielding between them, on the master only. Until it is done, lookups by ip also look for the
+-- text form (see api.by_ip). Safe to run again: it converts what is left.
+local fiber = require('fiber')
+local log = require('log')
+local space = require('sessions.space')
+
+local F = space.F
+local FIBER_NAME = 'sessions.ipv4_upgrade'
+local BATCH = 500
+
+local M = {}
+
+local pending = true
+
+-- Whether sessions may still hold IPv4 addresses as text.
+function M.pending()
+    return pending
+end
+
+-- 'a.b.c.d' -> its 32-bit number; nil for anything else (an IPv6 address).
+function M.number(ip)
+    local a, b, c, d = ip:match('^(%d+)%.(%d+)%.(%d+)%.(%d+)$')
+    if a == nil then return nil end
+    return ((tonumber(a) * 256 + tonumber(b)) * 256 + tonumber(c)) * 256 + tonumber(d)
+end
+
+-- Its number -> 'a.b.c.d'.
+function M.text(n)
+    return string.format('%d.%d.%d.%d', bit.band(bit.rshift(n, 24), 255), bit.band(bit.rshift(n, 16), 255),
+        bit.band(bit.rshift(n, 8), 255), bit.band(n, 255))
+end
+
+-- Converts the text IPv4 addresses among about BATCH sessions of the ip index after text `from`
+-- (GT; numbers sort before text there, so '' and GE start with the first text). Returns how many
+-- it converted, the last address it looked at, and whether it reached the end of the index.
+local function convert_batch(from, iterator)
+    local s = space.get()
+    local keys, numbers = {}, {}
+    local last, scanned = nil, 0
+    for _, t in s.index.ip:pairs(from, {iterator = iterator}) do
+        local ip = t[F.ip]
+        -- Stop between two addresses only: the next batch goes on after `last`.
+        if scanned >= BATCH and ip ~= last then
+            return keys, numbers, last, false
+        end
+        last, scanned = ip, scanned + 1
+        local number = M.number(ip)
+        if number ~= nil then
+            keys[#keys + 1] = t[F.token]
+            numbers[#numbers + 1] = number
+        end
+    end
+    return keys, numbers, last, true
+end
+
+local function run()
+    fiber.self():name(FIBER_NAME)
+    local s = space.get()
+    local total, from, iterator = 0, '', 'GE'
+    local started = fiber.clock()
+    repeat
+        if box.info.ro then return end
+        local keys, numbers, last, complete = convert_batch(from, iterator)
+        box.atomic(function()
+            for i, key in ipairs(keys) do
+                s:update(key, {{'=', F.ip, numbers[i]}})
+            end
+        end)
+        total = total + #keys
+        from, iterator = last, 'GT'
+        fiber.yield()
+    until complete
+    pending = false
+    if total > 0 then
+        log.info('sessions: stored %d IPv4 addresses as numbers in %.1f s', total, fiber.clock() - started)
+    end
+end
+
+-- Starts the conversion, unless one from an earlier load of this code is running.
+function M.start()
+    for _, info in pairs(fiber.info({backtrace = false})) do
+        if info.name == FIBER_NAME then return end
+    end
+    if box.info.ro then return end
+    fiber.create(function()
+        local ok, err = pcall(run)
+        if not ok then log.error('sessions: IPv4 conversion failed: %s', err) end
+    end)
+end
+
+return M

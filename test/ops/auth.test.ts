@@ -1,0 +1,68 @@
+// API_KEY: when set, the session API wants `Authorization: Bearer <key>`; probes, metrics and docs
+// stay open.
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../src/config.js'
+import { apiError, buildApp, call, uniqueUserId } from '../support/app.js'
+
+const KEY = 'correct-horse-battery-staple'
+
+describe('with API_KEY set', () => {
+  let app: FastifyInstance
+  beforeAll(async () => { app = await buildApp({ env: { API_KEY: KEY } }) })
+  afterAll(async () => { await app.close() })
+
+  it.each([
+    ['no Authorization header', undefined],
+    ['a wrong key', `Bearer ${KEY}x`],
+    ['a short wrong key', 'Bearer x'],
+    ['the key under another scheme', `Basic ${KEY}`],
+    ['the key alone', KEY],
+    ['an empty bearer', 'Bearer ']
+  ])('refuses %s with 401 unauthorized', async (_why, authorization) => {
+    for (const url of ['/new?user_id=1&ip=127.0.0.1', '/get?token=61494096-9af7-49ba-9fb4-e89c0811e6d3', '/user?id=1', '/ip?ip=127.0.0.1', '/del?token=x']) {
+      const res = await app.inject({ url, headers: authorization === undefined ? {} : { authorization } })
+      expect(res.statusCode).toBe(401)
+      expect(res.json()).toEqual(apiError('unauthorized'))
+      expect(res.headers['www-authenticate']).toBe('Bearer')
+    }
+  })
+
+  it('serves a caller with the key, whatever the case of the scheme', async () => {
+    const userId = uniqueUserId()
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+      const res = await call(app, { url: `/new?user_id=${userId}&ip=127.0.0.1`, headers: { authorization: `${scheme} ${KEY}` } })
+      expect(res.statusCode).toBe(200)
+    }
+    const list = await call<unknown[]>(app, { url: `/user?id=${userId}`, headers: { authorization: `Bearer ${KEY}` } })
+    expect(list.body).toMatchObject({ status: 'success', data: { length: 3 } })
+  })
+
+  it('checks the key before anything else: no validation hints without it', async () => {
+    const res = await call(app, { url: '/new?user_id=nope' })
+    expect(res.statusCode).toBe(401)
+  })
+
+  it('leaves probes, metrics and the docs open', async () => {
+    for (const url of ['/health', '/ready', '/metrics', '/openapi.json', '/docs/']) {
+      expect((await app.inject({ url })).statusCode, url).toBe(200)
+    }
+  })
+})
+
+describe('without API_KEY', () => {
+  it('serves everyone', async () => {
+    const app = await buildApp()
+    try {
+      expect((await app.inject({ url: '/user?id=1' })).statusCode).toBe(200)
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('takes an empty API_KEY as unset and refuses a short or spaced one', () => {
+    expect(loadConfig({ API_KEY: '' }).API_KEY).toBeUndefined()
+    expect(() => loadConfig({ API_KEY: 'short' })).toThrow(/API_KEY must NOT have fewer than 16 characters/)
+    expect(() => loadConfig({ API_KEY: 'has a space in the middle' })).toThrow(/API_KEY must be printable ASCII without spaces/)
+  })
+})

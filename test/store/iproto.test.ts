@@ -1,0 +1,78 @@
+// The request encoder against msgpack-lite's decoder: every kind of value the store sends.
+import msgpack from 'msgpack-lite'
+import { describe, expect, it } from 'vitest'
+import { RequestWriter, Uuid } from '../../src/store/iproto.js'
+
+const UUID = '61494096-9af7-49ba-9fb4-e89c0811e6d3'
+
+/** Splits the writer's output into requests: [header, body] each. */
+function decode (buf: Buffer): Array<[unknown, unknown]> {
+  const out: Array<[unknown, unknown]> = []
+  let at = 0
+  while (at < buf.length) {
+    expect(buf[at]).toBe(0xce)
+    const length = buf.readUInt32BE(at + 1)
+    const decoder = msgpack.createDecodeStream()
+    const values: unknown[] = []
+    decoder.on('data', (v: unknown) => values.push(v))
+    decoder.write(buf.subarray(at + 5, at + 5 + length))
+    out.push(values as [unknown, unknown])
+    at += 5 + length
+  }
+  return out
+}
+
+describe('RequestWriter', () => {
+  it('encodes IPROTO_CALL with the sync, the name and the arguments', () => {
+    const writer = new RequestWriter()
+    writer.call(7, 'sessions.get', ['192.0.2.1', null, 42])
+    expect(decode(writer.take())).toEqual([[{ 0: 0x0a, 1: 7 }, { 0x22: 'sessions.get', 0x21: ['192.0.2.1', null, 42] }]])
+    expect(writer.length).toBe(0)
+  })
+
+  it('encodes strings of every length class, and multi-byte text', () => {
+    const strings = ['', 'a'.repeat(31), 'b'.repeat(32), 'c'.repeat(255), 'd'.repeat(256), 'e'.repeat(70_000), 'ключ 🔑']
+    const writer = new RequestWriter()
+    writer.call(1, 'f', strings)
+    expect(decode(writer.take())[0][1]).toEqual({ 0x22: 'f', 0x21: strings })
+  })
+
+  it('encodes integers as integers, large ones too', () => {
+    const ints = [0, 127, 128, 0xffffffff, 2 ** 32, Number.MAX_SAFE_INTEGER, -1, -(2 ** 31), -(2 ** 40)]
+    const writer = new RequestWriter()
+    writer.call(1, 'f', ints)
+    const buf = writer.take()
+    const args = (decode(buf)[0][1] as Record<number, unknown[]>)[0x21]
+    expect(args.map(Number)).toEqual(ints)
+    // No float64 (0xcb) anywhere: Tarantool's unsigned fields refuse doubles.
+    expect(buf.includes(0xcb)).toBe(false)
+  })
+
+  it('encodes a uuid as extension 2 with its 16 bytes, and refuses what is not one', () => {
+    const writer = new RequestWriter()
+    writer.call(1, 'f', [new Uuid(UUID)])
+    const buf = writer.take()
+    const at = buf.indexOf(0xd8)
+    expect(buf[at + 1]).toBe(2)
+    expect(buf.subarray(at + 2, at + 18).toString('hex')).toBe(UUID.replace(/-/g, ''))
+    expect(() => new Uuid('61494096-9af7-49ba-9fb4-e89c0811e6dz')).toThrow(TypeError)
+  })
+
+  it('encodes maps through msgpack-lite, and keeps several calls apart', () => {
+    const writer = new RequestWriter()
+    writer.call(1, 'a', [{ x: 1, nested: { y: [1, 'two'] } }])
+    writer.call(2, 'b', [])
+    expect(decode(writer.take())).toEqual([
+      [{ 0: 0x0a, 1: 1 }, { 0x22: 'a', 0x21: [{ x: 1, nested: { y: [1, 'two'] } }] }],
+      [{ 0: 0x0a, 1: 2 }, { 0x22: 'b', 0x21: [] }]
+    ])
+  })
+
+  it('leaves nothing behind from a call it could not encode', () => {
+    const writer = new RequestWriter()
+    writer.call(1, 'a', [1])
+    const before = writer.length
+    expect(() => writer.call(2, 'b', new Array(16).fill(0))).toThrow(RangeError)
+    expect(writer.length).toBe(before)
+  })
+})

@@ -1,0 +1,92 @@
+// Data written by an older schema is upgraded when a newer one starts on it: here sessions of
+// schema 1 (ips as text) served as before by schema 2, which converts IPv4 to numbers in the
+// background.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { connectConsole } from '../../src/admin-console.js'
+import { INIT_LUA } from '../../src/embedded-tarantool.js'
+import { buildApp, ok } from '../support/app.js'
+import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
+
+const NOW = Math.floor(Date.now() / 1000)
+const OLD = [
+  { token: '0e5c0000-0000-4000-8000-000000000001', user_id: 7, ip: '10.1.2.3', extra: null },
+  { token: '0e5c0000-0000-4000-8000-000000000002', user_id: 7, ip: '2001:db8::1', extra: { device: 'Nexus 5' } },
+  { token: '0e5c0000-0000-4000-8000-000000000003', user_id: 8, ip: '255.255.255.255', extra: null },
+  { token: '0e5c0000-0000-4000-8000-000000000004', user_id: 9, ip: '0.0.0.0', extra: null }
+]
+
+/** Writes schema-1 data into `dir` with a throwaway instance. */
+function writeSchemaOne (dir: string): void {
+  const rows = OLD.map((s) => `{uuid.fromstr('${s.token}'), ${s.user_id}, '${s.ip}', ${NOW}, ${NOW}` +
+    (s.extra === null ? '}' : `, {device = '${s.extra.device}'}}`)).join(',\n')
+  const script = join(dir, 'schema1.lua')
+  writeFileSync(script, `
+    package.path = '${dirname(INIT_LUA)}/?.lua;${dirname(INIT_LUA)}/?/init.lua;' .. package.path
+    box.cfg{work_dir = '${dir}', log_level = 2}
+    require('sessions.migrations').apply(1)
+    local uuid = require('uuid')
+    for _, t in ipairs({${rows}}) do box.space.sessions:insert(t) end
+    box.snapshot()
+    os.exit(0)
+  `)
+  const run = spawnSync(TARANTOOL_BIN!, [script], { cwd: dir, encoding: 'utf8' })
+  if (run.status !== 0) throw new Error(`schema 1 setup failed: ${run.stderr}`)
+}
+
+describe.skipIf(TARANTOOL_BIN === undefined)('migrations', () => {
+  let dir: string
+  let tarantool: TestTarantool
+  let app: FastifyInstance
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sessions-migrate-'))
+    writeSchemaOne(dir)
+    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir, TARANTOOL_CONSOLE_SOCKET: join(dir, 'console.sock') })
+    app = await buildApp({ uri: tarantool.uri })
+  })
+  afterAll(async () => {
+    await app?.close()
+    await tarantool?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('serves sessions written by schema 1, ips unchanged to the API', async () => {
+    for (const old of OLD) {
+      expect(await ok(app, { url: `/ip?ip=${old.ip}` })).toEqual([expect.objectContaining({ token: old.token, ip: old.ip, extra: old.extra })])
+    }
+    expect((await ok<unknown[]>(app, { url: '/user?id=7' })).length).toBe(2)
+    const touched = await ok(app, { url: `/get?token=${OLD[0].token}&ip=10.9.9.9` })
+    expect(touched).toMatchObject({ ip: '10.9.9.9', user_id: 7, create: NOW })
+    expect(await ok(app, { url: '/ip?ip=10.1.2.3' })).toEqual([])
+    expect(await ok(app, { url: '/ip?ip=10.9.9.9' })).toEqual([expect.objectContaining({ token: OLD[0].token })])
+  })
+
+  it('converts the IPv4 addresses stored as text, and only those', async () => {
+    const admin = await connectConsole(join(dir, 'console.sock'))
+    try {
+      await vi.waitFor(async () => {
+        expect(await admin.eval('return require("sessions.ipv4_upgrade").pending()')).toBe(false)
+      }, { timeout: 10_000, interval: 100 })
+      expect(await admin.eval('return require("sessions.migrations").version()')).toBe(2)
+      const stored = await admin.eval<Array<[string, unknown]>>(
+        'local out = {} for _, t in box.space.sessions:pairs() do out[#out + 1] = {t[1]:str(), t[3]} end return out')
+      const byToken = Object.fromEntries(stored)
+      expect(byToken[OLD[1].token]).toBe('2001:db8::1')
+      expect(byToken[OLD[2].token]).toBe(2 ** 32 - 1)
+      expect(byToken[OLD[3].token]).toBe(0)
+      expect(Object.values(byToken).filter((ip) => typeof ip === 'string')).toEqual(['2001:db8::1'])
+    } finally {
+      admin.close()
+    }
+  })
+
+  it('mixes converted and new sessions at one address', async () => {
+    const fresh = await ok(app, { url: '/new?user_id=8&ip=255.255.255.255' })
+    const listed = await ok<Array<{ token: string }>>(app, { url: '/ip?ip=255.255.255.255' })
+    expect(listed.map((s) => s.token).sort()).toEqual([OLD[2].token, fresh.token].sort())
+  })
+})
