@@ -2,11 +2,30 @@ import type { FastifyServerOptions } from 'fastify'
 import pino from 'pino'
 import type { Config } from './config.js'
 
-const TOKEN_IN_URL = /([?&]token=)[^&#]*/gi
+// A query that may name a token: `token` in any case, or something %-encoded.
+const MAY_HOLD_TOKEN = /token|%/i
 
-/** Hides session tokens in a URL: a token in a log is a credential in a log. */
+function decoded (text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '))
+  } catch {
+    return text
+  }
+}
+
+/**
+ * Hides session tokens in a URL: a token in a log is a credential in a log. Parameter names are
+ * compared decoded, as the query parser reads them (`%74oken=` is a token too).
+ */
 export function redactUrl (url: string): string {
-  return url.replace(TOKEN_IN_URL, '$1[redacted]')
+  const query = url.indexOf('?')
+  if (query < 0 || !MAY_HOLD_TOKEN.test(url.slice(query))) return url
+  const pairs = url.slice(query + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=')
+    const name = eq < 0 ? pair : pair.slice(0, eq)
+    return decoded(name).toLowerCase() === 'token' ? `${name}=[redacted]` : pair
+  })
+  return `${url.slice(0, query + 1)}${pairs.join('&')}`
 }
 
 /**

@@ -7,5 +7,7 @@ describe('redactUrl', () => {
       .toBe('/get?token=[redacted]&ip=1.2.3.4')
     expect(redactUrl('/del?a=1&TOKEN=abc')).toBe('/del?a=1&TOKEN=[redacted]')
     expect(redactUrl('/user?id=1')).toBe('/user?id=1')
+    expect(redactUrl('/get?%74oken=abc&tok%65n=def&ip=%3A%3A1')).toBe('/get?%74oken=[redacted]&tok%65n=[redacted]&ip=%3A%3A1')
+    expect(redactUrl('/get?token&bad=%E0%A4%A')).toBe('/get?token=[redacted]&bad=%E0%A4%A')
   })
 })

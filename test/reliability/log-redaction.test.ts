@@ -28,6 +28,10 @@ describe('log redaction', () => {
       { url: `/get?token=${token}` },
       { url: `/get?ip=127.0.0.1&TOKEN=${token}` },
       { url: `/get?token=${token}&token=${token}` },
+      // Names the query parser decodes: tokens as well.
+      { url: `/get?%74oken=${token}` },
+      { url: `/get?tok%65n=${token}` },
+      { url: `/get?ip=127.0.0.1&To%4Ben=${token}` },
       { url: `/get?token=${token}`, method: 'POST' as const, payload: { token, note: token } },
       { url: `/get?token=${token}`, method: 'POST' as const, payload: `token=${token}`, headers: form },
       { url: '/del', method: 'POST' as const, payload: `token=${token}`, headers: form },
