@@ -1,12 +1,12 @@
 // npm run restore -- --from DIR: puts a backup (from npm run backup) into the data directory of a
 // stopped instance, then starts Tarantool on it once to check that it holds as many sessions as the
 // backup's manifest says. The data files it replaces are kept aside in the data directory.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, renameSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import pino from 'pino'
 import { connectConsole } from '../src/admin-console.js'
 import { loadConfig } from '../src/config.js'
-import { startEmbeddedTarantool } from '../src/embedded-tarantool.js'
+import { startEmbeddedTarantool, tarantoolRunningOn } from '../src/embedded-tarantool.js'
 import { readManifest, scriptOptions, sha256 } from './backup-manifest.js'
 
 const USAGE = `usage: npm run restore -- --from DIR [--data-dir DIR] [--console SOCKET]
@@ -17,15 +17,10 @@ const USAGE = `usage: npm run restore -- --from DIR [--data-dir DIR] [--console 
 // The files that make up an instance's data.
 const DATA_FILE = /\.(snap|xlog|vylog)$/
 
-/** The pid of a Tarantool that runs on this data directory, if one does. */
+/** What shows that a Tarantool runs on this data directory, if one does. */
 async function runningInstance (dataDir: string, consoleSocket: string): Promise<string | undefined> {
-  const pidFile = join(dataDir, 'tarantool.pid')
-  if (existsSync(pidFile)) {
-    const pid = Number(readFileSync(pidFile, 'utf8').trim())
-    // The file stays behind a killed instance, and its pid may be another process's by now.
-    const comm = Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}/comm`) ? readFileSync(`/proc/${pid}/comm`, 'utf8') : ''
-    if (comm.startsWith('tarantool')) return `pid ${pid}`
-  }
+  const pid = tarantoolRunningOn(dataDir)
+  if (pid !== undefined) return `pid ${pid}`
   try {
     const admin = await connectConsole(consoleSocket, { timeoutMs: 2000 })
     admin.close()

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { accessSync, constants, mkdirSync } from 'node:fs'
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { delimiter, isAbsolute, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -75,6 +75,20 @@ function portOpen (port: number): Promise<boolean> {
     socket.once('connect', () => { socket.destroy(); resolveOpen(true) })
     socket.once('error', () => resolveOpen(false))
   })
+}
+
+// A Tarantool left behind by a service killed outright exits within a second (parent_watch.lua).
+const PREVIOUS_EXIT_WAIT_MS = 5_000
+
+/** The pid of a Tarantool running on this data directory (the live tarantool its pid file names), if any. */
+export function tarantoolRunningOn (dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'tarantool.pid'), 'utf8').trim())
+    // The file stays behind a killed instance, and its pid may be another process's by now.
+    return Number.isInteger(pid) && pid > 0 && readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('tarantool') ? pid : undefined
+  } catch {
+    return undefined
+  }
 }
 
 const delay = (ms: number): Promise<void> => new Promise((resolveDelay) => setTimeout(resolveDelay, ms))
@@ -171,6 +185,16 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
     log.info('Tarantool stopped')
   }
 
+  // A service restarted at once after being killed waits for its previous Tarantool to go.
+  const previous = tarantoolRunningOn(dataDir)
+  if (previous !== undefined) {
+    log.info({ pid: previous }, 'waiting for the previous Tarantool on this data directory to exit')
+    const deadline = Date.now() + PREVIOUS_EXIT_WAIT_MS
+    for (let pid: number | undefined = previous; pid !== undefined; pid = tarantoolRunningOn(dataDir)) {
+      if (Date.now() > deadline) throw new Error(`Another Tarantool (pid ${pid}) runs on the data directory ${dataDir}`)
+      await delay(100)
+    }
+  }
   log.info({ bin, dataDir, port }, 'starting Tarantool')
   child = launch()
   const firstRun = child

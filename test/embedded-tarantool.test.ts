@@ -62,7 +62,21 @@ describe('startEmbeddedTarantool', () => {
     it('refuses a second instance on the same data directory', async () => {
       const dataDir = tempDir()
       await start(dataDir)
-      await expect(startEmbeddedTarantool({ bin: TARANTOOL_BIN!, dataDir, log })).rejects.toThrow(/exited/)
+      // It waits a while for the other to exit, as one left by a killed service soon does.
+      await expect(startEmbeddedTarantool({ bin: TARANTOOL_BIN!, dataDir, log })).rejects.toThrow(/Another Tarantool \(pid \d+\) runs on the data directory/)
+    })
+
+    it('waits for a previous instance on the data directory that is on its way out', async () => {
+      // As after `kill -9` of the service: its Tarantool notices within a second and exits.
+      const dataDir = tempDir()
+      const first = await start(dataDir)
+      const firstPid = first.embedded.process!.pid!
+      first.client.close()
+      setTimeout(() => { void first.embedded.stop() }, 1000)
+      const second = await startEmbeddedTarantool({ bin: TARANTOOL_BIN!, dataDir, log })
+      cleanup.push(second.stop)
+      expect(isRunning(firstPid)).toBe(false)
+      expect(second.process?.pid).toBeDefined()
     })
 
     it('restarts Tarantool when it dies, and the client reconnects', async () => {
