@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ERRORS, isErrorCode } from '../src/errors.js'
 import { buildApp, newSession } from './support/app.js'
 import { startTarantool, type TestTarantool } from './support/tarantool.js'
-import { http } from './reliability/support/http.js'
-import { HostileRequests, seededRandom, type HostileRequest } from './reliability/support/hostile.js'
+import { http } from './support/http.js'
+import { HostileRequests, seededRandom, type HostileRequest } from './support/hostile.js'
 
 const REQUESTS = 20_000
 const CONCURRENCY = 16

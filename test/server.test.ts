@@ -1,60 +1,25 @@
 // `npm start` as a user runs it: embedded Tarantool, real HTTP, signals.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { runServer as runServerIn, stopAll, untilServing, type RunningServer } from './support/server.js'
 import { freePort, isRunning, TARANTOOL_BIN } from './support/tarantool.js'
 
-interface RunningServer {
-  process: ChildProcessWithoutNullStreams
-  base: string
-  port: number
-  output: () => string
-  exited: Promise<number | null>
-  /** The embedded Tarantool's pid, from its own log lines ("[1234] main/103/init.lua"). */
-  tarantoolPid: () => number
-}
-
 const cleanup: Array<() => void> = []
-afterEach(() => { for (const fn of cleanup.splice(0)) fn() })
-
-async function runServer (env: Record<string, string> = {}): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sessions-server-'))
-  const port = Number(env.PORT ?? await freePort())
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir, ...env },
-    stdio: ['pipe', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stdout.on('data', (chunk) => { output += chunk })
-  child.stderr.on('data', (chunk) => { output += chunk })
-  cleanup.push(() => {
-    child.kill('SIGKILL')
-    rmSync(dataDir, { recursive: true, force: true })
-  })
-  return {
-    process: child,
-    base: `http://127.0.0.1:${port}`,
-    port,
-    output: () => output,
-    exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-    tarantoolPid: () => Number(/\[(\d+)\] main\/\d+\/init\.lua/.exec(output)?.[1])
-  }
-}
-
-async function untilServing (server: RunningServer): Promise<void> {
-  await vi.waitFor(async () => {
-    expect((await fetch(`${server.base}/ready`)).status).toBe(200)
-  }, { timeout: 20_000, interval: 100 })
-}
-
-const refused = (port: number): Promise<boolean> => new Promise((resolve) => {
-  const socket = connect(port, '127.0.0.1')
-  socket.once('connect', () => { socket.destroy(); resolve(false) })
-  socket.once('error', () => resolve(true))
+afterEach(() => {
+  stopAll()
+  for (const fn of cleanup.splice(0)) fn()
 })
+
+/** The service on a data directory of its own, removed after the test. */
+async function runServer (env: Record<string, string> = {}): Promise<RunningServer & { base: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sessions-server-'))
+  cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }))
+  const server = await runServerIn(dataDir, env)
+  return { ...server, base: `http://127.0.0.1:${server.port}` }
+}
 
 describe.skipIf(TARANTOOL_BIN === undefined)('server', () => {
   it('serves with an embedded Tarantool and stops it on SIGTERM', async () => {
@@ -83,26 +48,6 @@ describe.skipIf(TARANTOOL_BIN === undefined)('server', () => {
     expect(line.version).toMatch(/^\d+\.\d+\.\d+/)
     expect(line.config).toMatchObject({ PORT: server.port, API_KEY: '[redacted]', SESSION_TTL_SECONDS: 15552000, LOG_LEVEL: 'info' })
     expect(server.output()).not.toContain(apiKey)
-  })
-
-  it('finishes the requests in flight on SIGTERM, refusing new connections meanwhile', async () => {
-    const server = await runServer({ TARANTOOL_TIMEOUT_MS: '10000' })
-    await untilServing(server)
-    // Tarantool paused: a request waits for it.
-    process.kill(server.tarantoolPid(), 'SIGSTOP')
-    cleanup.unshift(() => { try { process.kill(server.tarantoolPid(), 'SIGCONT') } catch {} })
-    const inFlight = fetch(`${server.base}/new?user_id=2&ip=127.0.0.1`)
-    await new Promise((resolve) => setTimeout(resolve, 300))
-
-    server.process.kill('SIGTERM')
-    await vi.waitFor(async () => { expect(await refused(server.port)).toBe(true) })
-    process.kill(server.tarantoolPid(), 'SIGCONT')
-
-    const res = await inFlight
-    expect(res.status).toBe(200)
-    expect((await res.json() as { data: { user_id: number } }).data.user_id).toBe(2)
-    expect(await server.exited).toBe(0)
-    expect(isRunning(server.tarantoolPid())).toBe(false)
   })
 
   it('leaves no Tarantool behind when it is killed outright', async () => {

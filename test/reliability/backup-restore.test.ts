@@ -8,8 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { Session } from '../../src/store/sessions-store.js'
 import { uniqueUserId } from '../support/app.js'
 import { TARANTOOL_BIN } from '../support/tarantool.js'
-import { http } from './support/http.js'
-import { runServer, stopAll, untilServing } from './support/server.js'
+import { http } from '../support/http.js'
+import { runServer, stopAll, untilServing } from '../support/server.js'
 
 const root = mkdtempSync(join(tmpdir(), 'sessions-backup-'))
 const dataDir = join(root, 'data')

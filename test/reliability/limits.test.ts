@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EXTRA_MAX_DEPTH } from '../../src/extra.js'
 import { FORM_MAX_FIELDS } from '../../src/plugins/body.js'
 import { apiError, buildApp } from '../support/app.js'
-import { http, type HttpOptions } from './support/http.js'
+import { http, type HttpOptions } from '../support/http.js'
 
 // Large enough that a form of FORM_MAX_FIELDS short fields fits in the extra data.
 const EXTRA_MAX_BYTES = 32_768

@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Session } from '../../src/store/sessions-store.js'
 import { uniqueUserId } from '../support/app.js'
 import { isRunning, TARANTOOL_BIN } from '../support/tarantool.js'
-import { http } from './support/http.js'
-import { runServer, stopAll, untilServing } from './support/server.js'
+import { http } from '../support/http.js'
+import { runServer, stopAll, untilServing } from '../support/server.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sessions-kill-'))
 afterEach(() => {

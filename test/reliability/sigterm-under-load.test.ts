@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { isRunning, TARANTOOL_BIN } from '../support/tarantool.js'
-import { http } from './support/http.js'
-import { refused, runServer, stopAll, untilServing } from './support/server.js'
+import { http } from '../support/http.js'
+import { refused, runServer, stopAll, untilServing } from '../support/server.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sessions-sigterm-'))
 afterEach(() => {

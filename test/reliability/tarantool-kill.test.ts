@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Session } from '../../src/store/sessions-store.js'
 import { buildApp, uniqueUserId } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
-import { http } from './support/http.js'
+import { http } from '../support/http.js'
 
 const BURST = 5000
 // Killed once this many have succeeded: well inside the burst.

@@ -9,8 +9,8 @@ import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildApp } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
-import { http } from './support/http.js'
-import { runServer, stopAll, untilServing } from './support/server.js'
+import { http } from '../support/http.js'
+import { runServer, stopAll, untilServing } from '../support/server.js'
 
 const CLIENTS = 16
 const LOAD_MAX_MS = 30_000

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { connect } from 'node:net'
 import { expect, vi } from 'vitest'
-import { freePort } from '../../support/tarantool.js'
+import { freePort } from './tarantool.js'
 import { http } from './http.js'
 
 export interface RunningServer {
@@ -18,7 +18,7 @@ export interface RunningServer {
 
 /** Starts `src/server.ts` on a free port with its data in `dataDir`; killed by `stopAll()`. */
 export async function runServer (dataDir: string, env: Record<string, string> = {}): Promise<RunningServer> {
-  const port = await freePort()
+  const port = Number(env.PORT ?? await freePort())
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
     stdio: ['pipe', 'pipe', 'pipe']
@@ -48,7 +48,7 @@ export function stopAll (): void {
 /** Waits until the server answers requests (its Tarantool included). */
 export async function untilServing (server: RunningServer, timeoutMs = 20_000): Promise<void> {
   await vi.waitFor(async () => {
-    expect((await http(server.port, '/user?id=0', { timeoutMs: 2000 })).status).toBe(200)
+    expect((await http(server.port, '/ready', { timeoutMs: 2000 })).status).toBe(200)
   }, { timeout: timeoutMs, interval: 100 })
 }
 
