@@ -36,6 +36,8 @@ local console_socket = env('TARANTOOL_CONSOLE_SOCKET')
 if console_socket ~= nil then
     -- Admin console on a unix socket only: never on the network.
     require('console').listen('unix/:' .. console_socket)
+    -- Owner only, whatever the umask: the console runs any Lua as admin.
+    fio.chmod(console_socket, tonumber('600', 8))
 end
 
 require('sessions').start{

@@ -28,6 +28,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('the embedded instance\'s admin con
   it('is a unix socket in a data directory only its owner can enter', () => {
     expect(embedded.consoleSocket).toBe(join(dataDir, CONSOLE_SOCKET_NAME))
     expect(statSync(embedded.consoleSocket!).isSocket()).toBe(true)
+    expect(statSync(embedded.consoleSocket!).mode & 0o777).toBe(0o600)
     expect(statSync(dataDir).mode & 0o777).toBe(0o700)
   })
 

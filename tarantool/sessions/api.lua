@@ -88,6 +88,7 @@ end
 -- (checked by the service). Without extra, the tuple ends before the field: a byte less, which
 -- moves most sessions to a smaller memtx size class.
 function api.new(token, user_id, ip, extra)
+    ip = ipv4_upgrade.stored(ip)
     local t = now()
     if extra == nil then
         return space.get():insert{token, user_id, ip, t, t}
@@ -99,6 +100,7 @@ end
 -- extra is merged into its extra (new keys win), if the result stays within extra_max_bytes.
 -- Writes nothing when nothing changes.
 function api.get(token, ip, extra, extra_max_bytes)
+    ip = ipv4_upgrade.stored(ip)
     local s = space.get()
     local t = s:get(token)
     local now_s = now()
@@ -141,6 +143,7 @@ end
 
 -- All live sessions whose current ip is this one (IPv4 as its number), newest activity first.
 function api.by_ip(ip)
+    ip = ipv4_upgrade.stored(ip)
     if type(ip) == 'number' and ipv4_upgrade.pending() then
         -- Sessions of schema 1 not converted yet hold the address as text.
         return live_by('ip', {ip, ipv4_upgrade.text(ip)})

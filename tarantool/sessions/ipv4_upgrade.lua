@@ -26,25 +26,34 @@ function M.number(ip)
     return ((tonumber(a) * 256 + tonumber(b)) * 256 + tonumber(c)) * 256 + tonumber(d)
 end
 
+-- An ip as it is stored: a text IPv4 address (from a service older than schema 2) as its
+-- number; anything else as it is.
+function M.stored(ip)
+    if type(ip) == 'string' then
+        return M.number(ip) or ip
+    end
+    return ip
+end
+
 -- Its number -> 'a.b.c.d'.
 function M.text(n)
     return string.format('%d.%d.%d.%d', bit.band(bit.rshift(n, 24), 255), bit.band(bit.rshift(n, 16), 255),
         bit.band(bit.rshift(n, 8), 255), bit.band(n, 255))
 end
 
--- Converts the text IPv4 addresses among about BATCH sessions of the ip index after text `from`
--- (GT; numbers sort before text there, so '' and GE start with the first text). Returns how many
--- it converted, the last address it looked at, and whether it reached the end of the index.
+-- Converts the text IPv4 addresses among the next BATCH sessions of the ip index from text
+-- `from` (numbers sort before text there, so GE '' starts with the first text). Returns what to
+-- convert, where to go on from, and whether it reached the end of the index.
 local function convert_batch(from, iterator)
-    local s = space.get()
     local keys, numbers = {}, {}
     local last, scanned = nil, 0
-    for _, t in s.index.ip:pairs(from, {iterator = iterator}) do
-        local ip = t[F.ip]
-        -- Stop between two addresses only: the next batch goes on after `last`.
-        if scanned >= BATCH and ip ~= last then
-            return keys, numbers, last, false
+    for _, t in space.get().index.ip:pairs(from, {iterator = iterator}) do
+        if scanned >= BATCH then
+            -- Converted sessions leave the text part: what is left of an IPv4 address is found
+            -- again from it (GE); an IPv6 address is passed (GT).
+            return keys, numbers, last, M.number(last) ~= nil and 'GE' or 'GT', false
         end
+        local ip = t[F.ip]
         last, scanned = ip, scanned + 1
         local number = M.number(ip)
         if number ~= nil then
@@ -52,7 +61,7 @@ local function convert_batch(from, iterator)
             numbers[#numbers + 1] = number
         end
     end
-    return keys, numbers, last, true
+    return keys, numbers, last, 'GT', true
 end
 
 local function run()
@@ -62,14 +71,14 @@ local function run()
     local started = fiber.clock()
     repeat
         if box.info.ro then return end
-        local keys, numbers, last, complete = convert_batch(from, iterator)
+        local keys, numbers, last, next_iterator, complete = convert_batch(from, iterator)
         box.atomic(function()
             for i, key in ipairs(keys) do
                 s:update(key, {{'=', F.ip, numbers[i]}})
             end
         end)
         total = total + #keys
-        from, iterator = last, 'GT'
+        from, iterator = last, next_iterator
         fiber.yield()
     until complete
     pending = false

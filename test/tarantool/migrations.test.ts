@@ -20,6 +20,8 @@ const OLD = [
   { token: '0e5c0000-0000-4000-8000-000000000004', user_id: 9, ip: '0.0.0.0', extra: null }
 ]
 
+const CROWD = 1200
+
 /** Writes schema-1 data into `dir` with a throwaway instance. */
 function writeSchemaOne (dir: string): void {
   const rows = OLD.map((s) => `{uuid.fromstr('${s.token}'), ${s.user_id}, '${s.ip}', ${NOW}, ${NOW}` +
@@ -31,6 +33,10 @@ function writeSchemaOne (dir: string): void {
     require('sessions.migrations').apply(1)
     local uuid = require('uuid')
     for _, t in ipairs({${rows}}) do box.space.sessions:insert(t) end
+    -- Many sessions at one address: more than one conversion batch.
+    for i = 1, ${CROWD} do
+      box.space.sessions:insert{uuid.fromstr(string.format('0e5c0000-0000-4000-9000-%012x', i)), 10, '10.7.7.7', ${NOW}, ${NOW}}
+    end
     box.snapshot()
     os.exit(0)
   `)
@@ -79,6 +85,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('migrations', () => {
       expect(byToken[OLD[2].token]).toBe(2 ** 32 - 1)
       expect(byToken[OLD[3].token]).toBe(0)
       expect(Object.values(byToken).filter((ip) => typeof ip === 'string')).toEqual(['2001:db8::1'])
+      expect(Object.values(byToken).filter((ip) => ip === (((10 * 256 + 7) * 256 + 7) * 256 + 7))).toHaveLength(CROWD)
     } finally {
       admin.close()
     }
