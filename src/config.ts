@@ -50,13 +50,14 @@ const schema = {
       default: 'info'
     },
     PATH: { type: 'string', default: '' },
-    // Long enough to resist guessing; printable ASCII so it fits in a header as written.
-    API_KEY: { type: 'string', minLength: 16, pattern: '^[!-~]+$' }
+    // Long enough to resist guessing; printable ASCII so it fits in a header as written, without
+    // '#', which starts a comment in .env.
+    API_KEY: { type: 'string', minLength: 16, pattern: '^[!"$-~]+$' }
   }
 } as const
 
 const URI_HINT = 'TARANTOOL_URI must look like user:password@host:port'
-const API_KEY_HINT = 'API_KEY must be printable ASCII without spaces'
+const API_KEY_HINT = 'API_KEY must be printable ASCII without spaces or #'
 
 const OPTIONAL = new Set(['TARANTOOL_URI', 'API_KEY'])
 
@@ -75,6 +76,12 @@ export function redactConfig (config: Config): Record<string, unknown> {
   return out
 }
 
+// Dropped from each source before they are merged: an empty API_KEY in the environment must not
+// hide the one in .env.
+function withoutEmptyOptionals (source: Record<string, string | undefined>): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(source).filter(([key, value]) => !(OPTIONAL.has(key) && value === '')))
+}
+
 function readDotenv (): Record<string, string> {
   try {
     return parseEnv(readFileSync('.env', 'utf8')) as Record<string, string>
@@ -90,8 +97,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   try {
     // The environment wins over `.env`. An optional setting given empty (`API_KEY=` in compose
     // or .env) is unset.
-    const merged = { ...(opts.dotenv === true ? readDotenv() : {}), ...env }
-    const data = Object.fromEntries(Object.entries(merged).filter(([key, value]) => !(OPTIONAL.has(key) && value === '')))
+    const data = { ...withoutEmptyOptionals(opts.dotenv === true ? readDotenv() : {}), ...withoutEmptyOptionals(env) }
     config = envSchema<Config>({ schema, data, env: false })
   } catch (err) {
     const message = (err as Error).message

@@ -143,16 +143,16 @@ export class TarantoolClient extends EventEmitter {
         // Only the first of answer, failure or timeout finds the call pending; it settles it.
         fail: (err) => {
           if (!this.#pending.delete(pending)) return
-          this.emit('call', name, (performance.now() - sent) / 1000, err instanceof StorageUnavailableError ? 'unavailable' : 'error')
           reject(err)
+          this.#observe(name, sent, err instanceof StorageUnavailableError ? 'unavailable' : 'error')
         }
       }
       this.#pending.add(pending)
       this.#driver.commandsQueue.push([IPROTO_CALL, sync, {
         resolve: (data) => {
           if (!this.#pending.delete(pending)) return
-          this.emit('call', name, (performance.now() - sent) / 1000, 'ok')
           resolve(data as unknown[])
+          this.#observe(name, sent, 'ok')
         },
         reject: (err) => pending.fail(this.#classify(err, socket.destroyed))
       }])
@@ -163,6 +163,13 @@ export class TarantoolClient extends EventEmitter {
         setImmediate(() => this.#flush(socket))
       }
     })
+  }
+
+  // The 'call' event, after the call is settled: a listener that throws cannot leave it hanging.
+  #observe (name: string, sent: number, outcome: CallOutcome): void {
+    try {
+      this.emit('call', name, (performance.now() - sent) / 1000, outcome)
+    } catch {}
   }
 
   #flush (socket: Socket): void {

@@ -63,6 +63,7 @@ describe('without API_KEY', () => {
   it('takes an empty API_KEY as unset and refuses a short or spaced one', () => {
     expect(loadConfig({ API_KEY: '' }).API_KEY).toBeUndefined()
     expect(() => loadConfig({ API_KEY: 'short' })).toThrow(/API_KEY must NOT have fewer than 16 characters/)
-    expect(() => loadConfig({ API_KEY: 'has a space in the middle' })).toThrow(/API_KEY must be printable ASCII without spaces/)
+    expect(() => loadConfig({ API_KEY: 'has a space in the middle' })).toThrow(/API_KEY must be printable ASCII without spaces or #/)
+    expect(() => loadConfig({ API_KEY: 'sixteen-chars-and#comment' })).toThrow(/API_KEY must be printable ASCII without spaces or #/)
   })
 })
