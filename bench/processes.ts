@@ -1,11 +1,18 @@
 // The processes a bench run starts (the service, the reference server), each on a free loopback
 // port, and their cleanup: every process started here is stopped on exit, on failure and on Ctrl-C.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { openSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, waitListening } from '../src/embedded-tarantool.js'
 
+const ROOT = join(import.meta.dirname, '..')
 const started = new Set<ChildProcess>()
+
+/** Compiles the service to dist/ (npm run build), to run it as `npm start` does. */
+export function buildService (): void {
+  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' })
+  if (tsc.status !== 0) throw new Error('the build failed')
+}
 const STOP_TIMEOUT_MS = 15_000
 
 export interface Running {
@@ -21,7 +28,7 @@ export async function startNode (name: string, args: string[], env: Record<strin
   const port = await freePort()
   const log = openSync(join(logDir, `${name}.log`), 'a')
   const proc = spawn(process.execPath, args, {
-    cwd: join(import.meta.dirname, '..'),
+    cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', log, log]
   })

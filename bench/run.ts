@@ -2,7 +2,6 @@
 // Runs the service as users run it (built, with its embedded Tarantool) and a bare Fastify
 // reference side by side, drives both with autocannon in alternating rounds, and reports medians
 // and ratios to the reference. See bench/README.md.
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
 import { count, memory, preload, sweepTo, tokenOf, truncate, type MemoryStats } from './dataset.js'
 import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
-import { cleanupOnExit, startNode, type Running } from './processes.js'
+import { buildService, cleanupOnExit, startNode, type Running } from './processes.js'
 import { median, row, table, writeResults, type Row } from './report.js'
 import { WORKLOADS, type Population, type Workload } from './workloads.js'
 
@@ -43,11 +42,6 @@ const settings = {
 
 const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
 
-function build (): void {
-  step('building the service (npm run build)')
-  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' })
-  if (tsc.status !== 0) throw new Error('the build failed')
-}
 
 /** The reference's canned answers: the size of the service's, five sessions for the lists. */
 async function referenceBodies (service: Running, token: string): Promise<Record<string, unknown>> {
@@ -124,7 +118,8 @@ async function main (): Promise<void> {
   }
   cleanupOnExit(cleanup)
   try {
-    build()
+    step('building the service (npm run build)')
+    buildService()
     step(`starting the service (embedded Tarantool, data in ${tmp})`)
     const dataDir = join(tmp, 'data')
     const service = await startNode('service', [join(ROOT, 'dist/server.js')], {

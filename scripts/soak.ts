@@ -2,14 +2,13 @@
 // capacity for N minutes, reporting errors and latency per minute, and memory (service RSS,
 // Tarantool arena) at the start and the end. Starts the service as `npm start` does (built, with
 // its embedded Tarantool, data in a temporary directory) unless --url names a running one.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
-import { freePort } from '../src/embedded-tarantool.js'
+import { buildService, cleanupOnExit, startNode } from '../bench/processes.js'
 
 const USAGE = `usage: npm run soak -- [--minutes N] [--rate REQ_PER_S] [--url URL [--pid PID] [--console SOCKET]]
   --minutes  how long the load runs, 1 to 240 (default 10)
@@ -170,28 +169,18 @@ const round = (n: number): number => Math.round(n * 10) / 10
 
 /** Builds the service and starts it as `npm start` does, with its data in a temporary directory. */
 async function startService (): Promise<{ target: Target, pid: number, consoleSocket: string, stop: () => Promise<void> }> {
-  const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
-  if (build.status !== 0) fail('the build failed')
+  buildService()
   const dataDir = mkdtempSync(join(tmpdir(), 'sessions-soak-'))
-  const port = await freePort()
-  const child: ChildProcess = spawn(process.execPath, ['dist/server.js'], {
-    env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit']
-  })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  const target = { host: '127.0.0.1', port }
-  const deadline = Date.now() + 60_000
-  while ((await call(target, '/user?id=0')).status !== 200) {
-    if (child.exitCode !== null || Date.now() > deadline) fail('the service did not start')
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
+  const service = await startNode('service', [join(import.meta.dirname, '../dist/server.js')], { DATA_DIR: join(dataDir, 'data'), LOG_LEVEL: 'warn' }, dataDir)
+  const target = { host: '127.0.0.1', port: service.port }
+  // It listens once its Tarantool is up; /ready also says Tarantool answers.
+  if ((await call(target, '/ready')).status !== 200) fail(`the service is not ready; see ${join(dataDir, 'service.log')}`)
   return {
     target,
-    pid: child.pid!,
-    consoleSocket: join(dataDir, CONSOLE_SOCKET_NAME),
+    pid: service.proc.pid!,
+    consoleSocket: join(dataDir, 'data', CONSOLE_SOCKET_NAME),
     stop: async () => {
-      child.kill('SIGTERM')
-      await exited
+      await service.stop()
       rmSync(dataDir, { recursive: true, force: true })
     }
   }
@@ -200,6 +189,7 @@ async function startService (): Promise<{ target: Target, pid: number, consoleSo
 async function main (): Promise<void> {
   const opts = options()
   const service = opts.url === undefined ? await startService() : undefined
+  if (service !== undefined) cleanupOnExit(service.stop)
   const target = service?.target ?? (() => {
     const url = new URL(opts.url!)
     return { host: url.hostname, port: Number(url.port || 80) }
