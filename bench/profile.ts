@@ -1,18 +1,22 @@
 // npm run bench:profile: where a /get spends the service's CPU time. Runs the built service under
 // `node --cpu-prof`, drives /get on 10,000 sessions for a while, and sums the profile's self time
 // by where it was spent (HTTP, validation, serialization, driver, logging...).
-import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs'
+// `npm run bench:profile -- --reference` profiles the bare-Fastify reference under the same requests:
+// the floor of each category.
+import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectConsole, CONSOLE_SOCKET_NAME } from '../src/admin-console.js'
 import { preload } from './dataset.js'
 import { round } from './load.js'
-import { cleanupOnExit, startNode } from './processes.js'
+import { cleanupOnExit, startNode, type Running } from './processes.js'
+import { SESSION_EXAMPLE } from '../src/schemas.js'
 import { WORKLOADS } from './workloads.js'
 
 const ROOT = join(import.meta.dirname, '..')
-const SESSIONS = 10_000
-const SECONDS = Number(process.argv[2] ?? 10)
+const SESSIONS = Number(process.env.PROFILE_SESSIONS ?? 10_000)
+const REFERENCE = process.argv.includes('--reference')
+const SECONDS = Number(process.argv.slice(2).find((a) => /^[0-9]+$/.test(a)) ?? 10)
 
 interface Node { id: number, callFrame: { functionName: string, url: string }, children?: number[] }
 interface Profile { nodes: Node[], samples: number[], timeDeltas: number[] }
@@ -50,13 +54,22 @@ async function main (): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'sessions-profile-'))
   const dataDir = join(tmp, 'data')
   const profDir = join(tmp, 'prof')
-  const service = await startNode('service', ['--cpu-prof', `--cpu-prof-dir=${profDir}`, join(ROOT, 'dist/server.js')], { DATA_DIR: dataDir }, tmp)
-  cleanupOnExit(async () => { await service.stop(); rmSync(tmp, { recursive: true, force: true }) })
-  const admin = await connectConsole(join(dataDir, CONSOLE_SOCKET_NAME))
-  await preload(admin, { from: 0, to: SESSIONS, total: SESSIONS, ageSeconds: 86_400 })
-  admin.close()
-  const result = await round(service.url, WORKLOADS.get.requests({ from: 0, to: SESSIONS, total: SESSIONS }), { connections: 50, durationSeconds: SECONDS })
-  await service.stop()
+  const prof = ['--cpu-prof', `--cpu-prof-dir=${profDir}`]
+  let server: Running
+  if (REFERENCE) {
+    const bodies = join(tmp, 'bodies.json')
+    writeFileSync(bodies, JSON.stringify({ '/get': { status: 'success', data: SESSION_EXAMPLE } }))
+    server = await startNode('reference', [...prof, '--import', 'tsx', join(ROOT, 'bench/reference.ts')], { REFERENCE_BODIES: bodies }, tmp)
+    cleanupOnExit(async () => { await server.stop(); rmSync(tmp, { recursive: true, force: true }) })
+  } else {
+    server = await startNode('service', [...prof, join(ROOT, 'dist/server.js')], { DATA_DIR: dataDir, ...(process.env.LOG_LEVEL ? { LOG_LEVEL: process.env.LOG_LEVEL } : {}) }, tmp)
+    cleanupOnExit(async () => { await server.stop(); rmSync(tmp, { recursive: true, force: true }) })
+    const admin = await connectConsole(join(dataDir, CONSOLE_SOCKET_NAME))
+    await preload(admin, { from: 0, to: SESSIONS, total: SESSIONS, ageSeconds: 86_400 })
+    admin.close()
+  }
+  const result = await round(server.url, WORKLOADS.get.requests({ from: 0, to: SESSIONS, total: SESSIONS }), { connections: 50, durationSeconds: SECONDS })
+  await server.stop()
 
   const profile = JSON.parse(readFileSync(join(profDir, readdirSync(profDir)[0]), 'utf8')) as Profile
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
@@ -68,16 +81,20 @@ async function main (): Promise<void> {
     time.set(category, (time.get(category) ?? 0) + profile.timeDeltas[i])
   })
   const busy = [...time].filter(([k]) => k !== 'idle').reduce((n, [, t]) => n + t, 0)
-  console.log(`/get: ${result.rps.toFixed(0)} req/s, p99 ${result.p99} ms; service CPU per request by category:`)
+  const total = busy / (result.rps * SECONDS)
+  console.log(`/get (${REFERENCE ? 'reference' : 'service'}): ${result.rps.toFixed(0)} req/s, p99 ${result.p99} ms; ` +
+    `CPU per request ${total.toFixed(1)} µs, by category:`)
   for (const [name, t] of [...time].filter(([k]) => k !== 'idle').sort((a, b) => b[1] - a[1])) {
     const perRequest = t / (result.rps * SECONDS)
     console.log(`  ${name.padEnd(48)} ${(100 * t / busy).toFixed(1).padStart(5)} %  ${perRequest.toFixed(1).padStart(6)} µs`)
   }
-  if (process.env.PROFILE_DETAIL) {
+  // PROFILE_DETAIL=<start of a category name>: that category's top functions.
+  const detail = process.env.PROFILE_DETAIL
+  if (detail) {
     const fns = new Map<string, number>()
     profile.samples.forEach((id, i) => {
       const n = byId.get(id)!
-      if (categorize(n, parents) !== 'other node internals') return
+      if (!categorize(n, parents).startsWith(detail)) return
       const key = `${n.callFrame.functionName} ${n.callFrame.url}`
       fns.set(key, (fns.get(key) ?? 0) + profile.timeDeltas[i])
     })

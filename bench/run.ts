@@ -61,9 +61,10 @@ interface Context {
 async function measure (ctx: Context, label: string, workload: Workload, population: Population): Promise<Row> {
   step(`${label}: ${settings.rounds} rounds of ${settings.load.durationSeconds} s each side`)
   // One generator for all rounds: the mixed workload's deletes go on where the last round stopped.
+  // The reference gets the same requests.
   const requests = workload.requests(population)
   const rounds = await alternate(settings.rounds,
-    async () => await round(ctx.reference.url + workload.referencePath, [{ method: 'GET' }], settings.load),
+    async () => await round(ctx.reference.url, requests, settings.load),
     async () => await round(ctx.service.url, requests, settings.load))
   return row(label, rounds)
 }
@@ -141,8 +142,9 @@ async function main (): Promise<void> {
 
     step('warming up both')
     const warm = { ...settings.load, durationSeconds: 2 }
-    await round(reference.url + '/get', [{ method: 'GET' }], warm)
-    await round(service.url, WORKLOADS.get.requests({ from: 0, to: SMALL, total }), warm)
+    const warmRequests = WORKLOADS.get.requests({ from: 0, to: SMALL, total })
+    await round(reference.url, warmRequests, warm)
+    await round(service.url, warmRequests, warm)
 
     const rows: Row[] = []
     const small = await measure(ctx, `/get @${SMALL}`, WORKLOADS.get, { from: 0, to: SMALL, total })
