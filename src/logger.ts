@@ -1,6 +1,6 @@
 import type { FastifyServerOptions } from 'fastify'
-import pino from 'pino'
 import type { Config } from './config.js'
+import { stdoutDestination } from './log-destination.js'
 
 // A query that may name a token: `token` in any case, or something %-encoded.
 const MAY_HOLD_TOKEN = /token|%/i
@@ -30,8 +30,8 @@ export function redactUrl (url: string): string {
 
 /**
  * pino options for the server: JSON lines, pretty only on a terminal, tokens redacted. Lines are
- * written asynchronously: those logged while a write is under way go out together in the next one,
- * instead of one blocking write each; what is left is flushed when the process exits.
+ * written asynchronously, those of one turn of the event loop together (see log-destination.ts);
+ * what is left is flushed when the process exits.
  */
 export function loggerOptions (config: Config, isTTY = process.stdout.isTTY === true): FastifyServerOptions['logger'] {
   return {
@@ -46,6 +46,6 @@ export function loggerOptions (config: Config, isTTY = process.stdout.isTTY === 
         }
       }
     },
-    ...(isTTY ? { transport: { target: 'pino-pretty' } } : { stream: pino.destination({ dest: 1, sync: false }) })
+    ...(isTTY ? { transport: { target: 'pino-pretty' } } : { stream: stdoutDestination() })
   }
 }
