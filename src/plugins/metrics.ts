@@ -37,11 +37,25 @@ async function metrics (app: FastifyInstance): Promise<void> {
   // Node-side counts of successful calls (summed over the service's instances).
   const created = new Counter({ name: 'sessions_created_total', help: 'Sessions created by /new', registers })
   const deleted = new Counter({ name: 'sessions_deleted_total', help: 'Sessions ended by /del', registers })
+  // prom-client finds the series of a label set by hashing it, on every call: each route, method
+  // and status gets its series looked up once instead.
+  interface Series { requests: Counter.Internal, latency: Histogram.Internal<string> }
+  const series = new Map<string, Series>()
+  const seriesOf = (method: string, route: string, status: number): Series => {
+    const key = `${method} ${status} ${route}`
+    let found = series.get(key)
+    if (found === undefined) {
+      const labels = { method, route, status: String(status) }
+      found = { requests: requests.labels(labels), latency: latency.labels(labels) }
+      series.set(key, found)
+    }
+    return found
+  }
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? UNMATCHED
-    const labels = { method: request.method, route, status: String(reply.statusCode) }
-    requests.inc(labels)
-    latency.observe(labels, reply.elapsedTime / 1000)
+    const { requests, latency } = seriesOf(request.method, route, reply.statusCode)
+    requests.inc()
+    latency.observe(reply.elapsedTime / 1000)
     if (reply.statusCode === 200) {
       if (route === '/new') created.inc()
       else if (route === '/del') deleted.inc()
@@ -69,8 +83,15 @@ async function metrics (app: FastifyInstance): Promise<void> {
     buckets: LATENCY_BUCKETS,
     registers
   })
+  const callSeries = new Map<string, Histogram.Internal<string>>()
   app.tarantool.on('call', (procedure: string, seconds: number, outcome: CallOutcome) => {
-    calls.observe({ procedure, outcome }, seconds)
+    const key = `${procedure} ${outcome}`
+    let found = callSeries.get(key)
+    if (found === undefined) {
+      found = calls.labels({ procedure, outcome })
+      callSeries.set(key, found)
+    }
+    found.observe(seconds)
   })
 
   // Tarantool's own figures, read at each scrape.
@@ -84,7 +105,9 @@ async function metrics (app: FastifyInstance): Promise<void> {
     [new Counter({ name: 'sessions_expired_total', help: 'Sessions deleted by the expiry sweep', registers }), (s) => s.expiry.expired],
     [new Counter({ name: 'sessions_sweep_batches_total', help: 'Expiry transactions that deleted sessions (expired / batches: mean batch size)', registers }), (s) => s.expiry.batches],
     [new Counter({ name: 'sessions_sweep_passes_total', help: 'Full expiry passes', registers }), (s) => s.expiry.passes],
-    [new Counter({ name: 'sessions_sweep_seconds_total', help: 'Time spent in expiry passes', registers }), (s) => s.expiry.pass_seconds]
+    [new Counter({ name: 'sessions_sweep_seconds_total', help: 'Time spent in expiry passes', registers }), (s) => s.expiry.pass_seconds],
+    [new Counter({ name: 'sessions_activity_marked_total', help: 'New activity seconds taken by /get, to be written shortly after', registers }), (s) => s.activity?.marked ?? 0],
+    [new Counter({ name: 'sessions_activity_written_total', help: 'Activity seconds written (marked minus those superseded or of deleted sessions)', registers }), (s) => s.activity?.written ?? 0]
   ]
   const refresh = async (): Promise<void> => {
     const stats = await app.store.stats().catch(() => undefined)

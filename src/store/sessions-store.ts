@@ -36,6 +36,11 @@ export interface StoreStats {
     pass_seconds: number
     last_pass_seconds: number
   }
+  /** Marks of use: activity changes taken by /get and written later (tarantool/sessions/activity.lua). */
+  activity: {
+    marked: number
+    written: number
+  }
 }
 
 type SessionTuple = [token: string, userId: number, ip: StoredIp, create: number, activity: number, extra?: Extra | null]

@@ -3,6 +3,7 @@
 local fiber = require('fiber')
 local json = require('json')
 local msgpack = require('msgpack')
+local activity = require('sessions.activity')
 local errors = require('sessions.errors')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
@@ -20,9 +21,11 @@ local function now()
 end
 
 -- A session is live while it has been used within the TTL; older ones are gone even
--- before the expiry fiber deletes them.
-local function is_live(t, now_s)
-    return t[F.activity] >= now_s - settings.get().ttl
+-- before the expiry fiber deletes them. A mark of use not yet written counts (token: the
+-- session's, if the caller has it).
+local function is_live(t, now_s, token)
+    local cutoff = now_s - settings.get().ttl
+    return t[F.activity] >= cutoff or activity.of(t, token) >= cutoff
 end
 
 -- The limit is the service's, measured as it measures request bodies: serialized as JSON.
@@ -75,8 +78,11 @@ local function live_by(index_name, keys)
         if key == nil then
             error('a key is required')
         end
+        local marked = activity.may_be_marked(index_name, key)
         for _, t in space.get().index[index_name]:pairs(key, {iterator = 'EQ'}) do
-            if is_live(t, now_s) then out[#out + 1] = t end
+            if is_live(t, now_s) then
+                out[#out + 1] = marked and activity.current(t) or t
+            end
         end
     end
     table.sort(out, newest_first)
@@ -98,19 +104,17 @@ end
 
 -- Returns a live session and marks it used now; a given ip becomes its current one and a given
 -- extra is merged into its extra (new keys win), if the result stays within extra_max_bytes.
--- Writes nothing when nothing changes.
+-- Writes nothing when nothing changes; a new activity alone is written shortly after, with
+-- others (sessions.activity).
 function api.get(token, ip, extra, extra_max_bytes)
     ip = ipv4_upgrade.stored(ip)
     local s = space.get()
     local t = s:get(token)
     local now_s = now()
-    if t == nil or not is_live(t, now_s) then
+    if t == nil or not is_live(t, now_s, token) then
         return nil, errors.token_not_found()
     end
     local ops = {}
-    if t[F.activity] ~= now_s then
-        ops[#ops + 1] = {'=', F.activity, now_s}
-    end
     if ip ~= nil and ip ~= t[F.ip] then
         ops[#ops + 1] = {'=', F.ip, ip}
     end
@@ -121,8 +125,13 @@ function api.get(token, ip, extra, extra_max_bytes)
         end
         ops[#ops + 1] = {'=', F.extra, merged}
     end
-    if #ops == 0 then
-        return t
+    if t[F.activity] == now_s then
+        if #ops == 0 then return t end
+    elseif #ops == 0 then
+        activity.mark(token, t, now_s)
+        return t:transform(F.activity, 1, now_s)
+    else
+        ops[#ops + 1] = {'=', F.activity, now_s}
     end
     return s:update(token, ops)
 end
@@ -130,10 +139,10 @@ end
 -- Deletes a session and returns it; an expired one is deleted but reported as not found.
 function api.del(token)
     local t = space.get():delete(token)
-    if t == nil or not is_live(t, now()) then
+    if t == nil or not is_live(t, now(), token) then
         return nil, errors.token_not_found()
     end
-    return t
+    return activity.current(t, token)
 end
 
 -- All live sessions of a user, newest activity first.
@@ -175,6 +184,7 @@ function api.stats()
         version = box.info.version,
         ro = box.info.ro,
         expiry = expiry.counters,
+        activity = activity.counters,
     }
 end
 

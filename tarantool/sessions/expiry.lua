@@ -2,6 +2,7 @@
 -- oldest first in bounded batches, on the writable instance only.
 local fiber = require('fiber')
 local log = require('log')
+local activity = require('sessions.activity')
 local settings = require('sessions.settings')
 local space = require('sessions.space')
 
@@ -24,14 +25,15 @@ M.counters = {
 -- Signalled when the settings change, so that a new interval or TTL applies at once.
 local wakeup = fiber.cond()
 
--- Deletes at most BATCH expired sessions; returns how many it deleted.
+-- Deletes at most BATCH expired sessions; returns how many it deleted. A session used since its
+-- stored activity (a mark not yet written) is not expired.
 function M.sweep_batch(now_s)
     local cutoff = now_s - settings.get().ttl
     local s = space.get()
     local keys = {}
     for _, t in s.index.activity:pairs(nil, {iterator = 'GE'}) do
         if t[F.activity] >= cutoff or #keys >= BATCH then break end
-        keys[#keys + 1] = t[F.token]
+        if activity.of(t) < cutoff then keys[#keys + 1] = t[F.token] end
     end
     if #keys > 0 then
         box.atomic(function()

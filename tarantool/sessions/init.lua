@@ -1,7 +1,8 @@
--- The sessions application: schema, access, public API and the expiry fiber.
+-- The sessions application: schema, access, public API, and the activity and expiry fibers.
 local log = require('log')
 local migrations = require('sessions.migrations')
 local access = require('sessions.access')
+local activity = require('sessions.activity')
 local api = require('sessions.api')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
@@ -18,6 +19,7 @@ function M.start(opts)
     end
     -- Procedures are resolved by name through this one global table.
     rawset(_G, api.NAMESPACE, api.procedures)
+    activity.start()
     expiry.start()
     ipv4_upgrade.start()
     log.info('sessions: ready, schema version %d', migrations.version())

@@ -79,6 +79,19 @@ describe.skipIf(TARANTOOL_BIN === undefined)('metrics', () => {
     }, { timeout: 10_000, interval: 250 })
   })
 
+  it('counts new activity taken by /get, and written after', async () => {
+    const before = await scrape(app)
+    const session = await newSession(app, uniqueUserId())
+    // Used in the next second (the TTL is 1 s: still live), its activity changes.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20))
+    expect((await app.inject({ url: `/get?token=${session.token}` })).statusCode).toBe(200)
+    await vi.waitFor(async () => {
+      const after = await scrape(app)
+      expect(moved(before, after, 'sessions_activity_marked_total')).toBe(1)
+      expect(moved(before, after, 'sessions_activity_written_total')).toBe(1)
+    }, { timeout: 5000, interval: 100 })
+  })
+
   it('still answers while Tarantool is away, and says so', async () => {
     tarantool.signal!('SIGKILL')
     try {

@@ -1,5 +1,6 @@
 // /get writes to the WAL only when something changes; on an instance of its own, so that no other
-// test's writes move the log sequence number.
+// test's writes move the log sequence number. A new activity alone is written a moment after the
+// answer, with others (test/tarantool/activity.test.ts has the details).
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { buildApp, newSession, ok } from '../support/app.js'
@@ -18,18 +19,37 @@ afterAll(async () => {
 })
 
 const lsn = async (): Promise<number> => (await app.store.stats()).lsn
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+// Longer than Tarantool takes to write marks of use (every 0.1 s).
+const FLUSHED_MS = 300
 
 describe('writes of /get', () => {
   it('writes nothing when activity, ip and extra stay the same', async () => {
     const session = await newSession(app, 1, '192.0.2.1', { a: 1, nested: { b: [1, 2] }, n: null })
     // Retry across a second boundary: within one second, activity does not change.
     await vi.waitFor(async () => {
+      // This second's activity, written a moment later.
       await ok(app, { url: `/get?token=${session.token}` })
+      await sleep(FLUSHED_MS)
       const before = await lsn()
       await ok(app, { url: `/get?token=${session.token}&ip=192.0.2.1`, payload: { a: 1, nested: { b: [1, 2] }, n: null } })
       await ok(app, { url: `/get?token=${session.token}`, payload: {} })
+      await sleep(FLUSHED_MS)
       expect(await lsn()).toBe(before)
-    }, { timeout: 5000, interval: 10 })
+    }, { timeout: 10_000, interval: 10 })
+  })
+
+  it('writes a new activity once, however often the session is used in that second', async () => {
+    const session = await newSession(app, 3, '192.0.2.4')
+    await vi.waitFor(async () => {
+      // Activity changes in a new second: used in the next one, several times.
+      const started = Math.floor(Date.now() / 1000)
+      await sleep(1000 - (Date.now() % 1000) + 50)
+      const before = await lsn()
+      for (let i = 0; i < 5; i++) expect((await ok<{ activity: number }>(app, { url: `/get?token=${session.token}` })).activity).toBe(started + 1)
+      await sleep(FLUSHED_MS)
+      expect(await lsn()).toBe(before + 1)
+    }, { timeout: 10_000, interval: 10 })
   })
 
   it('writes when the ip or the extra change', async () => {

@@ -1,0 +1,160 @@
+-- Marks of use: a /get that changes nothing but `activity` does not write the session at once.
+-- The new second is kept here and written by a fiber, FLUSH_INTERVAL later, in transactions of
+-- BATCH sessions. A /get then reads without waiting on the WAL, and a thousand activity updates
+-- cost a few WAL writes instead of a thousand. Everything that reads `activity` (the answers,
+-- liveness, the lists, the expiry sweep) sees the pending mark through M.of(), so the delay never
+-- shows; a crash of Tarantool loses at most the last FLUSH_INTERVAL of marks, never a session.
+local fiber = require('fiber')
+local log = require('log')
+local uuid = require('uuid')
+local space = require('sessions.space')
+
+local F = space.F
+local FIBER_NAME = 'sessions.activity'
+local FLUSH_INTERVAL = 0.1
+-- Updates per transaction: a batch holds the tx thread for well under a millisecond.
+local BATCH = 100
+
+local M = {}
+
+-- Marks: the token's 16 bytes -> unix second, with the user ids and ips of the sessions marked,
+-- so that a list looks for marks only where there may be some (reading a uuid field costs more
+-- than the rest of a list). A flush takes the whole set and starts a new one; the set it writes
+-- stays visible until it is done, since its batches wait on the WAL one after the other.
+local function new_set()
+    return {marks = {}, users = {}, ips = {}}
+end
+local taking = new_set()
+local writing = nil
+
+-- A user id or ip as a table key: large user ids come out of tuples as uint64 cdata, and cdata
+-- keys compare by identity.
+local function key_of(value)
+    if type(value) == 'cdata' then return tonumber(value) end
+    return value
+end
+
+-- Since this instance started, for the service's metrics.
+M.counters = {
+    marked = 0,    -- marks taken
+    written = 0,   -- sessions whose activity a flush wrote
+}
+
+-- The session's activity: its stored one, or a newer mark. token: the session's, when the caller
+-- has it already (else read from the tuple).
+function M.of(t, token)
+    local latest = t[F.activity]
+    local key = (token or t[F.token]):bin()
+    local mark = taking.marks[key]
+    if mark ~= nil and mark > latest then latest = mark end
+    if writing ~= nil then
+        mark = writing.marks[key]
+        if mark ~= nil and mark > latest then latest = mark end
+    end
+    return latest
+end
+
+-- Whether any session whose `field` ('user_id' or 'ip') is `value` may have a mark.
+function M.may_be_marked(field, value)
+    local set = field == 'user_id' and 'users' or 'ips'
+    value = key_of(value)
+    return taking[set][value] ~= nil or (writing ~= nil and writing[set][value] ~= nil)
+end
+
+-- The tuple as the API answers it: with its marked activity, if newer.
+function M.current(t, token)
+    local now_s = M.of(t, token)
+    if now_s == t[F.activity] then return t end
+    return t:transform(F.activity, 1, now_s)
+end
+
+-- Marks the session `t` (whose token is `token`) as used at now_s, to be written by a flush.
+function M.mark(token, t, now_s)
+    local key = token:bin()
+    local mark = taking.marks[key]
+    if mark == nil or mark < now_s then
+        taking.marks[key] = now_s
+        taking.users[key_of(t[F.user_id])] = true
+        taking.ips[key_of(t[F.ip])] = true
+        M.counters.marked = M.counters.marked + 1
+    end
+end
+
+-- Writes the marks taken so far, where the stored activity is older (the session may have been
+-- written since, or deleted). Returns how many it wrote. On failure the marks not written are
+-- taken again, for the next flush.
+function M.flush()
+    if writing ~= nil then return 0 end
+    writing, taking = taking, new_set()
+    local s = space.get()
+    local keys, seconds = {}, {}
+    local written = 0
+    local function write()
+        -- Applied in memory before the commit yields: readers see them from here on.
+        box.atomic(function()
+            for i = 1, #keys do
+                local t = s:get(keys[i])
+                if t ~= nil and t[F.activity] < seconds[i] then
+                    s:update(keys[i], {{'=', F.activity, seconds[i]}})
+                    written = written + 1
+                end
+            end
+        end)
+        keys, seconds = {}, {}
+    end
+    local ok, err = pcall(function()
+        for key, now_s in pairs(writing.marks) do
+            keys[#keys + 1] = uuid.frombin(key)
+            seconds[#seconds + 1] = now_s
+            if #keys >= BATCH then write() end
+        end
+        if #keys > 0 then write() end
+    end)
+    M.counters.written = M.counters.written + written
+    local done = writing
+    writing = nil
+    if not ok then
+        -- Take them all again: those written already are skipped by the next flush.
+        for key, now_s in pairs(done.marks) do
+            if (taking.marks[key] or 0) < now_s then taking.marks[key] = now_s end
+        end
+        for user_id in pairs(done.users) do taking.users[user_id] = true end
+        for ip in pairs(done.ips) do taking.ips[ip] = true end
+        error(err)
+    end
+    return written
+end
+
+local function worker()
+    fiber.self():name(FIBER_NAME)
+    while true do
+        fiber.sleep(FLUSH_INTERVAL)
+        fiber.testcancel()
+        if next(taking.marks) ~= nil and not box.info.ro then
+            local ok, err = pcall(M.flush)
+            fiber.testcancel()
+            if not ok then
+                log.error('sessions: writing activity failed, will retry: %s', err)
+            end
+        end
+    end
+end
+
+-- Starts the fiber, first cancelling one left by an earlier load of this code; writes the marks
+-- pending when Tarantool shuts down.
+function M.start()
+    for fid, info in pairs(fiber.info({backtrace = false})) do
+        if info.name == FIBER_NAME then
+            fiber.find(fid):cancel()
+        end
+    end
+    fiber.create(worker)
+    if M.on_shutdown == nil then
+        M.on_shutdown = function()
+            if next(taking.marks) ~= nil and not box.info.ro then pcall(M.flush) end
+        end
+        box.ctl.on_shutdown(M.on_shutdown)
+    end
+end
+
+return M

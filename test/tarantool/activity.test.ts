@@ -1,0 +1,153 @@
+// Marks of use (tarantool/sessions/activity.lua): a /get that changes only `activity` leaves it to
+// a later flush, and nothing that reads activity may tell. Run inside Tarantool, with the flush
+// fiber not started, so that each step decides when marks are written.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { INIT_LUA } from '../../src/embedded-tarantool.js'
+import { TARANTOOL_BIN } from '../support/tarantool.js'
+
+let dir: string | undefined
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true })
+  dir = undefined
+})
+
+/**
+ * Runs `body` (Lua returning a table) in an instance with the schema and procedures, on this
+ * test's data directory; returns the table.
+ */
+function runLua<T> (body: string): T {
+  dir ??= mkdtempSync(join(tmpdir(), 'sessions-activity-'))
+  const script = join(dir, 'script.lua')
+  writeFileSync(script, `
+    package.path = '${dirname(INIT_LUA)}/?.lua;${dirname(INIT_LUA)}/?/init.lua;' .. package.path
+    box.cfg{work_dir = '${dir}', log_level = 2}
+    require('sessions.migrations').apply()
+    local json = require('json')
+    local uuid = require('uuid')
+    local fiber = require('fiber')
+    local api = require('sessions.api').procedures
+    local activity = require('sessions.activity')
+    local expiry = require('sessions.expiry')
+    local settings = require('sessions.settings')
+    local s = box.space.sessions
+    local NOW = math.floor(fiber.time())
+    local function session(user_id, ip, age)
+      local token = uuid.new()
+      s:insert{token, user_id, ip, NOW - 1000, NOW - age}
+      return token
+    end
+    local function stored(token) return s:get(token)[5] end
+    local ok, result = pcall(function() ${body} end)
+    if not ok then io.stderr:write(tostring(result)) os.exit(1) end
+    io.stdout:write(json.encode(result))
+    os.exit(0)
+  `)
+  const run = spawnSync(TARANTOOL_BIN!, [script], { cwd: dir, encoding: 'utf8' })
+  if (run.status !== 0) throw new Error(`the script failed: ${run.stderr}`)
+  return JSON.parse(run.stdout) as T
+}
+
+describe.skipIf(TARANTOOL_BIN === undefined)('marks of use', () => {
+  it('answer with the new activity at once, and write it only when flushed', () => {
+    const r = runLua<Record<string, number>>(`
+      local token = session(1, 10, 60)
+      local lsn = box.info.lsn
+      local got = api.get(token, nil, nil, 1000)
+      local out = {now = NOW, answered = got[5], stored_before = stored(token), lsn_after_get = box.info.lsn - lsn}
+      out.flushed = activity.flush()
+      out.stored_after = stored(token)
+      out.lsn_after_flush = box.info.lsn - lsn
+      -- Used again in the same second: nothing to mark, nothing to write.
+      api.get(token, nil, nil, 1000)
+      out.flushed_again = activity.flush()
+      out.lsn_at_end = box.info.lsn - lsn
+      return out
+    `)
+    expect(r.answered).toBe(r.now)
+    expect(r.stored_before).toBe(r.now - 60)
+    expect(r.lsn_after_get).toBe(0)
+    expect(r.flushed).toBe(1)
+    expect(r.stored_after).toBe(r.now)
+    expect(r.lsn_after_flush).toBe(1)
+    expect(r.flushed_again).toBe(0)
+    expect(r.lsn_at_end).toBe(1)
+  })
+
+  it('show pending marks in /user, /ip and /del answers, and order lists by them', () => {
+    const r = runLua<Record<string, unknown>>(`
+      local older = session(2, 20, 30)   -- used 30 s ago
+      local newer = session(2, 20, 10)   -- used 10 s ago
+      api.get(older, nil, nil, 1000)     -- now the most recent, but not written
+      local by_user = api.by_user(2)
+      local by_ip = api.by_ip(20)
+      local deleted = api.del(older)
+      return {
+        now = NOW,
+        by_user = {{by_user[1][1]:str(), by_user[1][5]}, {by_user[2][1]:str(), by_user[2][5]}},
+        by_ip_first = by_ip[1][1]:str(),
+        older = older:str(), newer = newer:str(),
+        deleted_activity = deleted[5],
+        flushed = activity.flush(),  -- the mark of a deleted session writes nothing
+      }
+    `)
+    expect(r.by_user).toEqual([[r.older, r.now], [r.newer, (r.now as number) - 10]])
+    expect(r.by_ip_first).toBe(r.older)
+    expect(r.deleted_activity).toBe(r.now)
+    expect(r.flushed).toBe(0)
+  })
+
+  it('are found for users whose ids Tarantool hands to Lua as 64-bit cdata', () => {
+    const r = runLua<Record<string, unknown>>(`
+      local user_id = 9007199254740991  -- 2^53 - 1, the largest the API accepts
+      local token = session(user_id, 60, 30)
+      api.get(token, nil, nil, 1000)
+      return {now = NOW, listed = api.by_user(user_id)[1][5], cdata = type(s:get(token)[2]) == 'cdata'}
+    `)
+    expect(r).toEqual({ now: r.now, listed: r.now, cdata: true })
+  })
+
+  it('keep a session alive: liveness and the expiry sweep see marks not yet written', () => {
+    const r = runLua<Record<string, unknown>>(`
+      settings.set({ttl = 100, sweep_interval = 3600})
+      local used = session(3, 30, 90)   -- 90 s idle of 100
+      local idle = session(3, 30, 90)
+      api.get(used, nil, nil, 1000)
+      -- 20 s later both have a stored activity past the TTL; only the unused one expired.
+      local expired = expiry.sweep_batch(NOW + 20)
+      return {expired = expired, used_kept = s:get(used) ~= nil, idle_kept = s:get(idle) ~= nil}
+    `)
+    expect(r).toEqual({ expired: 1, used_kept: true, idle_kept: false })
+  })
+
+  it('are kept when a flush fails, and written by the next one', () => {
+    const r = runLua<Record<string, unknown>>(`
+      local token = session(4, 40, 60)
+      api.get(token, nil, nil, 1000)
+      box.cfg{read_only = true}
+      local failed = not pcall(activity.flush)
+      local stored_while_ro = stored(token)
+      box.cfg{read_only = false}
+      local written = activity.flush()
+      return {failed = failed, unchanged = stored_while_ro == NOW - 60, written = written, stored = stored(token) == NOW,
+              listed = api.by_user(4)[1][5] == NOW}
+    `)
+    expect(r).toEqual({ failed: true, unchanged: true, written: 1, stored: true, listed: true })
+  })
+
+  it('are written when Tarantool shuts down', () => {
+    const first = runLua<{ token: string, now: number }>(`
+      activity.start()
+      local token = session(5, 50, 60)
+      api.get(token, nil, nil, 1000)
+      return {token = token:str(), now = NOW}
+    `)
+    const again = runLua<{ activity: number }>(`
+      return {activity = stored(uuid.fromstr('${first.token}'))}
+    `)
+    expect(again.activity).toBe(first.now)
+  })
+})
