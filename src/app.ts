@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
+import { AccessLog } from './access-log.js'
 import type { Config } from './config.js'
-import accessLog from './plugins/access-log.js'
 import auth from './plugins/auth.js'
 import body from './plugins/body.js'
 import docs from './plugins/docs.js'
@@ -53,8 +53,8 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
     frameworkErrors: (err, request, reply) => sendError(err, request, reply),
     // The caller's x-request-id when it sends one, else a UUID; echoed and logged as reqId.
     genReqId,
-    // One line per request instead, from the access-log plugin.
-    disableRequestLogging: true
+    // One log line per request, when it is answered.
+    logController: new AccessLog()
   }
 }
 
@@ -65,7 +65,6 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
 
   await app.register(errors)
   await app.register(requestId)
-  await app.register(accessLog)
   await app.register(draining)
   await app.register(body)
   await app.register(tarantool, {
