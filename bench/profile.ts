@@ -24,7 +24,7 @@ interface Profile { nodes: Node[], samples: number[], timeDeltas: number[] }
 // First match wins: a frame's file (or function) decides where its self time goes.
 const CATEGORIES: Array<[string, RegExp]> = [
   ['logging (pino)', /pino|sonic-boom|thread-stream|src\/logger/],
-  ['driver decode (msgpack-lite, tarantool-driver)', /msgpack-lite|tarantool-driver|int64-buffer|event-lite/],
+  ['MessagePack decoding (msgpackr; the driver, at login)', /msgpackr|msgpack-lite|tarantool-driver|int64-buffer|event-lite/],
   ['our client and store', /dist\/store\//],
   ['validation (ajv)', /ajv|fast-uri|validation\.js|src\/params/],
   ['serialization (fast-json-stringify)', /fast-json-stringify|serializ/],

@@ -1,8 +1,11 @@
-// IPROTO_CALL requests, encoded straight into a reusable buffer. msgpack-lite (what the driver
-// uses) costs an allocation or more per value and re-encodes the procedure name on every call;
-// this covers what the store sends (strings, integers, uuids, null) and leaves maps to msgpack-lite.
+// IPROTO_CALL requests, encoded straight into a reusable buffer, and their responses, decoded.
+// msgpack-lite (what the driver uses) costs an allocation or more per value and re-encodes the
+// procedure name on every call; the writer covers what the store sends (strings, integers, uuids,
+// null) and leaves maps to msgpack-lite.
 import { codec } from 'tarantool-driver/lib/msgpack-extensions.js'
 import msgpack from 'msgpack-lite'
+import { addExtension, Unpackr } from 'msgpackr'
+import { stringify as stringifyUuid } from 'uuid'
 
 const IPROTO_CALL = 0x0a
 const IPROTO_CODE = 0x00
@@ -170,5 +173,49 @@ export class RequestWriter {
       at += b.write(value.slice(from, to), at, 'hex')
     }
     this.#at = at
+  }
+}
+
+const IPROTO_DATA = 0x30
+const IPROTO_ERROR_24 = 0x31
+const MP_EXT_UUID = 2
+
+/** One response: the call's sync, and its values or Tarantool's error message. */
+export interface Response {
+  sync: number
+  data?: unknown[]
+  error?: string
+}
+
+// Uuids (the tokens) come back as their text; large unsigned integers as numbers (user ids are at
+// most 2^53 - 1), as msgpack-lite gave them.
+addExtension({ type: MP_EXT_UUID, unpack: (buf: Buffer) => stringifyUuid(buf) })
+const unpackr = new Unpackr({ mapsAsObjects: true, int64AsType: 'number', useRecords: false })
+
+/**
+ * Splits what Tarantool sends into responses (`0xce len32 {header} {body}`), across and within
+ * socket chunks, and decodes them with msgpackr, which decodes a response about three times
+ * faster than msgpack-lite. Throws on a stream that is not IPROTO: the connection is then unusable.
+ */
+export class ResponseReader {
+  #rest: Buffer | undefined
+
+  /** Takes a chunk; calls `onResponse` for each response it completes. */
+  push (chunk: Buffer, onResponse: (response: Response) => void): void {
+    const buf = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk])
+    this.#rest = undefined
+    let at = 0
+    while (buf.length - at >= 5) {
+      if (buf[at] !== 0xce) throw new Error(`Not an IPROTO response: byte 0x${buf[at].toString(16)}`)
+      const length = buf.readUInt32BE(at + 1)
+      if (buf.length - at - 5 < length) break
+      const [header, body] = unpackr.unpackMultiple(buf.subarray(at + 5, at + 5 + length)) as [Record<number, number>, Record<number, unknown> | undefined]
+      at += 5 + length
+      const sync = header[IPROTO_SYNC]
+      if (header[IPROTO_CODE] === 0) onResponse({ sync, data: (body?.[IPROTO_DATA] ?? []) as unknown[] })
+      else onResponse({ sync, error: String(body?.[IPROTO_ERROR_24] ?? `Tarantool error 0x${header[IPROTO_CODE].toString(16)}`) })
+    }
+    // A partial response waits for the next chunk, in a buffer of its own (not the whole chunk).
+    if (at < buf.length) this.#rest = Buffer.from(buf.subarray(at))
   }
 }

@@ -3,7 +3,7 @@ import TarantoolConnection from 'tarantool-driver'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { TarantoolTarget } from '../config.js'
-import { RequestWriter, Uuid } from './iproto.js'
+import { RequestWriter, ResponseReader, Uuid, type Response } from './iproto.js'
 
 /** Tarantool could not be reached, or did not answer in time: worth retrying later. */
 export class StorageUnavailableError extends Error {
@@ -41,25 +41,27 @@ export interface TarantoolClientOptions extends TarantoolTarget {
 
 interface Pending {
   name: string
-  /** When the call times out (ms, performance.now()). */
+  sync: number
+  /** When it was sent, and when it times out (ms, performance.now()). */
+  sent: number
   deadline: number
   /** Chunks received on the connection when the call was sent. */
   received: number
   socket: Socket
-  fail: (err: Error) => void
+  resolve: (values: unknown[]) => void
+  reject: (err: Error) => void
 }
 
 const READ_ONLY = /read-only|box\.cfg\.read_only|bootstrap/i
 // memtx_memory is full: no write fits until sessions expire or memory is added.
 const OUT_OF_MEMORY = /Failed to allocate/
-const IPROTO_CALL = 0x0a
 const HANDSHAKE_MIN_MS = 1000
 const RETRY_STEP_MS = 50
 const RETRY_MAX_MS = 500
 
 /**
- * Our interface to Tarantool, over tarantool-driver. The driver keeps the socket, the greeting,
- * authentication and response decoding; this class adds what a service needs and the driver lacks:
+ * Our interface to Tarantool, over tarantool-driver. The driver keeps the socket, the greeting and
+ * authentication; this class adds what a service needs and the driver lacks:
  * - a timeout on every call, and a connection that answers nothing for a whole timeout is dropped
  *   and made anew (the driver would wait on it forever);
  * - calls in flight fail as soon as the connection drops (the driver leaves them pending);
@@ -67,8 +69,9 @@ const RETRY_MAX_MS = 500
  * - reconnects with backoff, each attempt bounded in time, and none after Tarantool rejected the
  *   credentials (the driver retries those forever);
  * - IPROTO_CALL (the driver only speaks the old call_16, which reshapes results);
- * - requests are written to the socket directly: the driver's send path misreads its own state
- *   while a response is half-read, and then queues the request until the next reconnect;
+ * - requests are written to the socket directly, and responses read from it once logged in: the
+ *   driver's send path misreads its own state while a response is half-read, and then queues the
+ *   request until the next reconnect; its reader decodes with msgpack-lite, three times slower;
  * - the calls made within one turn of the event loop go out in one socket write, and one timer
  *   watches the deadlines of all calls in flight (not one timer per call).
  *
@@ -79,8 +82,9 @@ export class TarantoolClient extends EventEmitter {
   readonly #driver: TarantoolConnection
   readonly #timeoutMs: number
   readonly #user: string
-  // Calls in flight, oldest (so soonest deadline) first.
-  readonly #pending = new Set<Pending>()
+  // Calls in flight by sync, oldest (so soonest deadline) first.
+  readonly #pending = new Map<number, Pending>()
+  #sync = 0
   readonly #writer = new RequestWriter()
   #flushScheduled = false
   #deadlineTimer: NodeJS.Timeout | undefined
@@ -132,30 +136,10 @@ export class TarantoolClient extends EventEmitter {
       return Promise.reject(this.#unavailable())
     }
     return new Promise((resolve, reject) => {
-      const sync = this.#driver._getRequestId()
+      const sync = this.#sync = (this.#sync + 1) % 0x100000000
       this.#writer.call(sync, name, args)
       const sent = performance.now()
-      const pending: Pending = {
-        name,
-        deadline: sent + this.#timeoutMs,
-        received: this.#received,
-        socket,
-        // Only the first of answer, failure or timeout finds the call pending; it settles it.
-        fail: (err) => {
-          if (!this.#pending.delete(pending)) return
-          reject(err)
-          this.#observe(name, sent, err instanceof StorageUnavailableError ? 'unavailable' : 'error')
-        }
-      }
-      this.#pending.add(pending)
-      this.#driver.commandsQueue.push([IPROTO_CALL, sync, {
-        resolve: (data) => {
-          if (!this.#pending.delete(pending)) return
-          resolve(data as unknown[])
-          this.#observe(name, sent, 'ok')
-        },
-        reject: (err) => pending.fail(this.#classify(err, socket.destroyed))
-      }])
+      this.#pending.set(sync, { name, sync, sent, deadline: sent + this.#timeoutMs, received: this.#received, socket, resolve, reject })
       this.#deadlineTimer ??= setTimeout(() => this.#expire(), this.#timeoutMs)
       if (!this.#flushScheduled) {
         this.#flushScheduled = true
@@ -163,6 +147,27 @@ export class TarantoolClient extends EventEmitter {
         setImmediate(() => this.#flush(socket))
       }
     })
+  }
+
+  // Settles a call with its response.
+  #answer (response: Response): void {
+    const pending = this.#pending.get(response.sync)
+    // Late: timed out already, its connection dropped since.
+    if (pending === undefined) return
+    this.#pending.delete(response.sync)
+    if (response.error === undefined) {
+      pending.resolve(response.data!)
+      this.#observe(pending.name, pending.sent, 'ok')
+    } else {
+      this.#fail(pending, this.#classify(new Error(response.error)))
+    }
+  }
+
+  // Fails a call still in flight.
+  #fail (pending: Pending, err: Error): void {
+    this.#pending.delete(pending.sync)
+    pending.reject(err)
+    this.#observe(pending.name, pending.sent, err instanceof StorageUnavailableError ? 'unavailable' : 'error')
   }
 
   // The 'call' event, after the call is settled: a listener that throws cannot leave it hanging.
@@ -184,12 +189,12 @@ export class TarantoolClient extends EventEmitter {
   #expire (): void {
     this.#deadlineTimer = undefined
     const now = performance.now()
-    for (const pending of this.#pending) {
+    for (const pending of this.#pending.values()) {
       if (pending.deadline > now) {
         this.#deadlineTimer = setTimeout(() => this.#expire(), pending.deadline - now + 1)
         return
       }
-      pending.fail(new StorageUnavailableError(`Tarantool did not answer ${pending.name} within ${this.#timeoutMs} ms`))
+      this.#fail(pending, new StorageUnavailableError(`Tarantool did not answer ${pending.name} within ${this.#timeoutMs} ms`))
       if (this.#received === pending.received && !pending.socket.destroyed) {
         this.#lastError = new StorageUnavailableError('Tarantool stopped answering')
         pending.socket.destroy()
@@ -237,10 +242,8 @@ export class TarantoolClient extends EventEmitter {
     return new Uuid(value)
   }
 
-  /** Whether a failed call is worth retrying later (503) or a bug (500). */
-  #classify (err: Error, connectionLost: boolean): Error {
-    // The driver also rejects with its own errors when it drops a closed connection.
-    if (connectionLost) return new StorageUnavailableError('Connection to Tarantool lost')
+  /** Whether a call Tarantool failed is worth retrying later (503) or a bug (500). */
+  #classify (err: Error): Error {
     if (READ_ONLY.test(err.message)) return new StorageUnavailableError(`Tarantool is read-only: ${err.message}`)
     if (OUT_OF_MEMORY.test(err.message)) return new StorageUnavailableError(`Tarantool is out of memory: ${err.message}`)
     return new StorageError(err.message)
@@ -266,7 +269,21 @@ export class TarantoolClient extends EventEmitter {
     this.#state = 'connected'
     this.#attempts = 0
     this.#lastError = undefined
-    this.#driver.socket?.on('data', () => { this.#received++ })
+    const socket = this.#driver.socket
+    if (socket !== undefined) {
+      // Logged in: the responses are ours to read from here on (see the class comment).
+      for (const listener of socket.listeners('data')) socket.off('data', listener as (chunk: Buffer) => void)
+      const reader = new ResponseReader()
+      socket.on('data', (chunk: Buffer) => {
+        this.#received++
+        try {
+          reader.push(chunk, (response) => this.#answer(response))
+        } catch (err) {
+          this.#lastError = new StorageUnavailableError(`Tarantool sent what cannot be read: ${(err as Error).message}`)
+          socket.destroy()
+        }
+      })
+    }
     this.emit('connect')
   }
 
@@ -296,6 +313,6 @@ export class TarantoolClient extends EventEmitter {
   }
 
   #failAll (err: Error): void {
-    for (const pending of [...this.#pending]) pending.fail(err)
+    for (const pending of [...this.#pending.values()]) this.#fail(pending, err)
   }
 }

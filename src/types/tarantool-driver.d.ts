@@ -3,11 +3,6 @@ declare module 'tarantool-driver' {
   import { EventEmitter } from 'node:events'
   import type { Socket } from 'node:net'
 
-  interface Deferred {
-    resolve: (data: unknown) => void
-    reject: (err: Error) => void
-  }
-
   interface Options {
     host?: string
     port?: number
@@ -24,12 +19,9 @@ declare module 'tarantool-driver' {
     state: number
     states: Record<'CONNECTING' | 'CONNECTED' | 'AUTH' | 'CONNECT' | 'RECONNECTING' | 'END', number>
     socket?: Socket
-    commandsQueue: { push: (command: [number, number, Deferred]) => void }
     connect (): Promise<void>
     ping (): Promise<boolean>
     disconnect (): void
-    flushQueue (err: Error): void
-    _getRequestId (): number
   }
 
   export default TarantoolConnection

@@ -1,7 +1,8 @@
-// The request encoder against msgpack-lite's decoder: every kind of value the store sends.
+// The request encoder against msgpack-lite's decoder, every kind of value the store sends; the
+// response reader against responses framed as Tarantool sends them.
 import msgpack from 'msgpack-lite'
 import { describe, expect, it } from 'vitest'
-import { RequestWriter, Uuid } from '../../src/store/iproto.js'
+import { RequestWriter, ResponseReader, Uuid, type Response } from '../../src/store/iproto.js'
 
 const UUID = '61494096-9af7-49ba-9fb4-e89c0811e6d3'
 
@@ -74,5 +75,49 @@ describe('RequestWriter', () => {
     const before = writer.length
     expect(() => writer.call(2, 'b', new Array(16).fill(0))).toThrow(RangeError)
     expect(writer.length).toBe(before)
+  })
+})
+
+/** A response as Tarantool frames it: `0xce len32 {code, sync} {body}`. */
+function frame (sync: number, code: number, body: Buffer): Buffer {
+  const header = msgpack.encode({ 0: code, 1: sync })
+  const size = Buffer.alloc(5)
+  size[0] = 0xce
+  size.writeUInt32BE(header.length + body.length, 1)
+  return Buffer.concat([size, header, body])
+}
+
+// A tuple as the sessions space holds it: uuid token (extension 2), a user id above 2^32, text.
+const TUPLE_BODY = Buffer.concat([
+  Buffer.from([0x81, 0x30, 0x91, 0x93, 0xd8, 0x02]), Buffer.from(UUID.replace(/-/g, ''), 'hex'),
+  Buffer.from([0xcf]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(2n ** 53n - 1n); return b })(),
+  msgpack.encode('192.0.2.1')
+])
+
+describe('ResponseReader', () => {
+  it('decodes values and errors, whatever the chunks', () => {
+    const stream = Buffer.concat([
+      frame(1, 0, TUPLE_BODY),
+      frame(2, 0x8000 | 31, msgpack.encode({ 0x31: "Can't modify data on a read-only instance" })),
+      frame(3, 0, msgpack.encode({ 0x30: [null, { code: 'token_not_found', message: 'Token not found' }] }))
+    ])
+    const expected: Response[] = [
+      { sync: 1, data: [[UUID, 2 ** 53 - 1, '192.0.2.1']] },
+      { sync: 2, error: "Can't modify data on a read-only instance" },
+      { sync: 3, data: [null, { code: 'token_not_found', message: 'Token not found' }] }
+    ]
+    // Whole, then cut at every byte into two chunks, then byte by byte.
+    const cuts = [[stream], ...Array.from({ length: stream.length - 1 }, (_, i) => [stream.subarray(0, i + 1), stream.subarray(i + 1)]),
+      Array.from(stream, (byte) => Buffer.from([byte]))]
+    for (const chunks of cuts) {
+      const reader = new ResponseReader()
+      const got: Response[] = []
+      for (const chunk of chunks) reader.push(chunk, (r) => got.push(r))
+      expect(got).toEqual(expected)
+    }
+  })
+
+  it('refuses a stream that is not IPROTO', () => {
+    expect(() => new ResponseReader().push(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'), () => {})).toThrow(/Not an IPROTO response/)
   })
 })
