@@ -73,12 +73,17 @@ end
 local function live_by(index_name, keys)
     local now_s = now()
     local out = {}
+    -- Marks are looked for by any key: a session marked under one form of an ip may be listed
+    -- under the other (sessions.ipv4_upgrade).
+    local marked = false
+    for _, key in ipairs(keys) do
+        marked = marked or activity.may_be_marked(index_name, key)
+    end
     for _, key in ipairs(keys) do
         -- A nil key would match every tuple of the index.
         if key == nil then
             error('a key is required')
         end
-        local marked = activity.may_be_marked(index_name, key)
         for _, t in space.get().index[index_name]:pairs(key, {iterator = 'EQ'}) do
             if is_live(t, now_s) then
                 out[#out + 1] = marked and activity.current(t) or t
