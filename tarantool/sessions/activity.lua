@@ -17,12 +17,13 @@ local BATCH = 100
 
 local M = {}
 
--- Marks: the token's 16 bytes -> unix second, with the user ids and ips of the sessions marked,
--- so that a list looks for marks only where there may be some (reading a uuid field costs more
+-- Marks: the token's 16 bytes -> unix second, with the session's `create` (a mark is for the
+-- session it was taken on, not a later one with the same token), and the user ids and ips of the
+-- sessions marked, so that a list looks for marks only where there may be some (reading a uuid field costs more
 -- than the rest of a list). A flush takes the whole set and starts a new one; the set it writes
 -- stays visible until it is done, since its batches wait on the WAL one after the other.
 local function new_set()
-    return {marks = {}, users = {}, ips = {}}
+    return {marks = {}, creates = {}, users = {}, ips = {}}
 end
 local taking = new_set()
 local writing = nil
@@ -46,10 +47,10 @@ function M.of(t, token)
     local latest = t[F.activity]
     local key = (token or t[F.token]):bin()
     local mark = taking.marks[key]
-    if mark ~= nil and mark > latest then latest = mark end
+    if mark ~= nil and mark > latest and taking.creates[key] == t[F.create] then latest = mark end
     if writing ~= nil then
         mark = writing.marks[key]
-        if mark ~= nil and mark > latest then latest = mark end
+        if mark ~= nil and mark > latest and writing.creates[key] == t[F.create] then latest = mark end
     end
     return latest
 end
@@ -74,6 +75,7 @@ function M.mark(token, t, now_s)
     local mark = taking.marks[key]
     if mark == nil or mark < now_s then
         taking.marks[key] = now_s
+        taking.creates[key] = t[F.create]
         taking.users[key_of(t[F.user_id])] = true
         taking.ips[key_of(t[F.ip])] = true
         M.counters.marked = M.counters.marked + 1
@@ -87,25 +89,26 @@ function M.flush()
     if writing ~= nil then return 0 end
     writing, taking = taking, new_set()
     local s = space.get()
-    local keys, seconds = {}, {}
+    local keys, seconds, creates = {}, {}, {}
     local written = 0
     local function write()
         -- Applied in memory before the commit yields: readers see them from here on.
         box.atomic(function()
             for i = 1, #keys do
                 local t = s:get(keys[i])
-                if t ~= nil and t[F.activity] < seconds[i] then
+                if t ~= nil and t[F.create] == creates[i] and t[F.activity] < seconds[i] then
                     s:update(keys[i], {{'=', F.activity, seconds[i]}})
                     written = written + 1
                 end
             end
         end)
-        keys, seconds = {}, {}
+        keys, seconds, creates = {}, {}, {}
     end
     local ok, err = pcall(function()
         for key, now_s in pairs(writing.marks) do
             keys[#keys + 1] = uuid.frombin(key)
             seconds[#seconds + 1] = now_s
+            creates[#creates + 1] = writing.creates[key]
             if #keys >= BATCH then write() end
         end
         if #keys > 0 then write() end
@@ -116,7 +119,10 @@ function M.flush()
     if not ok then
         -- Take them all again: those written already are skipped by the next flush.
         for key, now_s in pairs(done.marks) do
-            if (taking.marks[key] or 0) < now_s then taking.marks[key] = now_s end
+            if (taking.marks[key] or 0) < now_s then
+                taking.marks[key] = now_s
+                taking.creates[key] = done.creates[key]
+            end
         end
         for user_id in pairs(done.users) do taking.users[user_id] = true end
         for ip in pairs(done.ips) do taking.ips[ip] = true end

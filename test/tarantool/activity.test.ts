@@ -110,6 +110,18 @@ describe.skipIf(TARANTOOL_BIN === undefined)('marks of use', () => {
     expect(r).toEqual({ now: r.now, listed: r.now, cdata: true })
   })
 
+  it('belong to the session they were taken on, not a later one with the same token', () => {
+    const r = runLua<Record<string, unknown>>(`
+      local token = session(7, 70, 60)
+      api.get(token, nil, nil, 1000)
+      -- Gone, and a session with the same token made again before the mark is written.
+      s:delete(token)
+      s:insert{token, 7, 70, NOW - 5000, NOW - 3000}
+      return {now = NOW, listed = api.by_user(7)[1][5], written = activity.flush(), stored = stored(token)}
+    `)
+    expect(r).toEqual({ now: r.now, listed: (r.now as number) - 3000, written: 0, stored: (r.now as number) - 3000 })
+  })
+
   it('keep a session alive: liveness and the expiry sweep see marks not yet written', () => {
     const r = runLua<Record<string, unknown>>(`
       settings.set({ttl = 100, sweep_interval = 3600})
