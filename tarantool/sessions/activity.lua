@@ -5,6 +5,7 @@
 -- liveness, the lists, the expiry sweep) sees the pending mark through M.of(), so the delay never
 -- shows; a crash of Tarantool loses at most the last FLUSH_INTERVAL of marks, never a session.
 local fiber = require('fiber')
+local fibers = require('sessions.fibers')
 local log = require('log')
 local uuid = require('uuid')
 local space = require('sessions.space')
@@ -132,7 +133,6 @@ function M.flush()
 end
 
 local function worker()
-    fiber.self():name(FIBER_NAME)
     while true do
         fiber.sleep(FLUSH_INTERVAL)
         fiber.testcancel()
@@ -149,12 +149,7 @@ end
 -- Starts the fiber, first cancelling one left by an earlier load of this code; writes the marks
 -- pending when Tarantool shuts down.
 function M.start()
-    for fid, info in pairs(fiber.info({backtrace = false})) do
-        if info.name == FIBER_NAME then
-            fiber.find(fid):cancel()
-        end
-    end
-    fiber.create(worker)
+    fibers.restart(FIBER_NAME, worker)
     if M.on_shutdown == nil then
         M.on_shutdown = function()
             if next(taking.marks) ~= nil and not box.info.ro then pcall(M.flush) end

@@ -1,6 +1,7 @@
 -- The expiry fiber: deletes sessions idle longer than the TTL, walking the activity index
 -- oldest first in bounded batches, on the writable instance only.
 local fiber = require('fiber')
+local fibers = require('sessions.fibers')
 local log = require('log')
 local activity = require('sessions.activity')
 local settings = require('sessions.settings')
@@ -66,7 +67,6 @@ function M.sweep()
 end
 
 local function worker()
-    fiber.self():name(FIBER_NAME)
     while true do
         fiber.testcancel()
         if not box.info.ro then
@@ -88,12 +88,7 @@ end
 
 -- Starts the fiber, first cancelling one left by an earlier load of this code.
 function M.start()
-    for fid, info in pairs(fiber.info({backtrace = false})) do
-        if info.name == FIBER_NAME then
-            fiber.find(fid):cancel()
-        end
-    end
-    fiber.create(worker)
+    fibers.restart(FIBER_NAME, worker)
 end
 
 return M
