@@ -14,7 +14,7 @@ let stdout: LogDestination | undefined
  * handed to it once per turn of the event loop: the lines logged during a turn are joined and
  * written together. Given one line at a time, sonic-boom measures the byte length of all it holds
  * on each write; under load that made a line cost 4.7 µs of CPU here, batched it costs 2.0 µs
- * (bench/README.md). Lines still held when the process exits are written synchronously.
+ * (README.md, Performance). Lines still held when the process exits are written synchronously.
  * One per process: every logger writing to stdout shares it.
  */
 export function stdoutDestination (): LogDestination {

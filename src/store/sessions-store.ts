@@ -36,8 +36,11 @@ export interface StoreStats {
     pass_seconds: number
     last_pass_seconds: number
   }
-  /** Marks of use: activity changes taken by /get and written later (tarantool/sessions/activity.lua). */
-  activity: {
+  /**
+   * Marks of use: activity changes taken by /get and written later (tarantool/sessions/activity.lua).
+   * Absent from a Tarantool still running the Lua of an older version.
+   */
+  activity?: {
     marked: number
     written: number
   }
