@@ -133,15 +133,20 @@ function M.flush()
 end
 
 local function worker()
+    -- Failures are logged when they start and end, not at every retry (ten a second).
+    local failing = false
     while true do
         fiber.sleep(FLUSH_INTERVAL)
         fiber.testcancel()
         if next(taking.marks) ~= nil and not box.info.ro then
             local ok, err = pcall(M.flush)
             fiber.testcancel()
-            if not ok then
-                log.error('sessions: writing activity failed, will retry: %s', err)
+            if not ok and not failing then
+                log.error('sessions: writing activity failed, retrying every %.1f s: %s', FLUSH_INTERVAL, err)
+            elseif ok and failing then
+                log.info('sessions: writing activity works again')
             end
+            failing = not ok
         end
     end
 end
