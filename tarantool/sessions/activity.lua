@@ -71,7 +71,9 @@ function M.current(t, token)
 end
 
 -- Marks the session `t` (whose token is `token`) as used at now_s, to be written by a flush.
+-- Fails on a read-only instance, as the write it stands for would: no flush would ever write it.
 function M.mark(token, t, now_s)
+    if box.info.ro then box.error(box.error.READONLY) end
     local key = token:bin()
     local mark = taking.marks[key]
     if mark == nil or mark < now_s then

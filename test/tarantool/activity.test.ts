@@ -135,6 +135,22 @@ describe.skipIf(TARANTOOL_BIN === undefined)('marks of use', () => {
     expect(r).toEqual({ expired: 1, used_kept: true, idle_kept: false })
   })
 
+  it('cannot be taken on a read-only instance, as the write they stand for could not', () => {
+    const r = runLua<Record<string, unknown>>(`
+      local token = session(8, 80, 60)
+      box.cfg{read_only = true}
+      local ok, err = pcall(api.get, token, nil, nil, 1000)
+      box.cfg{read_only = false}
+      api.get(token, nil, nil, 1000)
+      activity.flush()
+      box.cfg{read_only = true}
+      -- Used again in the same second: nothing to write, so a read-only instance answers.
+      local again = api.get(token, nil, nil, 1000)
+      return {failed = not ok, message = tostring(err), again = again[5] == NOW}
+    `)
+    expect(r).toEqual({ failed: true, message: expect.stringMatching(/read-only/), again: true })
+  })
+
   it('are kept when a flush fails, and written by the next one', () => {
     const r = runLua<Record<string, unknown>>(`
       local token = session(4, 40, 60)
