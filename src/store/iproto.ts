@@ -194,20 +194,34 @@ const unpackr = new Unpackr({ mapsAsObjects: true, int64AsType: 'number', useRec
 
 /**
  * Splits what Tarantool sends into responses (`0xce len32 {header} {body}`), across and within
- * socket chunks, and decodes them with msgpackr, which decodes a response about three times
- * faster than msgpack-lite. Throws on a stream that is not IPROTO: the connection is then unusable.
+ * socket chunks, and decodes them with msgpackr, which decodes a response about twice as fast as
+ * msgpack-lite. A response larger than a chunk is collected and joined once it is whole, so a
+ * long list costs one copy, not one per chunk. Throws on a stream that is not IPROTO: the
+ * connection is then unusable.
  */
 export class ResponseReader {
-  #rest: Buffer | undefined
+  // The start of a response not yet whole: its chunks, their size, and the size it needs
+  // (0 while its 5-byte length prefix is incomplete).
+  #parts: Buffer[] = []
+  #size = 0
+  #needed = 0
 
   /** Takes a chunk; calls `onResponse` for each response it completes. */
   push (chunk: Buffer, onResponse: (response: Response) => void): void {
-    const buf = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk])
-    this.#rest = undefined
+    let buf = chunk
+    if (this.#parts.length > 0) {
+      this.#parts.push(chunk)
+      this.#size += chunk.length
+      if (this.#needed === 0 && this.#size >= 5) this.#needed = 5 + frameLength(Buffer.concat(this.#parts, 5), 0)
+      if (this.#needed === 0 || this.#size < this.#needed) return
+      buf = Buffer.concat(this.#parts, this.#size)
+      this.#parts = []
+      this.#size = 0
+      this.#needed = 0
+    }
     let at = 0
     while (buf.length - at >= 5) {
-      if (buf[at] !== 0xce) throw new Error(`Not an IPROTO response: byte 0x${buf[at].toString(16)}`)
-      const length = buf.readUInt32BE(at + 1)
+      const length = frameLength(buf, at)
       if (buf.length - at - 5 < length) break
       const [header, body] = unpackr.unpackMultiple(buf.subarray(at + 5, at + 5 + length)) as [Record<number, number>, Record<number, unknown> | undefined]
       at += 5 + length
@@ -215,7 +229,18 @@ export class ResponseReader {
       if (header[IPROTO_CODE] === 0) onResponse({ sync, data: (body?.[IPROTO_DATA] ?? []) as unknown[] })
       else onResponse({ sync, error: String(body?.[IPROTO_ERROR_24] ?? `Tarantool error 0x${header[IPROTO_CODE].toString(16)}`) })
     }
-    // A partial response waits for the next chunk, in a buffer of its own (not the whole chunk).
-    if (at < buf.length) this.#rest = Buffer.from(buf.subarray(at))
+    if (at < buf.length) {
+      // Kept apart from the chunk, which may be large and mostly read.
+      const rest = Buffer.from(buf.subarray(at))
+      this.#parts = [rest]
+      this.#size = rest.length
+      this.#needed = rest.length >= 5 ? 5 + frameLength(rest, 0) : 0
+    }
   }
+}
+
+/** The length after the 5-byte prefix of the response at `at`. */
+function frameLength (buf: Buffer, at: number): number {
+  if (buf[at] !== 0xce) throw new Error(`Not an IPROTO response: byte 0x${buf[at].toString(16)}`)
+  return buf.readUInt32BE(at + 1)
 }

@@ -71,7 +71,7 @@ const RETRY_MAX_MS = 500
  * - IPROTO_CALL (the driver only speaks the old call_16, which reshapes results);
  * - requests are written to the socket directly, and responses read from it once logged in: the
  *   driver's send path misreads its own state while a response is half-read, and then queues the
- *   request until the next reconnect; its reader decodes with msgpack-lite, three times slower;
+ *   request until the next reconnect; its reader decodes with msgpack-lite, at twice the cost;
  * - the calls made within one turn of the event loop go out in one socket write, and one timer
  *   watches the deadlines of all calls in flight (not one timer per call).
  *
