@@ -1,6 +1,5 @@
 // One load round with autocannon, and alternating rounds against the reference and the service.
-import autocannon, { type Instance } from 'autocannon'
-import type { Requests } from './workloads.js'
+import autocannon, { type Instance, type Request } from 'autocannon'
 
 export interface LoadOptions {
   connections: number
@@ -16,20 +15,13 @@ export interface RoundResult {
   errors: number
 }
 
-/** Starts a round, each connection with its own list of requests; `stop()` ends it early. */
-export function startRound (url: string, requests: Requests, opts: LoadOptions): Instance {
-  return autocannon({
-    url,
-    connections: opts.connections,
-    duration: opts.durationSeconds,
-    timeout: 10,
-    requests: requests(),
-    setupClient: (client) => client.setRequests(requests())
-  })
+/** Starts a round; `stop()` on the returned instance ends it early. */
+export function startRound (url: string, requests: Request[], opts: LoadOptions): Instance {
+  return autocannon({ url, connections: opts.connections, duration: opts.durationSeconds, timeout: 10, requests })
 }
 
 /** Runs one round to its end. */
-export async function round (url: string, requests: Requests, opts: LoadOptions): Promise<RoundResult> {
+export async function round (url: string, requests: Request[], opts: LoadOptions): Promise<RoundResult> {
   return summarize(await startRound(url, requests, opts))
 }
 

@@ -14,7 +14,7 @@ import { SESSION_EXAMPLE } from '../src/schemas.js'
 import { WORKLOADS } from './workloads.js'
 
 const ROOT = join(import.meta.dirname, '..')
-const SESSIONS = Number(process.env.PROFILE_SESSIONS ?? 10_000)
+const SESSIONS = 10_000
 const REFERENCE = process.argv.includes('--reference')
 const SECONDS = Number(process.argv.slice(2).find((a) => /^[0-9]+$/.test(a)) ?? 10)
 
@@ -60,10 +60,11 @@ async function main (): Promise<void> {
     const bodies = join(tmp, 'bodies.json')
     writeFileSync(bodies, JSON.stringify({ '/get': { status: 'success', data: SESSION_EXAMPLE } }))
     server = await startNode('reference', [...prof, '--import', 'tsx', join(ROOT, 'bench/reference.ts')], { REFERENCE_BODIES: bodies }, tmp)
-    cleanupOnExit(async () => { await server.stop(); rmSync(tmp, { recursive: true, force: true }) })
   } else {
     server = await startNode('service', [...prof, join(ROOT, 'dist/server.js')], { DATA_DIR: dataDir, ...(process.env.LOG_LEVEL ? { LOG_LEVEL: process.env.LOG_LEVEL } : {}) }, tmp)
-    cleanupOnExit(async () => { await server.stop(); rmSync(tmp, { recursive: true, force: true }) })
+  }
+  cleanupOnExit(async () => { await server.stop(); rmSync(tmp, { recursive: true, force: true }) })
+  if (!REFERENCE) {
     const admin = await connectConsole(join(dataDir, CONSOLE_SOCKET_NAME))
     await preload(admin, { from: 0, to: SESSIONS, total: SESSIONS, ageSeconds: 86_400 })
     admin.close()

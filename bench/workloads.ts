@@ -1,6 +1,7 @@
-// The request mixes the bench drives, as autocannon request lists. Each names existing sessions by
-// number (see dataset.ts), so no token travels from Tarantool to the bench. The reference gets the
-// very same requests (its routes ignore the query), so both sides cost the load generator alike.
+// The request mixes the bench drives, as autocannon request generators. Each names existing
+// sessions by number (see dataset.ts), so no token travels from Tarantool to the bench. The
+// reference gets the very same requests (its routes ignore the query), so both sides cost the load
+// generator alike.
 import type { Request } from 'autocannon'
 import { ipOf, randomUser, tokenOf } from './dataset.js'
 
@@ -11,13 +12,10 @@ export interface Population {
   total: number
 }
 
-/** Makes the requests of one connection (each connection gets its own). */
-export type Requests = () => Request[]
-
 export interface Workload {
   name: string
-  /** The requests of a run over this population. */
-  requests: (population: Population) => Requests
+  /** A fresh request generator for one round. */
+  requests: (population: Population) => Request[]
 }
 
 const randomIn = (p: Population): number => p.from + Math.floor(Math.random() * (p.to - p.from))
@@ -26,7 +24,7 @@ const newPath = (p: Population): string => `/new?user_id=${randomUser(p.total)}&
 // Each request is made as it is sent. Lists made in advance (1,000 per connection) measured
 // worse: the load generator spent about 10% more CPU per request, and the reference, which it
 // drives faster, lost 15 to 20% of its rate to it.
-const generate = (path: (p: Population) => string) => (p: Population): Requests => () =>
+const generate = (path: (p: Population) => string) => (p: Population): Request[] =>
   [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path(p) }) }]
 
 /** The workloads of the table, in the order they run. */
@@ -40,7 +38,7 @@ export const WORKLOADS: Record<string, Workload> = {
     requests: (p) => {
       // Deletes take sessions from the top down, so gets rarely meet a deleted one.
       let next = p.to
-      return () => [{
+      return [{
         method: 'GET',
         setupRequest: (req) => {
           const dice = Math.random()

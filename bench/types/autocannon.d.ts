@@ -12,12 +12,6 @@ declare module 'autocannon' {
     pipelining?: number
     timeout?: number
     requests?: Request[]
-    /** Called with each connection's client as it is made. */
-    setupClient?: (client: Client) => void
-  }
-  export interface Client {
-    /** This connection's own requests, sent in a loop. */
-    setRequests: (requests: Request[]) => void
   }
   export interface Histogram {
     average: number
