@@ -37,25 +37,11 @@ async function metrics (app: FastifyInstance): Promise<void> {
   // Node-side counts of successful calls (summed over the service's instances).
   const created = new Counter({ name: 'sessions_created_total', help: 'Sessions created by /new', registers })
   const deleted = new Counter({ name: 'sessions_deleted_total', help: 'Sessions ended by /del', registers })
-  // prom-client finds the series of a label set by hashing it, on every call: each route, method
-  // and status gets its series looked up once instead.
-  interface Series { requests: Counter.Internal, latency: Histogram.Internal<string> }
-  const series = new Map<string, Series>()
-  const seriesOf = (method: string, route: string, status: number): Series => {
-    const key = `${method} ${status} ${route}`
-    let found = series.get(key)
-    if (found === undefined) {
-      const labels = { method, route, status: String(status) }
-      found = { requests: requests.labels(labels), latency: latency.labels(labels) }
-      series.set(key, found)
-    }
-    return found
-  }
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? UNMATCHED
-    const { requests, latency } = seriesOf(request.method, route, reply.statusCode)
-    requests.inc()
-    latency.observe(reply.elapsedTime / 1000)
+    const labels = { method: request.method, route, status: String(reply.statusCode) }
+    requests.inc(labels)
+    latency.observe(labels, reply.elapsedTime / 1000)
     if (reply.statusCode === 200) {
       if (route === '/new') created.inc()
       else if (route === '/del') deleted.inc()
@@ -83,15 +69,8 @@ async function metrics (app: FastifyInstance): Promise<void> {
     buckets: LATENCY_BUCKETS,
     registers
   })
-  const callSeries = new Map<string, Histogram.Internal<string>>()
   app.tarantool.on('call', (procedure: string, seconds: number, outcome: CallOutcome) => {
-    const key = `${procedure} ${outcome}`
-    let found = callSeries.get(key)
-    if (found === undefined) {
-      found = calls.labels({ procedure, outcome })
-      callSeries.set(key, found)
-    }
-    found.observe(seconds)
+    calls.observe({ procedure, outcome }, seconds)
   })
 
   // Tarantool's own figures, read at each scrape.
