@@ -154,13 +154,13 @@ export class TarantoolClient extends EventEmitter {
     const pending = this.#pending.get(response.sync)
     // Late: timed out already, its connection dropped since.
     if (pending === undefined) return
-    this.#pending.delete(response.sync)
-    if (response.error === undefined) {
-      pending.resolve(response.data!)
-      this.#observe(pending.name, pending.sent, 'ok')
-    } else {
-      this.#fail(pending, this.#classify(new Error(response.error)))
+    if (response.error !== undefined) {
+      this.#fail(pending, this.#classify(response.error))
+      return
     }
+    this.#pending.delete(response.sync)
+    pending.resolve(response.data!)
+    this.#observe(pending.name, pending.sent, 'ok')
   }
 
   // Fails a call still in flight.
@@ -242,11 +242,11 @@ export class TarantoolClient extends EventEmitter {
     return new Uuid(value)
   }
 
-  /** Whether a call Tarantool failed is worth retrying later (503) or a bug (500). */
-  #classify (err: Error): Error {
-    if (READ_ONLY.test(err.message)) return new StorageUnavailableError(`Tarantool is read-only: ${err.message}`)
-    if (OUT_OF_MEMORY.test(err.message)) return new StorageUnavailableError(`Tarantool is out of memory: ${err.message}`)
-    return new StorageError(err.message)
+  /** Whether an error Tarantool answered is worth retrying later (503) or a bug (500). */
+  #classify (message: string): Error {
+    if (READ_ONLY.test(message)) return new StorageUnavailableError(`Tarantool is read-only: ${message}`)
+    if (OUT_OF_MEMORY.test(message)) return new StorageUnavailableError(`Tarantool is out of memory: ${message}`)
+    return new StorageError(message)
   }
 
   #unavailable (): StorageUnavailableError {
