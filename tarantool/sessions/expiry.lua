@@ -34,7 +34,8 @@ function M.sweep_batch(now_s)
     local keys = {}
     for _, t in s.index.activity:pairs(nil, {iterator = 'GE'}) do
         if t[F.activity] >= cutoff or #keys >= BATCH then break end
-        if activity.of(t) < cutoff then keys[#keys + 1] = t[F.token] end
+        local token = t[F.token]
+        if activity.of(t, token) < cutoff then keys[#keys + 1] = token end
     end
     if #keys > 0 then
         box.atomic(function()
