@@ -1,6 +1,7 @@
 // /get writes to the WAL only when something changes; on an instance of its own, so that no other
 // test's writes move the log sequence number. A new activity alone is written a moment after the
 // answer, with others (test/tarantool/activity.test.ts has the details).
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { buildApp, newSession, ok } from '../support/app.js'
@@ -19,7 +20,6 @@ afterAll(async () => {
 })
 
 const lsn = async (): Promise<number> => (await app.store.stats()).lsn
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 // Longer than Tarantool takes to write marks of use (every 0.1 s).
 const FLUSHED_MS = 300
 
