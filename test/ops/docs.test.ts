@@ -78,8 +78,11 @@ describe('API docs', () => {
       await expect(page.locator('.info .title').innerText()).resolves.toMatch(/^sessions/)
 
       // Opening an operation shows its parameters and error codes.
-      await page.locator('#operations-sessions-get_new').click()
-      const details = await page.locator('#operations-sessions-get_new').innerText()
+      // Swagger UI renders the opened body after the click resolves: wait for it before reading.
+      const operation = page.locator('#operations-sessions-get_new')
+      await operation.locator('.opblock-summary').click()
+      await operation.getByText('invalid_user_id').first().waitFor({ timeout: 10_000 })
+      const details = await operation.innerText()
       expect(details).toContain('user_id')
       expect(details).toContain('invalid_user_id')
       expect(offsite).toEqual([])
