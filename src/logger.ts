@@ -36,8 +36,9 @@ export function redactUrl (url: string): string {
 export function loggerOptions (config: Config, isTTY = process.stdout.isTTY === true): FastifyServerOptions['logger'] {
   return {
     level: config.LOG_LEVEL,
-    redact: ['req.headers.authorization'],
     serializers: {
+      // Method, URL and address only: no headers, so no Authorization header (the API key) in a
+      // line. pino's `redact` would cost a path walk on every line for a field never written.
       req (request) {
         return {
           method: request.method,

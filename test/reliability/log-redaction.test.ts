@@ -43,4 +43,14 @@ describe('log redaction', () => {
     expect(lines.join('').match(/\[redacted\]/g)?.length).toBeGreaterThanOrEqual(7)
     expect(lines.filter((line) => line.includes(token))).toEqual([])
   })
+
+  it('never logs an Authorization header, on success or error', async () => {
+    const secret = 'header-secret-5c1f0e'
+    lines.length = 0
+    for (const url of ['/health', '/get?token=nope', '/nowhere', '/new?user_id=1&ip=127.0.0.1']) {
+      await app.inject({ url, headers: { authorization: `Bearer ${secret}`, cookie: secret } })
+    }
+    expect(lines.length).toBeGreaterThanOrEqual(4)
+    expect(lines.filter((line) => line.includes(secret))).toEqual([])
+  })
 })
