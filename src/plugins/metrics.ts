@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import { FastHistogram } from '../histogram.js'
 import type { StoreStats } from '../store/sessions-store.js'
 import type { CallOutcome, ConnectionState } from '../store/tarantool-client.js'
 
@@ -25,23 +26,15 @@ async function metrics (app: FastifyInstance): Promise<void> {
   app.decorate('metrics', registry)
 
   // HTTP
-  const labelNames = ['method', 'route', 'status'] as const
-  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered', labelNames, registers })
-  const latency = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'Time from a request\'s arrival to its answer',
-    labelNames,
-    buckets: LATENCY_BUCKETS,
-    registers
-  })
+  const latency = new FastHistogram('http_request_duration_seconds', 'Time from a request\'s arrival to its answer',
+    ['method', 'route', 'status'], LATENCY_BUCKETS, registry)
+  latency.registerCount('http_requests_total', 'HTTP requests answered', registry)
   // Node-side counts of successful calls (summed over the service's instances).
   const created = new Counter({ name: 'sessions_created_total', help: 'Sessions created by /new', registers })
   const deleted = new Counter({ name: 'sessions_deleted_total', help: 'Sessions ended by /del', registers })
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? UNMATCHED
-    const labels = { method: request.method, route, status: String(reply.statusCode) }
-    requests.inc(labels)
-    latency.observe(labels, reply.elapsedTime / 1000)
+    latency.observe([request.method, route, String(reply.statusCode)], reply.elapsedTime / 1000)
     if (reply.statusCode === 200) {
       if (route === '/new') created.inc()
       else if (route === '/del') deleted.inc()
@@ -62,15 +55,11 @@ async function metrics (app: FastifyInstance): Promise<void> {
   })
   const disconnects = new Counter({ name: 'tarantool_disconnects_total', help: 'Connections to Tarantool lost', registers })
   app.tarantool.on('disconnect', () => disconnects.inc())
-  const calls = new Histogram({
-    name: 'tarantool_call_duration_seconds',
-    help: 'Calls of Tarantool procedures, by how they ended: ok, unavailable (answered 503) or error',
-    labelNames: ['procedure', 'outcome'],
-    buckets: LATENCY_BUCKETS,
-    registers
-  })
+  const calls = new FastHistogram('tarantool_call_duration_seconds',
+    'Calls of Tarantool procedures, by how they ended: ok, unavailable (answered 503) or error',
+    ['procedure', 'outcome'], LATENCY_BUCKETS, registry)
   app.tarantool.on('call', (procedure: string, seconds: number, outcome: CallOutcome) => {
-    calls.observe({ procedure, outcome }, seconds)
+    calls.observe([procedure, outcome], seconds)
   })
 
   // Tarantool's own figures, read at each scrape.
