@@ -10,12 +10,14 @@ export interface LogDestination {
 let stdout: LogDestination | undefined
 
 /**
- * Standard output for log lines, written asynchronously by pino's own destination (sonic-boom), but
- * handed to it once per turn of the event loop: the lines logged during a turn are joined and
- * written together. Given one line at a time, sonic-boom measures the byte length of all it holds
- * on each write; under load that made a line cost 4.7 µs of CPU here, batched it costs 2.0 µs
- * (README.md, Performance). Lines still held when the process exits are written synchronously.
- * One per process: every logger writing to stdout shares it.
+ * Standard output for log lines, through pino's own destination (sonic-boom), handed to it once per
+ * turn of the event loop: the lines logged during a turn are joined and written together, after
+ * the turn's I/O. Given one line at a time, sonic-boom measures the byte length of all it holds on
+ * each write: 4.7 µs of CPU a line here under load, 2.0 µs batched. The write is synchronous, as
+ * is pino's default: written from the libuv thread pool instead, each write costs two cross-thread
+ * wake-ups, and a `/get` cost 2.5 µs more (README.md, Performance). A reader of stdout that stops
+ * reading therefore holds the service up, as with pino's default, rather than letting lines pile
+ * up in memory. One per process: every logger writing to stdout shares it.
  */
 export function stdoutDestination (): LogDestination {
   stdout ??= batched(1)
@@ -32,8 +34,8 @@ function batched (fd: number): LogDestination {
     lines = []
     boom.write(text)
   }
-  const boom = pino.destination({ dest: fd, sync: false })
-  // pino flushes its destination on exit; the lines not handed over yet go first.
+  const boom = pino.destination({ dest: fd, sync: true })
+  // The lines of the last turn, when the process exits before handing them over.
   process.on('exit', () => {
     handOver()
     try {

@@ -29,9 +29,9 @@ export function redactUrl (url: string): string {
 }
 
 /**
- * pino options for the server: JSON lines, pretty only on a terminal, tokens redacted. Lines are
- * written asynchronously, those of one turn of the event loop together (see log-destination.ts);
- * what is left is flushed when the process exits.
+ * pino options for the server: JSON lines, pretty only on a terminal, tokens redacted. The lines
+ * of one turn of the event loop are written together, after it (see log-destination.ts); what is
+ * left is written when the process exits.
  */
 export function loggerOptions (config: Config, isTTY = process.stdout.isTTY === true): FastifyServerOptions['logger'] {
   return {
