@@ -47,7 +47,8 @@ describe.skipIf(TARANTOOL_BIN === undefined)('probes', () => {
 
     await tarantool.restart!()
     const back = Date.now()
-    await vi.waitFor(async () => { expect((await call(app, { url: '/ready' })).statusCode).toBe(200) }, { timeout: 5000, interval: 50 })
-    expect(Date.now() - back).toBeLessThan(2000)
+    await vi.waitFor(async () => { expect((await call(app, { url: '/ready' })).statusCode).toBe(200) }, { timeout: 10_000, interval: 50 })
+    // Soon, by itself; wide, for a busy machine (no figure is promised).
+    expect(Date.now() - back).toBeLessThan(5000)
   })
 })

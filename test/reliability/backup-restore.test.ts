@@ -26,7 +26,8 @@ function script (name: string, ...args: string[]): Promise<{ code: number | null
     let output = ''
     child.stdout.on('data', (chunk) => { output += chunk })
     child.stderr.on('data', (chunk) => { output += chunk })
-    child.on('exit', (code) => resolve({ code, output }))
+    // 'close', not 'exit': its output may still be in the pipes when it has exited.
+    child.on('close', (code) => resolve({ code, output }))
   })
 }
 

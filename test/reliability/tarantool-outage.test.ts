@@ -15,8 +15,12 @@ import { runServer, stopAll, untilServing } from '../support/server.js'
 const CLIENTS = 16
 const LOAD_MAX_MS = 30_000
 const OUTAGE_MS = 1500
-// No answer may take longer than the Tarantool timeout plus this: none hangs.
-const MARGIN_MS = 3000
+// No answer may take longer than the Tarantool timeout plus this: none hangs. Wide, for a busy
+// machine, and still far below the 20 s the clients wait.
+const MARGIN_MS = 5000
+// Serving again this soon after Tarantool is back (retries are at most 0.5 s apart); wide, for a
+// busy machine: no figure is promised.
+const RECOVERY_MS = 5000
 
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -84,7 +88,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('Tarantool outages under load', () 
   it.each([
     ['killed', 'SIGKILL', 1000],
     ['hung', 'SIGSTOP', 300]
-  ] as const)('Tarantool %s: 503s meanwhile, serving again within 2 s of its return', { timeout: 60_000 }, async (what, signal, timeoutMs) => {
+  ] as const)(`Tarantool %s: 503s meanwhile, serving again within ${RECOVERY_MS / 1000} s of its return`, { timeout: 60_000 }, async (what, signal, timeoutMs) => {
     const tarantool = await startTarantool()
     cleanup.push(tarantool.stop)
     const port = await listeningApp(tarantool, timeoutMs)
@@ -105,7 +109,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('Tarantool outages under load', () 
     expect(load.wrong).toEqual([])
     expect(load.statuses.get(503)).toBeGreaterThan(0)
     expect(load.slowestMs).toBeLessThan(timeoutMs + MARGIN_MS)
-    expect(recoveryMs).toBeLessThan(2000)
+    expect(recoveryMs).toBeLessThan(RECOVERY_MS)
   })
 
   it('embedded: restarts a Tarantool that died, and the service heals without a restart', { timeout: 60_000 }, async () => {

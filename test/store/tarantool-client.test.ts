@@ -47,7 +47,8 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
     expect(elapsed).toBeGreaterThanOrEqual(250)
     expect(elapsed).toBeLessThan(3000)
     tarantool.signal!('SIGCONT')
-    await vi.waitFor(async () => { await stats(client) })
+    // Maybe after a reconnect: the connection may have been dropped as answering nothing.
+    await vi.waitFor(async () => { await stats(client) }, { timeout: 5000, interval: 50 })
   })
 
   it('fails calls in flight as soon as the connection drops, and fails fast while down', async () => {
@@ -76,7 +77,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
     tarantool.signal!('SIGSTOP')
     cleanup.push(() => tarantool.signal!('SIGCONT'))
     await expect(stats(client)).rejects.toBeInstanceOf(StorageUnavailableError)
-    await vi.waitFor(() => { expect(client.state).not.toBe('connected') })
+    await vi.waitFor(() => { expect(client.state).not.toBe('connected') }, { timeout: 5000, interval: 50 })
     tarantool.signal!('SIGCONT')
     await vi.waitFor(async () => { await stats(client) }, { timeout: 5000, interval: 50 })
     expect(client.state).toBe('connected')
@@ -85,11 +86,12 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
   it('reconnects by itself when Tarantool comes back', async () => {
     const { tarantool, client } = await setup()
     tarantool.signal!('SIGKILL')
-    await vi.waitFor(() => { expect(client.state).not.toBe('connected') })
+    await vi.waitFor(() => { expect(client.state).not.toBe('connected') }, { timeout: 5000, interval: 50 })
     await tarantool.restart!()
     const back = Date.now()
-    await vi.waitFor(async () => { await stats(client) }, { timeout: 5000, interval: 50 })
-    expect(Date.now() - back).toBeLessThan(2000)
+    await vi.waitFor(async () => { await stats(client) }, { timeout: 10_000, interval: 50 })
+    // Soon: retries are at most 0.5 s apart. Wide, for a busy machine; no figure is promised.
+    expect(Date.now() - back).toBeLessThan(5000)
   })
 
   it('reports bad credentials once instead of retrying them', async () => {

@@ -19,7 +19,10 @@ export interface TestAppOptions {
 
 /** Builds the app exactly as the server does, against a real Tarantool. */
 export async function buildApp (opts: TestAppOptions = {}): Promise<FastifyInstance> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...opts.env })
+  // A generous Tarantool timeout unless the test sets its own (those that test the timeout do): a
+  // busy CI machine can stall the test process for over a second, the default, and a 503 then
+  // would fail a test that is not about timeouts.
+  const config = loadConfig({ LOG_LEVEL: 'silent', TARANTOOL_TIMEOUT_MS: '10000', ...opts.env })
   const logger = { ...(loggerOptions(config, false) as object), ...(opts.logStream ? { stream: opts.logStream } : {}) }
   const app = Fastify({ logger, ...serverOptions(config) })
   await app.register(sessionsApp, {

@@ -10,7 +10,7 @@ export interface RunningServer {
   port: number
   /** Everything it wrote to stdout and stderr so far. */
   output: () => string
-  /** Its exit code (null when killed by a signal). */
+  /** Its exit code (null when killed by a signal), once all its output is in. */
   exited: Promise<number | null>
   /** The embedded Tarantool's pid, from its own log lines ("[1234] main/103/init.lua"). */
   tarantoolPid: () => number
@@ -26,7 +26,8 @@ export async function runServer (dataDir: string, env: Record<string, string> = 
   let output = ''
   child.stdout.on('data', (chunk) => { output += chunk })
   child.stderr.on('data', (chunk) => { output += chunk })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  // 'close', not 'exit': stdout and stderr may still hold output when the process has exited.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
   running.add(child)
   void exited.then(() => running.delete(child))
   return {

@@ -12,7 +12,7 @@ let app: FastifyInstance
 beforeAll(async () => {
   tarantool = await startTarantool()
   app = await buildApp({ uri: tarantool.uri })
-  await vi.waitFor(async () => { expect((await app.store.stats()).ttl).toBe(180 * 24 * 3600) })
+  await vi.waitFor(async () => { expect((await app.store.stats()).ttl).toBe(180 * 24 * 3600) }, { timeout: 5000, interval: 50 })
 })
 afterAll(async () => {
   await app?.close()
