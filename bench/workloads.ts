@@ -36,13 +36,14 @@ export const WORKLOADS: Record<string, Workload> = {
   mixed: {
     name: 'mixed 90/8/2',
     requests: (p) => {
-      // Deletes take sessions from the top down, so gets rarely meet a deleted one.
+      // Deletes take sessions from the top down, and gets only those below: a get meets a deleted
+      // session only when the delete of one it chose overtakes it.
       let next = p.to
       return [{
         method: 'GET',
         setupRequest: (req) => {
           const dice = Math.random()
-          if (dice < 0.9) return { ...req, path: `/get?token=${tokenOf(randomIn(p))}` }
+          if (dice < 0.9) return { ...req, path: `/get?token=${tokenOf(randomIn({ ...p, to: next }))}` }
           if (dice < 0.98) return { ...req, path: newPath(p) }
           return { ...req, path: `/del?token=${tokenOf(--next)}` }
         }
