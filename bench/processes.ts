@@ -1,7 +1,7 @@
 // The processes a bench run starts (the service, the reference server), each on a free loopback
 // port, and their cleanup: every process started here is stopped on exit, on failure and on Ctrl-C.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { openSync, closeSync } from 'node:fs'
+import { closeSync, openSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, waitListening } from '../src/embedded-tarantool.js'
 
@@ -48,6 +48,24 @@ export async function startNode (name: string, args: string[], env: Record<strin
     clearTimeout(killer)
   }
   return { name, port, url: `http://127.0.0.1:${port}`, proc, stop }
+}
+
+/**
+ * Starts the service as `npm start` runs it (built, with its embedded Tarantool's data in
+ * `dir/data`), logging to `dir/service.log`; `nodeArgs` go to node before the script.
+ */
+export async function startService (dir: string, opts: { logLevel?: string, nodeArgs?: string[] } = {}): Promise<Running> {
+  return await startNode('service', [...(opts.nodeArgs ?? []), join(ROOT, 'dist/server.js')], {
+    DATA_DIR: join(dir, 'data'),
+    ...(opts.logLevel === undefined ? {} : { LOG_LEVEL: opts.logLevel })
+  }, dir)
+}
+
+/** Starts the bare-Fastify reference answering `bodies` (URL path -> JSON body), logging to `dir/reference.log`. */
+export async function startReference (dir: string, bodies: Record<string, unknown>, nodeArgs: string[] = []): Promise<Running> {
+  const bodiesFile = join(dir, 'reference-bodies.json')
+  writeFileSync(bodiesFile, JSON.stringify(bodies))
+  return await startNode('reference', [...nodeArgs, '--import', 'tsx', join(ROOT, 'bench/reference.ts')], { REFERENCE_BODIES: bodiesFile }, dir)
 }
 
 /** Kills whatever is still running: the last resort on exit (SIGTERM first for the service). */

@@ -3,17 +3,16 @@
 // by where it was spent (HTTP, validation, serialization, driver, logging...).
 // `npm run bench:profile -- --reference` profiles the bare-Fastify reference under the same requests:
 // the floor of each category.
-import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectConsole, CONSOLE_SOCKET_NAME } from '../src/admin-console.js'
 import { preload } from './dataset.js'
 import { round } from './load.js'
-import { cleanupOnExit, startNode, type Running } from './processes.js'
+import { cleanupOnExit, startReference, startService, type Running } from './processes.js'
 import { SESSION_EXAMPLE } from '../src/schemas.js'
 import { WORKLOADS } from './workloads.js'
 
-const ROOT = join(import.meta.dirname, '..')
 const SESSIONS = 10_000
 const REFERENCE = process.argv.includes('--reference')
 const SECONDS = Number(process.argv.slice(2).find((a) => /^[0-9]+$/.test(a)) ?? 10)
@@ -57,11 +56,9 @@ async function main (): Promise<void> {
   const prof = ['--cpu-prof', `--cpu-prof-dir=${profDir}`]
   let server: Running
   if (REFERENCE) {
-    const bodies = join(tmp, 'bodies.json')
-    writeFileSync(bodies, JSON.stringify({ '/get': { status: 'success', data: SESSION_EXAMPLE } }))
-    server = await startNode('reference', [...prof, '--import', 'tsx', join(ROOT, 'bench/reference.ts')], { REFERENCE_BODIES: bodies }, tmp)
+    server = await startReference(tmp, { '/get': { status: 'success', data: SESSION_EXAMPLE } }, prof)
   } else {
-    server = await startNode('service', [...prof, join(ROOT, 'dist/server.js')], { DATA_DIR: dataDir, ...(process.env.LOG_LEVEL ? { LOG_LEVEL: process.env.LOG_LEVEL } : {}) }, tmp)
+    server = await startService(tmp, { logLevel: process.env.LOG_LEVEL || undefined, nodeArgs: prof })
   }
   cleanupOnExit(async () => { await server.stop(); rmSync(tmp, { recursive: true, force: true }) })
   if (!REFERENCE) {

@@ -2,14 +2,14 @@
 // Runs the service as users run it (built, with its embedded Tarantool) and a bare Fastify
 // reference side by side, drives both with autocannon in alternating rounds, and reports medians
 // and ratios to the reference. See bench/README.md.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
 import { count, memory, preload, sweepTo, tokenOf, truncate, type MemoryStats } from './dataset.js'
 import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
-import { buildService, cleanupOnExit, startNode, type Running } from './processes.js'
+import { buildService, cleanupOnExit, startReference, startService, type Running } from './processes.js'
 import { median, row, table, writeResults, type Row } from './report.js'
 import { WORKLOADS, type Population, type Workload } from './workloads.js'
 
@@ -122,21 +122,15 @@ async function main (): Promise<void> {
     step('building the service (npm run build)')
     buildService()
     step(`starting the service (embedded Tarantool, data in ${tmp})`)
-    const dataDir = join(tmp, 'data')
-    const service = await startNode('service', [join(ROOT, 'dist/server.js')], {
-      DATA_DIR: dataDir,
-      ...(settings.logLevel === undefined ? {} : { LOG_LEVEL: settings.logLevel })
-    }, tmp)
+    const service = await startService(tmp, { logLevel: settings.logLevel })
     running.push(service)
-    console_ = await connectConsole(join(dataDir, CONSOLE_SOCKET_NAME))
+    console_ = await connectConsole(join(tmp, 'data', CONSOLE_SOCKET_NAME))
     const admin = console_
 
     const total = settings.sessions
     step(`preloading ${SMALL} sessions`)
     await preload(admin, { from: 0, to: SMALL, total, ageSeconds: DAY })
-    const bodiesFile = join(tmp, 'reference-bodies.json')
-    writeFileSync(bodiesFile, JSON.stringify(await referenceBodies(service, tokenOf(0))))
-    const reference = await startNode('reference', ['--import', 'tsx', join(ROOT, 'bench/reference.ts')], { REFERENCE_BODIES: bodiesFile }, tmp)
+    const reference = await startReference(tmp, await referenceBodies(service, tokenOf(0)))
     running.push(reference)
     const ctx: Context = { service, reference, console: admin }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
-import { buildService, cleanupOnExit, startNode } from '../bench/processes.js'
+import { buildService, cleanupOnExit, startService } from '../bench/processes.js'
 
 const USAGE = `usage: npm run soak -- [--minutes N] [--rate REQ_PER_S] [--url URL [--pid PID] [--console SOCKET]]
   --minutes  how long the load runs, 1 to 240 (default 10)
@@ -168,10 +168,10 @@ async function memory (pid: number | undefined, admin: AdminConsole | undefined)
 const round = (n: number): number => Math.round(n * 10) / 10
 
 /** Builds the service and starts it as `npm start` does, with its data in a temporary directory. */
-async function startService (): Promise<{ target: Target, pid: number, consoleSocket: string, stop: () => Promise<void> }> {
+async function startSoakService (): Promise<{ target: Target, pid: number, consoleSocket: string, stop: () => Promise<void> }> {
   buildService()
   const dataDir = mkdtempSync(join(tmpdir(), 'sessions-soak-'))
-  const service = await startNode('service', [join(import.meta.dirname, '../dist/server.js')], { DATA_DIR: join(dataDir, 'data'), LOG_LEVEL: 'warn' }, dataDir)
+  const service = await startService(dataDir, { logLevel: 'warn' })
   const target = { host: '127.0.0.1', port: service.port }
   // It listens once its Tarantool is up; /ready also says Tarantool answers.
   if ((await call(target, '/ready')).status !== 200) fail(`the service is not ready; see ${join(dataDir, 'service.log')}`)
@@ -188,7 +188,7 @@ async function startService (): Promise<{ target: Target, pid: number, consoleSo
 
 async function main (): Promise<void> {
   const opts = options()
-  const service = opts.url === undefined ? await startService() : undefined
+  const service = opts.url === undefined ? await startSoakService() : undefined
   if (service !== undefined) cleanupOnExit(service.stop)
   const target = service?.target ?? (() => {
     const url = new URL(opts.url!)
