@@ -42,17 +42,20 @@ M.counters = {
     written = 0,   -- sessions whose activity a flush wrote
 }
 
+-- The mark of `set` for the session `t` (`key`: its token's bytes) if later than `latest`, else
+-- `latest`. A mark taken on an earlier session under the same token is not its.
+local function later(set, key, t, latest)
+    local mark = set.marks[key]
+    if mark ~= nil and mark > latest and set.creates[key] == t[F.create] then return mark end
+    return latest
+end
+
 -- The session's activity: its stored one, or a newer mark. token: the session's, when the caller
 -- has it already (else read from the tuple).
 function M.of(t, token)
-    local latest = t[F.activity]
     local key = (token or t[F.token]):bin()
-    local mark = taking.marks[key]
-    if mark ~= nil and mark > latest and taking.creates[key] == t[F.create] then latest = mark end
-    if writing ~= nil then
-        mark = writing.marks[key]
-        if mark ~= nil and mark > latest and writing.creates[key] == t[F.create] then latest = mark end
-    end
+    local latest = later(taking, key, t, t[F.activity])
+    if writing ~= nil then latest = later(writing, key, t, latest) end
     return latest
 end
 
