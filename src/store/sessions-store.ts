@@ -112,7 +112,10 @@ export class SessionsStore {
   async touch (token: string, ip: string | undefined, extra: Extra | undefined): Promise<Session> {
     const c = this.#client
     const values = await c.call(PROC.get, [c.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#extraMaxBytes])
-    return toSession(unwrap<SessionTuple>(values))
+    const session = toSession(unwrap<SessionTuple>(values))
+    // The new activity, when Tarantool answers the stored tuple and it apart.
+    if (typeof values[2] === 'number') session.activity = values[2]
+    return session
   }
 
   /** Deletes a session and returns what it was. */

@@ -1,5 +1,6 @@
 -- The public procedures: the only functions the service user may execute.
--- Each returns a session tuple (or a list of them), or nil and an error value.
+-- Each returns a session tuple (or a list of them), or nil and an error value. `get` may add a
+-- third value: the session's new activity, when the tuple returned does not hold it yet.
 local fiber = require('fiber')
 local json = require('json')
 local msgpack = require('msgpack')
@@ -134,7 +135,9 @@ function api.get(token, ip, extra, extra_max_bytes)
         if #ops == 0 then return t end
     elseif #ops == 0 then
         activity.mark(token, t, now_s)
-        return t:transform(F.activity, 1, now_s)
+        -- The stored tuple and its new activity apart: a copy of the tuple with it took a
+        -- third of the procedure's time.
+        return t, nil, now_s
     else
         ops[#ops + 1] = {'=', F.activity, now_s}
     end
