@@ -7,7 +7,6 @@
 local fiber = require('fiber')
 local fibers = require('sessions.fibers')
 local log = require('log')
-local uuid = require('uuid')
 local space = require('sessions.space')
 
 local F = space.F
@@ -18,13 +17,14 @@ local BATCH = 100
 
 local M = {}
 
--- Marks: the token's 16 bytes -> unix second, with the session's `create` (a mark is for the
--- session it was taken on, not a later one with the same token), and the user ids and ips of the
+-- Marks: the token's 16 bytes -> unix second, with the token itself (the flush's key), the
+-- session's `create` (a mark is for the session it was taken on, not a later one with the same
+-- token), and the user ids and ips of the
 -- sessions marked, so that a list looks for marks only where there may be some (reading a uuid
 -- field costs more than the rest of a list). A flush takes the whole set and starts a new one;
 -- the set it writes stays visible until it is done, since its batches wait on the WAL in turn.
 local function new_set()
-    return {marks = {}, creates = {}, users = {}, ips = {}}
+    return {marks = {}, tokens = {}, creates = {}, users = {}, ips = {}}
 end
 local taking = new_set()
 local writing = nil
@@ -81,6 +81,7 @@ function M.mark(token, t, now_s)
     local mark = taking.marks[key]
     if mark == nil or mark < now_s then
         taking.marks[key] = now_s
+        taking.tokens[key] = token
         taking.creates[key] = t[F.create]
         taking.users[key_of(t[F.user_id])] = true
         taking.ips[key_of(t[F.ip])] = true
@@ -97,13 +98,20 @@ function M.flush()
     local s = space.get()
     local keys, seconds, creates = {}, {}, {}
     local written = 0
+    -- One update operation per second marked: a flush's marks share a few seconds.
+    local ops_of = {}
     local function write()
         -- Applied in memory before the commit yields: readers see them from here on.
         box.atomic(function()
             for i = 1, #keys do
                 local t = s:get(keys[i])
                 if t ~= nil and t[F.create] == creates[i] and t[F.activity] < seconds[i] then
-                    s:update(keys[i], {{'=', F.activity, seconds[i]}})
+                    local ops = ops_of[seconds[i]]
+                    if ops == nil then
+                        ops = {{'=', F.activity, seconds[i]}}
+                        ops_of[seconds[i]] = ops
+                    end
+                    s:update(keys[i], ops)
                     written = written + 1
                 end
             end
@@ -112,7 +120,7 @@ function M.flush()
     end
     local ok, err = pcall(function()
         for key, now_s in pairs(writing.marks) do
-            keys[#keys + 1] = uuid.frombin(key)
+            keys[#keys + 1] = writing.tokens[key]
             seconds[#seconds + 1] = now_s
             creates[#creates + 1] = writing.creates[key]
             if #keys >= BATCH then write() end
@@ -127,6 +135,7 @@ function M.flush()
         for key, now_s in pairs(done.marks) do
             if (taking.marks[key] or 0) < now_s then
                 taking.marks[key] = now_s
+                taking.tokens[key] = done.tokens[key]
                 taking.creates[key] = done.creates[key]
             end
         end
