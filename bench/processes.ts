@@ -61,11 +61,24 @@ export async function startService (dir: string, opts: { logLevel?: string, node
   }, dir)
 }
 
+/** The reference's answers (URL path -> JSON body) as a file in `dir`, for the processes that answer them. */
+function bodiesFile (dir: string, bodies: Record<string, unknown>): string {
+  const file = join(dir, 'reference-bodies.json')
+  writeFileSync(file, JSON.stringify(bodies))
+  return file
+}
+
 /** Starts the bare-Fastify reference answering `bodies` (URL path -> JSON body), logging to `dir/reference.log`. */
 export async function startReference (dir: string, bodies: Record<string, unknown>, nodeArgs: string[] = []): Promise<Running> {
-  const bodiesFile = join(dir, 'reference-bodies.json')
-  writeFileSync(bodiesFile, JSON.stringify(bodies))
-  return await startNode('reference', [...nodeArgs, '--import', 'tsx', join(ROOT, 'bench/reference.ts')], { REFERENCE_BODIES: bodiesFile }, dir)
+  return await startNode('reference', [...nodeArgs, '--import', 'tsx', join(ROOT, 'bench/reference.ts')], { REFERENCE_BODIES: bodiesFile(dir, bodies) }, dir)
+}
+
+/**
+ * Starts the floor (floor.ts: bare Fastify, one no-op Tarantool call per /get) answering the
+ * reference's /get body, its Tarantool's files in `dir/floor`, logging to `dir/floor.log`.
+ */
+export async function startFloor (dir: string, bodies: Record<string, unknown>): Promise<Running> {
+  return await startNode('floor', ['--import', 'tsx', join(ROOT, 'bench/floor.ts')], { REFERENCE_BODIES: bodiesFile(dir, bodies), FLOOR_DIR: join(dir, 'floor') }, dir)
 }
 
 /** Kills whatever is still running: the last resort on exit (SIGTERM first for the service). */

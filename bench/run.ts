@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
 import { count, memory, preload, sweepTo, tokenOf, truncate, type MemoryStats } from './dataset.js'
 import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
-import { buildService, cleanupOnExit, startReference, startService, type Running } from './processes.js'
+import { buildService, cleanupOnExit, startFloor, startReference, startService, type Running } from './processes.js'
 import { median, row, table, writeResults, type Row } from './report.js'
 import { WORKLOADS, type Population, type Workload } from './workloads.js'
 
@@ -57,16 +57,31 @@ interface Context {
   console: AdminConsole
 }
 
-/** Alternating rounds of one workload against the reference and the service. */
-async function measure (ctx: Context, label: string, workload: Workload, population: Population): Promise<Row> {
+/** Alternating rounds of one workload against the reference and the service (or `target`). */
+async function measure (ctx: Context, label: string, workload: Workload, population: Population, target = ctx.service): Promise<Row> {
   step(`${label}: ${settings.rounds} rounds of ${settings.load.durationSeconds} s each side`)
   // One generator for all rounds: the mixed workload's deletes go on where the last round stopped.
   // The reference gets the same requests.
   const requests = workload.requests(population)
   const rounds = await alternate(settings.rounds,
     async () => await round(ctx.reference.url, requests, settings.load),
-    async () => await round(ctx.service.url, requests, settings.load))
+    async () => await round(target.url, requests, settings.load))
   return row(label, rounds)
+}
+
+/**
+ * /get against the floor (floor.ts): bare Fastify making one call of a Tarantool procedure that
+ * does nothing. What a round trip to Tarantool costs, apart from what the service does.
+ */
+async function measureFloor (ctx: Context, dir: string, bodies: Record<string, unknown>, population: Population): Promise<Row> {
+  step('starting the floor: bare Fastify, one call of a no-op Tarantool procedure per /get')
+  const floor = await startFloor(dir, bodies)
+  try {
+    await round(floor.url, WORKLOADS.get.requests(population), { ...settings.load, durationSeconds: 2 })
+    return await measure(ctx, 'floor /get (no-op call)', WORKLOADS.get, population, floor)
+  } finally {
+    await floor.stop()
+  }
 }
 
 interface SweepResult {
@@ -130,7 +145,8 @@ async function main (): Promise<void> {
     const total = settings.sessions
     step(`preloading ${SMALL} sessions`)
     await preload(admin, { from: 0, to: SMALL, total, ageSeconds: DAY })
-    const reference = await startReference(tmp, await referenceBodies(service, tokenOf(0)))
+    const bodies = await referenceBodies(service, tokenOf(0))
+    const reference = await startReference(tmp, bodies)
     running.push(reference)
     const ctx: Context = { service, reference, console: admin }
 
@@ -142,6 +158,7 @@ async function main (): Promise<void> {
 
     const rows: Row[] = []
     const small = await measure(ctx, `/get @${SMALL}`, WORKLOADS.get, { from: 0, to: SMALL, total })
+    const floor = await measureFloor(ctx, tmp, bodies, { from: 0, to: SMALL, total })
     step(`preloading up to ${total} sessions`)
     const preloadStarted = Date.now()
     await preload(admin, { from: SMALL, to: total, total, ageSeconds: DAY })
@@ -149,7 +166,7 @@ async function main (): Promise<void> {
     const mem: MemoryStats = await memory(admin)
     const all: Population = { from: 0, to: total, total }
     const large = await measure(ctx, `/get @${total}`, WORKLOADS.get, all)
-    rows.push(small, large)
+    rows.push(small, floor, large)
     for (const key of ['new', 'user', 'ip', 'mixed'] as const) {
       rows.push(await measure(ctx, `${WORKLOADS[key].name} @${total}`, WORKLOADS[key], all))
     }
@@ -164,6 +181,8 @@ async function main (): Promise<void> {
     console.log('\n' + table(rows))
     console.log(`\nmemory at ${mem.sessions} sessions: arena_used ${mem.arenaUsedPerSession.toFixed(1)} B/session ` +
       `(tuples ${mem.itemsUsedPerSession.toFixed(1)} + indexes ${mem.indexPerSession.toFixed(1)}), quota_used ${mem.quotaUsedPerSession.toFixed(1)} B/session`)
+    console.log(`/get at ${SMALL}: the floor (one no-op Tarantool call) reaches ${floor.ratio.rps.toFixed(2)} of the reference, ` +
+      `the service ${small.ratio.rps.toFixed(2)}`)
     console.log(`/get at ${total} vs ${SMALL}: ${scale.rps.toFixed(2)} (req/s), ${scale.ratio.toFixed(2)} (ratio to reference)`)
     console.log(`sweep of ${sweepResult.expired} expired sessions: ${sweepResult.seconds.toFixed(2)} s; /get p99 during ${sweepResult.during.p99} ms ` +
       `vs idle ${sweepResult.idle.p99} ms (${sweepResult.p99Ratio.toFixed(2)}x), non-2xx during ${sweepResult.during.non2xx}`)
