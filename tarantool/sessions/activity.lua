@@ -19,10 +19,10 @@ local M = {}
 
 -- Marks: the token's 16 bytes -> unix second, with the token itself (the flush's key), the
 -- session's `create` (a mark is for the session it was taken on, not a later one with the same
--- token), and the user ids and ips of the
--- sessions marked, so that a list looks for marks only where there may be some (reading a uuid
--- field costs more than the rest of a list). A flush takes the whole set and starts a new one;
--- the set it writes stays visible until it is done, since its batches wait on the WAL in turn.
+-- token), and the user ids and ips of the sessions marked, so that a list looks for marks only
+-- where there may be some (reading a uuid field costs more than the rest of a list). A flush
+-- takes the whole set and starts a new one; the set it writes stays visible until it is done,
+-- since its batches wait on the WAL in turn.
 local function new_set()
     return {marks = {}, tokens = {}, creates = {}, users = {}, ips = {}}
 end
