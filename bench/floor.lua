@@ -1,5 +1,5 @@
 -- The floor's Tarantool: one procedure that answers a session-sized tuple and does nothing else.
--- Arguments: port, work_dir, password of the user `floor`, pid of the process to outlive not.
+-- Arguments: port, work_dir, password of the user `floor`, and the pid of the process it ends with.
 local port, work_dir, password, parent_pid = arg[1], arg[2], arg[3], tonumber(arg[4])
 local here = require('fio').dirname(require('fio').abspath(arg[0]))
 package.path = here .. '/../tarantool/?.lua;' .. package.path
