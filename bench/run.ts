@@ -1,7 +1,8 @@
 // npm run bench [-- --quick] [--sessions N] [--rounds R] [--duration S] [--connections C]
 // Runs the service as users run it (built, with its embedded Tarantool) and a bare Fastify
 // reference side by side, drives both with autocannon in alternating rounds, and reports medians
-// and ratios to the reference. See bench/README.md.
+// and ratios to the reference; for /get, also those of a floor (one no-op Tarantool call).
+// See bench/README.md.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
