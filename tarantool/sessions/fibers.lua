@@ -3,13 +3,23 @@ local fiber = require('fiber')
 
 local M = {}
 
+-- The fibers called `name`.
+local function named(name)
+    local found = {}
+    for fid, info in pairs(fiber.info({backtrace = false})) do
+        if info.name == name then found[#found + 1] = fiber.find(fid) end
+    end
+    return found
+end
+
+-- Whether a fiber called `name` runs.
+function M.running(name)
+    return #named(name) > 0
+end
+
 -- Cancels the fiber called `name`, if there is one, and runs `fn` in a new fiber of that name.
 function M.restart(name, fn)
-    for fid, info in pairs(fiber.info({backtrace = false})) do
-        if info.name == name then
-            fiber.find(fid):cancel()
-        end
-    end
+    for _, f in ipairs(named(name)) do f:cancel() end
     return fiber.create(function()
         fiber.self():name(name)
         return fn()

@@ -3,6 +3,7 @@
 -- yielding between them, on the master only. Until it is done, lookups by ip also look for the
 -- text form (see api.by_ip). Safe to run again: it converts what is left.
 local fiber = require('fiber')
+local fibers = require('sessions.fibers')
 local log = require('log')
 local space = require('sessions.space')
 
@@ -89,10 +90,7 @@ end
 
 -- Starts the conversion, unless one from an earlier load of this code is running.
 function M.start()
-    for _, info in pairs(fiber.info({backtrace = false})) do
-        if info.name == FIBER_NAME then return end
-    end
-    if box.info.ro then return end
+    if fibers.running(FIBER_NAME) or box.info.ro then return end
     fiber.create(function()
         local ok, err = pcall(run)
         if not ok then log.error('sessions: IPv4 conversion failed: %s', err) end
