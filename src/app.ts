@@ -53,8 +53,8 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
     frameworkErrors: (err, request, reply) => sendError(err, request, reply),
     // The caller's x-request-id when it sends one, else a UUID; echoed and logged as reqId.
     genReqId,
-    // One log line per request, when it is answered.
-    logController: new AccessLog()
+    // One log line per request when it is answered: for every request, or for errors and slow ones.
+    logController: new AccessLog(config.ACCESS_LOG, config.SLOW_REQUEST_MS)
   }
 }
 

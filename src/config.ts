@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
 import envSchema from 'env-schema'
+import type { AccessLogMode } from './access-log.js'
 
 /** Effective configuration of the service; the only place that reads the environment. */
 export interface Config {
@@ -17,6 +18,10 @@ export interface Config {
   EXTRA_MAX_BYTES: number
   DATA_DIR: string
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** Which requests get an access line (at `info`): all, errors and slow ones, or none. */
+  ACCESS_LOG: AccessLogMode
+  /** With ACCESS_LOG=errors, a success answered this late or later gets its line too. */
+  SLOW_REQUEST_MS: number
   /** Where TARANTOOL_BIN is looked up when it is a bare name. */
   PATH: string
   /** When set, callers must send `Authorization: Bearer <API_KEY>`. */
@@ -49,6 +54,8 @@ const schema = {
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
       default: 'info'
     },
+    ACCESS_LOG: { type: 'string', enum: ['all', 'errors', 'off'], default: 'errors' },
+    SLOW_REQUEST_MS: { type: 'integer', minimum: 0, maximum: 600000, default: 100 },
     PATH: { type: 'string', default: '' },
     // Long enough to resist guessing; printable ASCII so it fits in a header as written, without
     // '#', which starts a comment in .env.

@@ -14,6 +14,8 @@ describe('loadConfig', () => {
       EXTRA_MAX_BYTES: 8192,
       DATA_DIR: './data',
       LOG_LEVEL: 'info',
+      ACCESS_LOG: 'errors',
+      SLOW_REQUEST_MS: 100,
       PATH: ''
     })
   })
@@ -29,6 +31,8 @@ describe('loadConfig', () => {
     [{ SESSION_TTL_SECONDS: '0' }, /SESSION_TTL_SECONDS must be >= 1/],
     [{ EXTRA_MAX_BYTES: '1.5' }, /EXTRA_MAX_BYTES must be integer/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be equal to one of the allowed values/],
+    [{ ACCESS_LOG: 'some' }, /ACCESS_LOG must be equal to one of the allowed values/],
+    [{ SLOW_REQUEST_MS: '-1' }, /SLOW_REQUEST_MS must be >= 0/],
     [{ TARANTOOL_URI: 'localhost:3301' }, /TARANTOOL_URI must look like user:password@host:port/],
     [{ TARANTOOL_URI: 'u:p@host:70000' }, /port from 1 to 65535/],
     [{ TARANTOOL_URI: 'u:p@host:0' }, /port from 1 to 65535/]

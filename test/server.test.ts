@@ -23,7 +23,7 @@ async function runServer (env: Record<string, string> = {}): Promise<RunningServ
 
 describe.skipIf(TARANTOOL_BIN === undefined)('server', () => {
   it('serves with an embedded Tarantool and stops it on SIGTERM', async () => {
-    const server = await runServer({ LOG_LEVEL: 'info' })
+    const server = await runServer({ LOG_LEVEL: 'info', ACCESS_LOG: 'all' })
     await untilServing(server)
     const created = await (await fetch(`${server.base}/new?user_id=1&ip=127.0.0.1`)).json() as { data: { token: string } }
     expect((await fetch(`${server.base}/get?token=${created.data.token}`)).status).toBe(200)

@@ -8,7 +8,7 @@ describe('request ids', () => {
   const lines: Array<Record<string, unknown>> = []
   let app: FastifyInstance
   beforeAll(async () => {
-    app = await buildApp({ env: { LOG_LEVEL: 'info' }, logStream: { write: (line) => lines.push(JSON.parse(line)) } })
+    app = await buildApp({ env: { LOG_LEVEL: 'info', ACCESS_LOG: 'all' }, logStream: { write: (line) => lines.push(JSON.parse(line)) } })
   })
   afterAll(async () => { await app.close() })
 

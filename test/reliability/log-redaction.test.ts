@@ -12,7 +12,7 @@ describe('log redaction', () => {
   const lines: string[] = []
   let app: FastifyInstance
   beforeAll(async () => {
-    const config = loadConfig({ LOG_LEVEL: 'trace' })
+    const config = loadConfig({ LOG_LEVEL: 'trace', ACCESS_LOG: 'all' })
     const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
     app = Fastify({ logger: { ...(loggerOptions(config, false) as object), stream }, ...serverOptions(config) })
     await app.register(sessionsApp, { config, tarantoolUri: inject('tarantoolUri') })
