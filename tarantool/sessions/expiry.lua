@@ -23,8 +23,10 @@ M.counters = {
     last_pass_seconds = 0,
 }
 
--- Signalled when the settings change, so that a new interval or TTL applies at once.
+-- Signalled when the settings change, so that a new interval or TTL applies at once; `woken`
+-- keeps a signal sent while a pass runs (nothing waits then) for the end of that pass.
 local wakeup = fiber.cond()
+local woken = false
 
 -- Deletes at most BATCH expired sessions; returns how many it deleted. A session used since its
 -- stored activity (a mark not yet written) is not expired.
@@ -70,6 +72,7 @@ end
 local function worker()
     while true do
         fiber.testcancel()
+        woken = false
         if not box.info.ro then
             local ok, err = pcall(M.sweep)
             -- A cancel caught by pcall must still stop the loop.
@@ -78,12 +81,13 @@ local function worker()
                 log.error('sessions: expiry pass failed: %s', err)
             end
         end
-        wakeup:wait(settings.get().sweep_interval)
+        if not woken then wakeup:wait(settings.get().sweep_interval) end
     end
 end
 
 -- Runs a pass now and sleeps with the current settings after it.
 function M.wakeup()
+    woken = true
     wakeup:signal()
 end
 
