@@ -110,18 +110,26 @@ export async function count (console: AdminConsole): Promise<number> {
 
 /**
  * Makes sessions idle for more than `ttlSeconds` expired and waits until the expiry fiber has
- * removed them (until `remaining` are left); resolves with the seconds it took.
+ * removed them (until `remaining` are left); resolves with the seconds it took. The service sets
+ * its own TTL again each time it reconnects to Tarantool (a call unanswered for a whole timeout
+ * drops the connection): the wait puts this one back, and says how often it had to.
  */
-export async function sweepTo (console: AdminConsole, ttlSeconds: number, remaining: number, limitSeconds: number): Promise<number> {
-  return await console.eval<number>(`
+export async function sweepTo (console: AdminConsole, ttlSeconds: number, remaining: number, limitSeconds: number): Promise<{ seconds: number, ttlReset: number }> {
+  return await console.eval<{ seconds: number, ttlReset: number }>(`
     local fiber = require('fiber')
+    local settings = require('sessions.settings')
     local s = box.space.sessions
     local started = fiber.clock()
+    local reset = 0
     sessions.configure({ttl = ${ttlSeconds}})
     while s:len() > ${remaining} do
       if fiber.clock() - started > ${limitSeconds} then error('the sweep did not finish in time') end
+      if settings.get().ttl ~= ${ttlSeconds} then
+        reset = reset + 1
+        sessions.configure({ttl = ${ttlSeconds}})
+      end
       fiber.sleep(0.01)
     end
-    return fiber.clock() - started
+    return {seconds = fiber.clock() - started, ttlReset = reset}
   `, { timeoutMs: (limitSeconds + 30) * 1000 })
 }

@@ -88,6 +88,8 @@ async function measureFloor (ctx: Context, dir: string, bodies: Record<string, u
 interface SweepResult {
   expired: number
   seconds: number
+  /** How often the service's reconnect put its own TTL back during the sweep (see sweepTo). */
+  ttlReset: number
   idle: RoundResult
   during: RoundResult
   p99Ratio: number
@@ -106,10 +108,10 @@ async function sweep (ctx: Context): Promise<SweepResult> {
   const load = startRound(ctx.service.url, WORKLOADS.get.requests(live), { ...settings.load, durationSeconds: SWEEP_LIMIT_SECONDS })
   // Let the load settle before the sweep starts.
   await new Promise((resolve) => setTimeout(resolve, 500))
-  const seconds = await sweepTo(ctx.console, DAY, SMALL, SWEEP_LIMIT_SECONDS)
+  const { seconds, ttlReset } = await sweepTo(ctx.console, DAY, SMALL, SWEEP_LIMIT_SECONDS)
   load.stop()
   const during = summarize(await load)
-  return { expired: settings.sessions, seconds, idle, during, p99Ratio: during.p99 / idle.p99 }
+  return { expired: settings.sessions, seconds, ttlReset, idle, during, p99Ratio: during.p99 / idle.p99 }
 }
 
 async function serviceRounds (ctx: Context, population: Population): Promise<RoundResult[]> {
@@ -186,7 +188,8 @@ async function main (): Promise<void> {
       `the service ${small.ratio.rps.toFixed(2)}`)
     console.log(`/get at ${total} vs ${SMALL}: ${scale.rps.toFixed(2)} (req/s), ${scale.ratio.toFixed(2)} (ratio to reference)`)
     console.log(`sweep of ${sweepResult.expired} expired sessions: ${sweepResult.seconds.toFixed(2)} s; /get p99 during ${sweepResult.during.p99} ms ` +
-      `vs idle ${sweepResult.idle.p99} ms (${sweepResult.p99Ratio.toFixed(2)}x), non-2xx during ${sweepResult.during.non2xx}`)
+      `vs idle ${sweepResult.idle.p99} ms (${sweepResult.p99Ratio.toFixed(2)}x), non-2xx during ${sweepResult.during.non2xx}` +
+      (sweepResult.ttlReset > 0 ? `; the service reconnected and reset the TTL ${sweepResult.ttlReset} time(s) (see service.log)` : ''))
     const file = writeResults(join(ROOT, 'bench/results'), {
       date: new Date().toISOString(),
       settings,
