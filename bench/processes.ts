@@ -50,14 +50,21 @@ export async function startNode (name: string, args: string[], env: Record<strin
   return { name, port, url: `http://127.0.0.1:${port}`, proc, stop }
 }
 
+/** Settings of the service a run may change; unset ones keep the service's defaults. */
+export interface ServiceSettings {
+  logLevel?: string
+  accessLog?: string
+}
+
 /**
  * Starts the service as `npm start` runs it (built, with its embedded Tarantool's data in
  * `dir/data`), logging to `dir/service.log`; `nodeArgs` go to node before the script.
  */
-export async function startService (dir: string, opts: { logLevel?: string, nodeArgs?: string[] } = {}): Promise<Running> {
+export async function startService (dir: string, opts: ServiceSettings & { nodeArgs?: string[] } = {}): Promise<Running> {
   return await startNode('service', [...(opts.nodeArgs ?? []), join(ROOT, 'dist/server.js')], {
     DATA_DIR: join(dir, 'data'),
-    ...(opts.logLevel === undefined ? {} : { LOG_LEVEL: opts.logLevel })
+    ...(opts.logLevel === undefined ? {} : { LOG_LEVEL: opts.logLevel }),
+    ...(opts.accessLog === undefined ? {} : { ACCESS_LOG: opts.accessLog })
   }, dir)
 }
 

@@ -58,7 +58,7 @@ async function main (): Promise<void> {
   if (REFERENCE) {
     server = await startReference(tmp, { '/get': { status: 'success', data: SESSION_EXAMPLE } }, prof)
   } else {
-    server = await startService(tmp, { logLevel: process.env.LOG_LEVEL || undefined, nodeArgs: prof })
+    server = await startService(tmp, { logLevel: process.env.LOG_LEVEL || undefined, accessLog: process.env.ACCESS_LOG || undefined, nodeArgs: prof })
   }
   cleanupOnExit(async () => { await server.stop(); rmSync(tmp, { recursive: true, force: true }) })
   if (!REFERENCE) {

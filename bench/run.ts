@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
 import { count, memory, preload, sweepTo, tokenOf, truncate, type MemoryStats } from './dataset.js'
 import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
-import { buildService, cleanupOnExit, startFloor, startReference, startService, type Running } from './processes.js'
+import { buildService, cleanupOnExit, startFloor, startReference, startService, type Running, type ServiceSettings } from './processes.js'
 import { median, row, table, writeResults, type Row } from './report.js'
 import { WORKLOADS, type Population, type Workload } from './workloads.js'
 
@@ -26,7 +26,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     duration: { type: 'string' },
     connections: { type: 'string' },
-    'log-level': { type: 'string' }
+    'log-level': { type: 'string' },
+    'access-log': { type: 'string' }
   }
 })
 const settings = {
@@ -37,8 +38,8 @@ const settings = {
     durationSeconds: Number(args.duration ?? (args.quick ? 1.5 : 10)),
     connections: Number(args.connections ?? 50)
   } satisfies LoadOptions,
-  // The service's own default unless asked otherwise: as users run it.
-  logLevel: args['log-level']
+  // The service's own defaults unless asked otherwise: as users run it.
+  service: { logLevel: args['log-level'], accessLog: args['access-log'] } satisfies ServiceSettings
 }
 
 const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
@@ -140,7 +141,7 @@ async function main (): Promise<void> {
     step('building the service (npm run build)')
     buildService()
     step(`starting the service (embedded Tarantool, data in ${tmp})`)
-    const service = await startService(tmp, { logLevel: settings.logLevel })
+    const service = await startService(tmp, settings.service)
     running.push(service)
     console_ = await connectConsole(join(tmp, 'data', CONSOLE_SOCKET_NAME))
     const admin = console_
