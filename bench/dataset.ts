@@ -110,19 +110,26 @@ export async function count (console: AdminConsole): Promise<number> {
 
 /**
  * Makes sessions idle for more than `ttlSeconds` expired and waits until the expiry fiber has
- * removed them (until `remaining` are left); resolves with the seconds it took. The service sets
- * its own TTL again each time it reconnects to Tarantool (a call unanswered for a whole timeout
- * drops the connection): the wait puts this one back, and says how often it had to.
+ * removed them all (until the oldest activity left is within the TTL: a count to wait for would
+ * be thrown off by a write of the previous phase that lands late); resolves with the seconds it
+ * took and how many it removed. The service sets its own TTL again each time it reconnects to
+ * Tarantool (a call unanswered for a whole timeout drops the connection): the wait puts this one
+ * back, and says how often it had to.
  */
-export async function sweepTo (console: AdminConsole, ttlSeconds: number, remaining: number, limitSeconds: number): Promise<{ seconds: number, ttlReset: number }> {
-  return await console.eval<{ seconds: number, ttlReset: number }>(`
+export async function sweepAll (console: AdminConsole, ttlSeconds: number, limitSeconds: number): Promise<{ seconds: number, expired: number, ttlReset: number }> {
+  return await console.eval<{ seconds: number, expired: number, ttlReset: number }>(`
     local fiber = require('fiber')
     local settings = require('sessions.settings')
     local s = box.space.sessions
+    local before = s:len()
     local started = fiber.clock()
     local reset = 0
+    local function expired_left()
+      local oldest = s.index.activity:min()
+      return oldest ~= nil and oldest.activity < fiber.time() - ${ttlSeconds}
+    end
     sessions.configure({ttl = ${ttlSeconds}})
-    while s:len() > ${remaining} do
+    while expired_left() do
       if fiber.clock() - started > ${limitSeconds} then error('the sweep did not finish in time') end
       if settings.get().ttl ~= ${ttlSeconds} then
         reset = reset + 1
@@ -130,6 +137,6 @@ export async function sweepTo (console: AdminConsole, ttlSeconds: number, remain
       end
       fiber.sleep(0.01)
     end
-    return {seconds = fiber.clock() - started, ttlReset = reset}
+    return {seconds = fiber.clock() - started, expired = before - s:len(), ttlReset = reset}
   `, { timeoutMs: (limitSeconds + 30) * 1000 })
 }

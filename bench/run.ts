@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
-import { count, memory, preload, sweepTo, tokenOf, truncate, type MemoryStats } from './dataset.js'
+import { count, memory, preload, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
 import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
 import { buildService, cleanupOnExit, startFloor, startReference, startService, type Running, type ServiceSettings } from './processes.js'
 import { median, row, table, writeResults, type Row } from './report.js'
@@ -89,7 +89,7 @@ async function measureFloor (ctx: Context, dir: string, bodies: Record<string, u
 interface SweepResult {
   expired: number
   seconds: number
-  /** How often the service's reconnect put its own TTL back during the sweep (see sweepTo). */
+  /** How often the service's reconnect put its own TTL back during the sweep (see sweepAll). */
   ttlReset: number
   idle: RoundResult
   during: RoundResult
@@ -109,10 +109,10 @@ async function sweep (ctx: Context): Promise<SweepResult> {
   const load = startRound(ctx.service.url, WORKLOADS.get.requests(live), { ...settings.load, durationSeconds: SWEEP_LIMIT_SECONDS })
   // Let the load settle before the sweep starts.
   await new Promise((resolve) => setTimeout(resolve, 500))
-  const { seconds, ttlReset } = await sweepTo(ctx.console, DAY, SMALL, SWEEP_LIMIT_SECONDS)
+  const { seconds, expired, ttlReset } = await sweepAll(ctx.console, DAY, SWEEP_LIMIT_SECONDS)
   load.stop()
   const during = summarize(await load)
-  return { expired: settings.sessions, seconds, ttlReset, idle, during, p99Ratio: during.p99 / idle.p99 }
+  return { expired, seconds, ttlReset, idle, during, p99Ratio: during.p99 / idle.p99 }
 }
 
 async function serviceRounds (ctx: Context, population: Population): Promise<RoundResult[]> {
