@@ -126,7 +126,8 @@ export async function sweepAll (console: AdminConsole, ttlSeconds: number, limit
     local reset = 0
     local function expired_left()
       local oldest = s.index.activity:min()
-      return oldest ~= nil and oldest.activity < fiber.time() - ${ttlSeconds}
+      -- The expiry fiber's own cutoff: whole seconds.
+      return oldest ~= nil and oldest.activity < math.floor(fiber.time()) - ${ttlSeconds}
     end
     sessions.configure({ttl = ${ttlSeconds}})
     while expired_left() do
