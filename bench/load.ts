@@ -1,5 +1,6 @@
 // One load round with autocannon, and alternating rounds against the reference and the service.
 import autocannon, { type Instance, type Request } from 'autocannon'
+import { cpuMeter, type CpuPerRequest } from './cpu.js'
 
 export interface LoadOptions {
   connections: number
@@ -13,6 +14,8 @@ export interface RoundResult {
   p99: number
   non2xx: number
   errors: number
+  /** CPU per request of the server's processes and of the load generator, where /proc tells. */
+  cpu?: CpuPerRequest
 }
 
 /** Starts a round; `stop()` on the returned instance ends it early. */
@@ -20,9 +23,13 @@ export function startRound (url: string, requests: Request[], opts: LoadOptions)
   return autocannon({ url, connections: opts.connections, duration: opts.durationSeconds, timeout: 10, requests })
 }
 
-/** Runs one round to its end. */
-export async function round (url: string, requests: Request[], opts: LoadOptions): Promise<RoundResult> {
-  return summarize(await startRound(url, requests, opts))
+/** Runs one round to its end; `pid`: the server's process, to measure its CPU (and its children's). */
+export async function round (url: string, requests: Request[], opts: LoadOptions, pid?: number): Promise<RoundResult> {
+  const meter = cpuMeter(pid)
+  const raw = await startRound(url, requests, opts)
+  const cpu = meter.stop(raw.requests.total)
+  const result = summarize(raw)
+  return cpu === undefined ? result : { ...result, cpu }
 }
 
 /** Reduces autocannon's result to what the bench reports. */

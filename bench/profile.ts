@@ -66,7 +66,7 @@ async function main (): Promise<void> {
     await preload(admin, { from: 0, to: SESSIONS, total: SESSIONS, ageSeconds: 86_400 })
     admin.close()
   }
-  const result = await round(server.url, WORKLOADS.get.requests({ from: 0, to: SESSIONS, total: SESSIONS }), { connections: 50, durationSeconds: SECONDS })
+  const result = await round(server.url, WORKLOADS.get.requests({ from: 0, to: SESSIONS, total: SESSIONS }), { connections: 50, durationSeconds: SECONDS }, server.proc.pid)
   await server.stop()
 
   const profile = JSON.parse(readFileSync(join(profDir, readdirSync(profDir)[0]), 'utf8')) as Profile
@@ -85,6 +85,14 @@ async function main (): Promise<void> {
   for (const [name, t] of [...time].filter(([k]) => k !== 'idle').sort((a, b) => b[1] - a[1])) {
     const perRequest = t / (result.rps * SECONDS)
     console.log(`  ${name.padEnd(48)} ${(100 * t / busy).toFixed(1).padStart(5)} %  ${perRequest.toFixed(1).padStart(6)} µs`)
+  }
+  // The other processes on the machine's cores, from /proc: the service's Tarantool by thread and
+  // the load generator (this process). The profile above covers Node's main thread only.
+  if (result.cpu !== undefined) {
+    const others = Object.entries(result.cpu).filter(([part, us]) => part !== 'node' && us >= 0.05)
+    console.log('  outside Node\'s main thread, from /proc: ' +
+      others.map(([part, us]) => `${part} ${us.toFixed(1)} µs`).join(', ') +
+      `; all of Node's threads ${(result.cpu.node ?? 0).toFixed(1)} µs`)
   }
   // PROFILE_DETAIL=<start of a category name>: that category's top functions.
   const detail = process.env.PROFILE_DETAIL

@@ -1,6 +1,7 @@
 // Medians, ratios to the reference, the printed table and the JSON file of a run.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { totalOf, type CpuPerRequest } from './cpu.js'
 import type { RoundResult } from './load.js'
 
 /** The median of some numbers (the mean of the middle two for an even count). */
@@ -17,22 +18,33 @@ export interface Row {
   reference: { rps: number, p50: number, p99: number }
   /** service / reference, round by round, then the median. */
   ratio: { rps: number, p50: number, p99: number }
+  /** Medians over the rounds of the CPU per request of each part, where it was measured. */
+  cpu?: { service: CpuPerRequest, reference: CpuPerRequest }
   rounds: { service: RoundResult[], reference: RoundResult[] }
 }
 
-const medianOf = (rounds: RoundResult[], key: keyof RoundResult): number => median(rounds.map((r) => r[key]))
+const medianOf = (rounds: RoundResult[], key: 'rps' | 'p50' | 'p99'): number => median(rounds.map((r) => r[key]))
 const ratioOf = (s: RoundResult[], r: RoundResult[], key: 'rps' | 'p50' | 'p99'): number =>
   median(s.map((round, i) => round[key] / r[i][key]))
 const sum = (rounds: RoundResult[], key: 'non2xx' | 'errors'): number => rounds.reduce((n, r) => n + r[key], 0)
 
+/** Each part's median over the rounds, if every round measured CPU. */
+function cpuOf (rounds: RoundResult[]): CpuPerRequest | undefined {
+  if (!rounds.every((r) => r.cpu !== undefined)) return undefined
+  const parts = new Set(rounds.flatMap((r) => Object.keys(r.cpu!)))
+  return Object.fromEntries([...parts].map((part) => [part, median(rounds.map((r) => r.cpu![part] ?? 0))]))
+}
+
 /** Builds a row from alternating rounds (same count on both sides). */
 export function row (workload: string, rounds: { service: RoundResult[], reference: RoundResult[] }): Row {
   const { service: s, reference: r } = rounds
+  const cpu = { service: cpuOf(s), reference: cpuOf(r) }
   return {
     workload,
     service: { rps: medianOf(s, 'rps'), p50: medianOf(s, 'p50'), p99: medianOf(s, 'p99'), non2xx: sum(s, 'non2xx'), errors: sum(s, 'errors') },
     reference: { rps: medianOf(r, 'rps'), p50: medianOf(r, 'p50'), p99: medianOf(r, 'p99') },
     ratio: { rps: ratioOf(s, r, 'rps'), p50: ratioOf(s, r, 'p50'), p99: ratioOf(s, r, 'p99') },
+    ...(cpu.service !== undefined && cpu.reference !== undefined ? { cpu: { service: cpu.service, reference: cpu.reference } } : {}),
     rounds
   }
 }
@@ -54,6 +66,35 @@ export function table (rows: Row[]): string {
       fixed(r.service.p99), fixed(r.reference.p99), fixed(r.ratio.p99, 2),
       String(r.service.non2xx)
     ]))
+  ].join('\n')
+}
+
+const TARANTOOL_PARTS = ['tarantool tx', 'tarantool iproto', 'tarantool wal']
+
+/**
+ * CPU per request (µs), medians over the rounds: the load generator and Node on each side, the
+ * service's Tarantool by thread, each side's total, and the reference's total over the service's:
+ * the rate ratio to expect where all these processes share the cores and keep them busy.
+ * Undefined when CPU was not measured (no /proc).
+ */
+export function cpuTable (rows: Row[]): string | undefined {
+  const measured = rows.filter((r) => r.cpu !== undefined)
+  if (measured.length === 0) return undefined
+  const head = ['CPU µs/request', 'ref gen', 'ref node', 'ref all', 'gen', 'node', 'tnt tx', 'iproto', 'wal', 'all', 'ref all/all']
+  const widths = [24, 8, 9, 8, 6, 6, 7, 7, 5, 6, 11]
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : pad(c, widths[i]))).join(' ')
+  const one = (n: number | undefined): string => (n === undefined ? '-' : fixed(n, 1))
+  return [
+    line(head),
+    ...measured.map((r) => {
+      const { service: s, reference: ref } = r.cpu!
+      return line([
+        r.workload,
+        one(ref['load generator']), one(ref.node), one(totalOf(ref)),
+        one(s['load generator']), one(s.node), ...TARANTOOL_PARTS.map((part) => one(s[part])), one(totalOf(s)),
+        fixed(totalOf(ref) / totalOf(s), 2)
+      ])
+    })
   ].join('\n')
 }
 

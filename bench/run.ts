@@ -11,7 +11,7 @@ import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/a
 import { count, memory, preload, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
 import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
 import { buildService, cleanupOnExit, startFloor, startReference, startService, type Running, type ServiceSettings } from './processes.js'
-import { median, row, table, writeResults, type Row } from './report.js'
+import { cpuTable, median, row, table, writeResults, type Row } from './report.js'
 import { WORKLOADS, type Population, type Workload } from './workloads.js'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -68,8 +68,8 @@ async function measure (ctx: Context, label: string, workload: Workload, populat
   // The reference gets the same requests.
   const requests = workload.requests(population)
   const rounds = await alternate(settings.rounds,
-    async () => await round(ctx.reference.url, requests, settings.load),
-    async () => await round(target.url, requests, settings.load))
+    async () => await round(ctx.reference.url, requests, settings.load, ctx.reference.proc.pid),
+    async () => await round(target.url, requests, settings.load, target.proc.pid))
   return row(label, rounds)
 }
 
@@ -185,6 +185,8 @@ async function main (): Promise<void> {
       ratio: large.ratio.rps / small.ratio.rps
     }
     console.log('\n' + table(rows))
+    const cpu = cpuTable(rows)
+    if (cpu !== undefined) console.log('\n' + cpu)
     console.log(`\nmemory at ${mem.sessions} sessions: arena_used ${mem.arenaUsedPerSession.toFixed(1)} B/session ` +
       `(tuples ${mem.itemsUsedPerSession.toFixed(1)} + indexes ${mem.indexPerSession.toFixed(1)}), quota_used ${mem.quotaUsedPerSession.toFixed(1)} B/session`)
     console.log(`/get at ${SMALL}: the floor (one no-op Tarantool call) reaches ${floor.ratio.rps.toFixed(2)} of the reference, ` +

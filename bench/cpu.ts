@@ -1,0 +1,90 @@
+// CPU time per request, by process and thread, read from /proc (Linux; elsewhere nothing is
+// measured). On a machine where the load generator, Node and Tarantool share few cores, a side's
+// rate follows the CPU all its processes spend on a request, not only its Node process's.
+import { readdirSync, readFileSync } from 'node:fs'
+
+/** Microseconds of CPU per request, by part: `node`, `tarantool tx`, `load generator`... */
+export type CpuPerRequest = Record<string, number>
+
+// Clock ticks per second of /proc's utime and stime: 100 on every Linux Node runs on.
+const TICKS = 100
+// Tarantool's threads by their names in /proc: the main one runs the transactions and the Lua.
+const THREAD_PARTS: Record<string, string> = { tarantool: 'tx', iproto: 'iproto', wal: 'wal' }
+
+/** A process's CPU seconds by thread name (threads of one name summed), or undefined if it is gone. */
+function threadsOf (pid: number): Map<string, number> | undefined {
+  let tids: string[]
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return undefined
+  }
+  const out = new Map<string, number>()
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      // After the name: state is field 3, utime and stime fields 14 and 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / TICKS)
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out
+}
+
+/** The pids of a process's children (the service's Tarantool is the service's child). */
+function childrenOf (pid: number): number[] {
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      // Field 4, the parent's pid, is the second after the name.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry))
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out
+}
+
+/** CPU seconds of a process and its children, by part: `node` for Node, `tarantool tx` and so on. */
+function partsOf (pid: number): Map<string, number> {
+  const out = new Map<string, number>()
+  const add = (part: string, seconds: number): void => { out.set(part, (out.get(part) ?? 0) + seconds) }
+  for (const seconds of (threadsOf(pid) ?? new Map<string, number>()).values()) add('node', seconds)
+  for (const child of childrenOf(pid)) {
+    for (const [name, seconds] of threadsOf(child) ?? []) add(`tarantool ${THREAD_PARTS[name] ?? 'other'}`, seconds)
+  }
+  return out
+}
+
+const ownSeconds = (): number => {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1e6
+}
+
+/**
+ * Measures a stretch of load: start() before it, stop(requests) after, for the server whose
+ * process is `pid` (Node, and its Tarantool when it has one) and for this process, which runs the
+ * load generator. Undefined where /proc is not there.
+ */
+export function cpuMeter (pid: number | undefined): { stop: (requests: number) => CpuPerRequest | undefined } {
+  const available = pid !== undefined && threadsOf(pid) !== undefined
+  const before = available ? partsOf(pid) : undefined
+  const ownBefore = ownSeconds()
+  return {
+    stop (requests) {
+      if (!available || before === undefined || requests <= 0) return undefined
+      const after = partsOf(pid)
+      const out: CpuPerRequest = { 'load generator': (ownSeconds() - ownBefore) * 1e6 / requests }
+      for (const [part, seconds] of after) out[part] = (seconds - (before.get(part) ?? 0)) * 1e6 / requests
+      return out
+    }
+  }
+}
+
+/** The CPU of all the processes of a side: load generator, Node and Tarantool together. */
+export const totalOf = (cpu: CpuPerRequest): number => Object.values(cpu).reduce((n, v) => n + v, 0)
