@@ -143,8 +143,11 @@ export class TarantoolClient extends EventEmitter {
       this.#deadlineTimer ??= setTimeout(() => this.#expire(), this.#timeoutMs)
       if (!this.#flushScheduled) {
         this.#flushScheduled = true
-        // After this turn's I/O callbacks: the calls they made share one write.
-        setImmediate(() => this.#flush(socket))
+        // After this turn's I/O callbacks and the next turn's: the calls of both share one write.
+        // Tarantool's CPU per /get under load went from 29-31 to 24-25 µs against one turn (its
+        // network thread then reads and wakes its tx thread half as often); a third turn gave
+        // nothing more. At rest, the extra turn costs microseconds.
+        setImmediate(() => setImmediate(() => this.#flush(socket)))
       }
     })
   }

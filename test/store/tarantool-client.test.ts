@@ -1,5 +1,5 @@
 // The wrapper's guarantees, against a local Tarantool that the tests stop, kill and restart.
-import { createServer, type Socket } from 'node:net'
+import { createServer, Socket } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { parseTarantoolUri } from '../../src/config.js'
 import { StorageAuthError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
@@ -35,6 +35,22 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
     expect(results).toEqual(Array.from({ length: 200 }, () => [[]]))
     const [[stats]] = await Promise.all([client.call('sessions.stats', []), client.call('sessions.by_ip', ['192.0.2.1'])]) as [[{ sessions: number }], unknown]
     expect(stats.sessions).toBe(0)
+  })
+
+  it('sends the calls of one event-loop turn and the next in one write', async () => {
+    const { tarantool, client } = await setup(5000)
+    const port = Number(tarantool.uri.split(':').at(-1))
+    const write = vi.spyOn(Socket.prototype, 'write')
+    cleanup.push(() => write.mockRestore())
+    const calls = Array.from({ length: 5 }, async () => await stats(client))
+    // The next turn: an immediate set now runs before the client's second one.
+    await new Promise<void>((resolve) => setImmediate(() => {
+      calls.push(...Array.from({ length: 5 }, async () => await stats(client)))
+      resolve()
+    }))
+    expect(await Promise.all(calls)).toHaveLength(10)
+    const toTarantool = write.mock.contexts.filter((socket) => (socket as Socket).remotePort === port)
+    expect(toTarantool).toHaveLength(1)
   })
 
   it('fails a call that gets no answer within the timeout', async () => {
