@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import { AccessLog } from './access-log.js'
 import type { Config } from './config.js'
+import { lazyChildLogger } from './logger.js'
 import auth from './plugins/auth.js'
 import body from './plugins/body.js'
 import docs from './plugins/docs.js'
@@ -54,7 +55,9 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
     // The caller's x-request-id when it sends one, else a UUID; echoed and logged as reqId.
     genReqId,
     // One log line per request when it is answered: for every request, or for errors and slow ones.
-    logController: new AccessLog(config.ACCESS_LOG, config.SLOW_REQUEST_MS)
+    logController: new AccessLog(config.ACCESS_LOG, config.SLOW_REQUEST_MS),
+    // A request's logger is made when the request first logs.
+    childLoggerFactory: lazyChildLogger
   }
 }
 

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest'
-import { redactUrl } from '../src/logger.js'
+import { Writable } from 'node:stream'
+import pino from 'pino'
+import { describe, expect, it, vi } from 'vitest'
+import { lazyChildLogger, redactUrl } from '../src/logger.js'
 
 describe('redactUrl', () => {
   it('hides tokens in query strings', () => {
@@ -14,5 +16,49 @@ describe('redactUrl', () => {
       .toBe('/get?token=[redacted]&Token=[redacted]&token=[redacted]&xtoken=c&token+=d&tokens=e&a=token=f')
     expect(redactUrl('/get?ip=1.2.3.4&token=61494096-9af7-49ba-9fb4-e89c0811e6d3')).toBe('/get?ip=1.2.3.4&token=[redacted]')
     expect(redactUrl('/get')).toBe('/get')
+  })
+})
+
+describe('lazyChildLogger', () => {
+  function parent (): { logger: pino.Logger, lines: Array<Record<string, unknown>> } {
+    const lines: Array<Record<string, unknown>> = []
+    const stream = new Writable({
+      write (chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>)
+        done()
+      }
+    })
+    return { logger: pino({ level: 'info' }, stream), lines }
+  }
+
+  it('makes the child logger only when the request logs, with its bindings', async () => {
+    const { logger, lines } = parent()
+    const child = vi.spyOn(logger, 'child')
+    const log = lazyChildLogger(logger, { reqId: 'r-1' }, {})
+    expect(child).not.toHaveBeenCalled()
+    log.info({ a: 1 }, 'first')
+    log.warn('second %s', 'line')
+    log.debug('not at info')
+    expect(child).toHaveBeenCalledTimes(1)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(lines).toEqual([
+      expect.objectContaining({ reqId: 'r-1', a: 1, msg: 'first', level: 30 }),
+      expect.objectContaining({ reqId: 'r-1', msg: 'second line', level: 40 })
+    ])
+  })
+
+  it('behaves as pino\'s child: level, options, children of its own', async () => {
+    const { logger, lines } = parent()
+    const log = lazyChildLogger(logger, { reqId: 'r-2' }, { level: 'warn' })
+    expect(log.level).toBe('warn')
+    log.info('dropped at warn')
+    log.level = 'debug'
+    log.debug('kept at debug')
+    log.child({ part: 'x' }).error('from a child')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(lines).toEqual([
+      expect.objectContaining({ reqId: 'r-2', msg: 'kept at debug' }),
+      expect.objectContaining({ reqId: 'r-2', part: 'x', msg: 'from a child' })
+    ])
   })
 })
