@@ -1,0 +1,78 @@
+// The bench's arithmetic and its CPU meter (the bench itself runs apart: npm run bench).
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { cpuMeter, totalOf } from '../bench/cpu.js'
+import type { RoundResult } from '../bench/load.js'
+import { cpuTable, median, row } from '../bench/report.js'
+
+const round = (rps: number, p99: number, cpu?: Record<string, number>): RoundResult =>
+  ({ rps, p50: 1, p99, non2xx: 0, errors: 0, ...(cpu === undefined ? {} : { cpu }) })
+
+describe('bench report', () => {
+  it('takes medians of the rounds and of the per-round ratios', () => {
+    expect(median([3, 1, 2])).toBe(2)
+    expect(median([4, 1, 3, 2])).toBe(2.5)
+    const r = row('/get', {
+      reference: [round(100, 4), round(200, 4), round(100, 8)],
+      service: [round(80, 6), round(100, 8), round(90, 8)]
+    })
+    expect(r.service.rps).toBe(90)
+    expect(r.reference.rps).toBe(100)
+    // Round by round: 0.8, 0.5, 0.9; p99 1.5, 2, 1.
+    expect(r.ratio.rps).toBe(0.8)
+    expect(r.ratio.p99).toBe(1.5)
+    expect(r.cpu).toBeUndefined()
+    expect(cpuTable([r])).toBeUndefined()
+  })
+
+  it('takes each part\'s median CPU and prints the totals and their ratio', () => {
+    const ref = (gen: number, node: number): RoundResult => round(100, 5, { 'load generator': gen, node })
+    const svc = (node: number, tx: number): RoundResult => round(80, 6, { 'load generator': 50, node, 'tarantool tx': tx })
+    const r = row('/get', {
+      reference: [ref(50, 40), ref(52, 50), ref(48, 45)],
+      service: [svc(60, 20), svc(55, 30), svc(65, 25)]
+    })
+    expect(r.cpu).toEqual({
+      reference: { 'load generator': 50, node: 45 },
+      service: { 'load generator': 50, node: 60, 'tarantool tx': 25 }
+    })
+    expect(totalOf(r.cpu!.service)).toBe(135)
+    const lines = cpuTable([r])!.split('\n')
+    expect(lines).toHaveLength(2)
+    // reference 50 + 45 = 95; service 50 + 60 + 25 = 135; 95 / 135 = 0.70. Threads not measured: '-'.
+    expect(lines[1].trim().split(/\s+/)).toEqual(['/get', '50.0', '45.0', '95.0', '50.0', '60.0', '25.0', '-', '-', '135.0', '0.70'])
+  })
+})
+
+describe.skipIf(!existsSync('/proc/self/stat'))('bench CPU meter', () => {
+  it('measures the CPU of a process as the process itself counts it', async () => {
+    // Burns a fixed amount of work, reports its own CPU time (all of its life), then waits.
+    const child = spawn(process.execPath, ['-e', `
+      let x = 0
+      for (let i = 0; i < 3e8; i++) x += i % 7
+      const { user, system } = process.cpuUsage()
+      console.log(JSON.stringify({ seconds: (user + system) / 1e6, x }))
+      setTimeout(() => {}, 10_000)
+    `], { stdio: ['ignore', 'pipe', 'inherit'] })
+    try {
+      const meter = cpuMeter(child.pid)
+      const [line] = await once(child.stdout!, 'data') as [Buffer]
+      const { seconds } = JSON.parse(line.toString()) as { seconds: number }
+      const cpu = meter.stop(1000)!
+      // Per "request": the child's seconds over 1000 requests, in µs; /proc counts in 10 ms ticks,
+      // and the meter started a moment after the child did.
+      expect(cpu.node).toBeGreaterThan((seconds - 0.05) * 1000)
+      expect(cpu.node).toBeLessThan((seconds + 0.05) * 1000)
+      expect(cpu['load generator']).toBeGreaterThanOrEqual(0)
+    } finally {
+      child.kill()
+    }
+  })
+
+  it('measures nothing for a process that is not there', () => {
+    expect(cpuMeter(undefined).stop(10)).toBeUndefined()
+    expect(cpuMeter(2 ** 22 + 12345).stop(10)).toBeUndefined()
+  })
+})
