@@ -147,7 +147,7 @@ export class TarantoolClient extends EventEmitter {
         // Tarantool's CPU per /get under load went from 29-31 to 24-25 µs against one turn (its
         // network thread then reads and wakes its tx thread half as often); a third turn gave
         // nothing more. At rest, the extra turn costs microseconds.
-        setImmediate(() => setImmediate(() => this.#flush(socket)))
+        setImmediate(() => setImmediate(() => this.#flush()))
       }
     })
   }
@@ -180,12 +180,14 @@ export class TarantoolClient extends EventEmitter {
     } catch {}
   }
 
-  #flush (socket: Socket): void {
+  #flush (): void {
     this.#flushScheduled = false
     if (this.#writer.length === 0) return
     const requests = this.#writer.take()
-    // A connection lost meanwhile has failed these calls already.
-    if (socket === this.#driver.socket && !socket.destroyed) socket.write(requests)
+    const socket = this.#driver.socket
+    // Calls are taken only while connected, and a lost connection drops what it had not sent
+    // (#onClose): what is here is for this connection. One that is failing now fails its calls.
+    if (this.#state === 'connected' && socket !== undefined && !socket.destroyed) socket.write(requests)
   }
 
   // Fails the calls past their deadline, then waits for the next deadline.
@@ -297,6 +299,8 @@ export class TarantoolClient extends EventEmitter {
     this.#state = 'disconnected'
     const err = new StorageUnavailableError('Connection to Tarantool lost')
     this.#failAll(err)
+    // Those failed calls not written yet must not go out on the next connection.
+    this.#writer.take()
     if (wasConnected) this.emit('disconnect', this.#lastError ?? err)
     this.#attempts++
     this.#retryTimer = setTimeout(() => this.#connect(), Math.min(RETRY_STEP_MS * this.#attempts, RETRY_MAX_MS))

@@ -53,6 +53,22 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
     expect(toTarantool).toHaveLength(1)
   })
 
+  it('never sends a call that failed with its connection, not even on the next one', async () => {
+    const { client } = await setup(5000)
+    const write = vi.spyOn(Socket.prototype, 'write')
+    cleanup.push(() => write.mockRestore())
+    await stats(client)
+    const socket = write.mock.contexts.at(-1) as Socket
+    // Written at the end of the next turn: the connection drops before.
+    const token = (i: number): unknown => client.uuid(`00000000-0000-4000-8000-00000000000${i}`)
+    const creates = [1, 2, 3].map(async (i) => await client.call('sessions.new', [token(i), i, 167772161, null]))
+    socket.destroy()
+    for (const created of creates) await expect(created).rejects.toBeInstanceOf(StorageUnavailableError)
+    await vi.waitFor(async () => { await stats(client) }, { timeout: 5000, interval: 50 })
+    const [after] = await stats(client) as [{ sessions: number }]
+    expect(after.sessions).toBe(0)
+  })
+
   it('fails a call that gets no answer within the timeout', async () => {
     const { tarantool, client } = await setup(300)
     tarantool.signal!('SIGSTOP')
