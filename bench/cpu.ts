@@ -67,9 +67,9 @@ const ownSeconds = (): number => {
 }
 
 /**
- * Measures a stretch of load: start() before it, stop(requests) after, for the server whose
- * process is `pid` (Node, and its Tarantool when it has one) and for this process, which runs the
- * load generator. Undefined where /proc is not there.
+ * Starts measuring now; stop(requests), after a stretch of load, gives the CPU per request of the
+ * server whose process is `pid` (Node, and its Tarantool when it has one) and of this process,
+ * which runs the load generator; undefined where /proc is not there.
  */
 export function cpuMeter (pid: number | undefined): { stop: (requests: number) => CpuPerRequest | undefined } {
   const available = pid !== undefined && threadsOf(pid) !== undefined
