@@ -30,9 +30,9 @@ const generate = (path: (p: Population) => string) => (p: Population): Request[]
 /** The workloads of the table, in the order they run. */
 export const WORKLOADS: Record<string, Workload> = {
   get: { name: '/get', requests: generate((p) => `/get?token=${tokenOf(randomIn(p))}`) },
-  new: { name: '/new', requests: generate(newPath) },
   user: { name: '/user', requests: generate((p) => `/user?id=${randomUser(p.total)}`) },
   ip: { name: '/ip', requests: generate((p) => `/ip?ip=${ipOf(randomIn(p), p.total)}`) },
+  new: { name: '/new', requests: generate(newPath) },
   mixed: {
     name: 'mixed 90/8/2',
     requests: (p) => {
