@@ -11,6 +11,12 @@ const TICKS = 100
 // Tarantool's threads by their names in /proc: the main one runs the transactions and the Lua.
 const THREAD_PARTS: Record<string, string> = { tarantool: 'tx', iproto: 'iproto', wal: 'wal' }
 
+/** The name in a /proc stat line, and the fields after it (the third field, the state, first). */
+function parseStat (stat: string): { name: string, fields: string[] } {
+  const end = stat.lastIndexOf(')')
+  return { name: stat.slice(stat.indexOf('(') + 1, end), fields: stat.slice(end + 2).split(' ') }
+}
+
 /** A process's CPU seconds by thread name (threads of one name summed), or undefined if it is gone. */
 function threadsOf (pid: number): Map<string, number> | undefined {
   let tids: string[]
@@ -22,10 +28,8 @@ function threadsOf (pid: number): Map<string, number> | undefined {
   const out = new Map<string, number>()
   for (const tid of tids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      // After the name: state is field 3, utime and stime fields 14 and 15.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const { name, fields } = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'))
+      // utime and stime: fields 14 and 15.
       out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / TICKS)
     } catch {
       // The thread ended between the listing and the read.
@@ -40,9 +44,8 @@ function childrenOf (pid: number): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      // Field 4, the parent's pid, is the second after the name.
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry))
+      // Field 4: the parent's pid.
+      if (Number(parseStat(readFileSync(`/proc/${entry}/stat`, 'utf8')).fields[1]) === pid) out.push(Number(entry))
     } catch {
       // Gone meanwhile.
     }
@@ -50,11 +53,16 @@ function childrenOf (pid: number): number[] {
   return out
 }
 
-/** CPU seconds of a process and its children, by part: `node` for Node, `tarantool tx` and so on. */
-function partsOf (pid: number): Map<string, number> {
+/**
+ * CPU seconds of a process and its children, by part: `node` for Node, `tarantool tx` and so on;
+ * undefined if the process is not there (or /proc is not).
+ */
+function partsOf (pid: number): Map<string, number> | undefined {
+  const threads = threadsOf(pid)
+  if (threads === undefined) return undefined
   const out = new Map<string, number>()
   const add = (part: string, seconds: number): void => { out.set(part, (out.get(part) ?? 0) + seconds) }
-  for (const seconds of (threadsOf(pid) ?? new Map<string, number>()).values()) add('node', seconds)
+  for (const seconds of threads.values()) add('node', seconds)
   for (const child of childrenOf(pid)) {
     for (const [name, seconds] of threadsOf(child) ?? []) add(`tarantool ${THREAD_PARTS[name] ?? 'other'}`, seconds)
   }
@@ -72,13 +80,13 @@ const ownSeconds = (): number => {
  * which runs the load generator; undefined where /proc is not there.
  */
 export function cpuMeter (pid: number | undefined): { stop: (requests: number) => CpuPerRequest | undefined } {
-  const available = pid !== undefined && threadsOf(pid) !== undefined
-  const before = available ? partsOf(pid) : undefined
+  const before = pid === undefined ? undefined : partsOf(pid)
   const ownBefore = ownSeconds()
   return {
     stop (requests) {
-      if (!available || before === undefined || requests <= 0) return undefined
-      const after = partsOf(pid)
+      if (before === undefined || requests <= 0) return undefined
+      // A server gone meanwhile counts nothing more.
+      const after = partsOf(pid!) ?? new Map<string, number>()
       const out: CpuPerRequest = { 'load generator': (ownSeconds() - ownBefore) * 1e6 / requests }
       for (const [part, seconds] of after) out[part] = (seconds - (before.get(part) ?? 0)) * 1e6 / requests
       return out
