@@ -80,7 +80,7 @@ async function main (): Promise<void> {
   })
   const busy = [...time].filter(([k]) => k !== 'idle').reduce((n, [, t]) => n + t, 0)
   const total = busy / (result.rps * SECONDS)
-  console.log(`/get (${REFERENCE ? 'reference' : 'service'}): ${result.rps.toFixed(0)} req/s, p99 ${result.p99} ms; ` +
+  console.log(`/get (${REFERENCE ? 'reference' : 'service'}): ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms; ` +
     `CPU per request ${total.toFixed(1)} µs, by category:`)
   for (const [name, t] of [...time].filter(([k]) => k !== 'idle').sort((a, b) => b[1] - a[1])) {
     const perRequest = t / (result.rps * SECONDS)

@@ -55,15 +55,15 @@ const fixed = (n: number, digits = 0): string => n.toFixed(digits)
 /** The table: req/s, p50 and p99 (ms) of the service, and each as a ratio to the reference. */
 export function table (rows: Row[]): string {
   const head = ['workload', 'req/s', 'ref req/s', 'ratio', 'p50', 'ref p50', 'ratio', 'p99', 'ref p99', 'ratio', 'non-2xx']
-  const widths = [24, 8, 10, 6, 5, 8, 6, 5, 8, 6, 8]
+  const widths = [24, 8, 10, 6, 6, 8, 6, 6, 8, 6, 8]
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : pad(c, widths[i]))).join(' ')
   return [
     line(head),
     ...rows.map((r) => line([
       r.workload,
       fixed(r.service.rps), fixed(r.reference.rps), fixed(r.ratio.rps, 2),
-      fixed(r.service.p50), fixed(r.reference.p50), fixed(r.ratio.p50, 2),
-      fixed(r.service.p99), fixed(r.reference.p99), fixed(r.ratio.p99, 2),
+      fixed(r.service.p50, 2), fixed(r.reference.p50, 2), fixed(r.ratio.p50, 2),
+      fixed(r.service.p99, 2), fixed(r.reference.p99, 2), fixed(r.ratio.p99, 2),
       String(r.service.non2xx)
     ]))
   ].join('\n')

@@ -112,8 +112,8 @@ async function sweep (ctx: Context): Promise<SweepResult> {
   // Let the load settle before the sweep starts.
   await new Promise((resolve) => setTimeout(resolve, 500))
   const { seconds, expired, ttlReset } = await sweepAll(ctx.console, DAY, SWEEP_LIMIT_SECONDS)
-  load.stop()
-  const during = summarize(await load)
+  load.instance.stop()
+  const during = summarize(await load.instance, load.latencies)
   return { expired, seconds, ttlReset, idle, during, p99Ratio: during.p99 / idle.p99 }
 }
 
@@ -198,8 +198,8 @@ async function main (): Promise<void> {
         ? '; a floor this close to the reference means the load generator was the limit (a slowed machine): the ratios say less than usual'
         : ''))
     console.log(`/get at ${total} vs ${SMALL}: ${scale.rps.toFixed(2)} (req/s), ${scale.ratio.toFixed(2)} (ratio to reference)`)
-    console.log(`sweep of ${sweepResult.expired} expired sessions: ${sweepResult.seconds.toFixed(2)} s; /get p99 during ${sweepResult.during.p99} ms ` +
-      `vs idle ${sweepResult.idle.p99} ms (${sweepResult.p99Ratio.toFixed(2)}x), non-2xx during ${sweepResult.during.non2xx}` +
+    console.log(`sweep of ${sweepResult.expired} expired sessions: ${sweepResult.seconds.toFixed(2)} s; /get p99 during ${sweepResult.during.p99.toFixed(2)} ms ` +
+      `vs idle ${sweepResult.idle.p99.toFixed(2)} ms (${sweepResult.p99Ratio.toFixed(2)}x), non-2xx during ${sweepResult.during.non2xx}` +
       (sweepResult.ttlReset > 0 ? `; the service reconnected and reset the TTL ${sweepResult.ttlReset} time(s) (see service.log)` : ''))
     const file = writeResults(join(ROOT, 'bench/results'), {
       date: new Date().toISOString(),

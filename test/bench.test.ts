@@ -1,10 +1,13 @@
 // The bench's arithmetic and its CPU meter (the bench itself runs apart: npm run bench).
 import { spawn } from 'node:child_process'
-import { once } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import { existsSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Instance } from 'autocannon'
 import { describe, expect, it } from 'vitest'
 import { cpuMeter, totalOf } from '../bench/cpu.js'
-import type { RoundResult } from '../bench/load.js'
+import { recordLatencies, round as runRound, type RoundResult } from '../bench/load.js'
 import { cpuTable, median, row } from '../bench/report.js'
 
 const round = (rps: number, p99: number, cpu?: Record<string, number>): RoundResult =>
@@ -74,5 +77,43 @@ describe.skipIf(!existsSync('/proc/self/stat'))('bench CPU meter', () => {
   it('measures nothing for a process that is not there', () => {
     expect(cpuMeter(undefined).stop(10)).toBeUndefined()
     expect(cpuMeter(2 ** 22 + 12345).stop(10)).toBeUndefined()
+  })
+})
+
+describe('bench latencies', () => {
+  it('keeps each 2xx response\'s time to the microsecond', () => {
+    const instance = new EventEmitter()
+    const latencies = recordLatencies(instance as unknown as Instance)
+    for (let i = 0; i < 97; i++) instance.emit('response', {}, 200, 100, 2.345)
+    for (let i = 0; i < 3; i++) instance.emit('response', {}, 204, 100, 4.5)
+    // Not counted, as autocannon counts them not.
+    for (let i = 0; i < 50; i++) instance.emit('response', {}, 500, 100, 900)
+    expect(latencies.totalCount).toBe(100)
+    expect(latencies.getValueAtPercentile(50) / 1000).toBeCloseTo(2.345, 2)
+    expect(latencies.getValueAtPercentile(99) / 1000).toBeCloseTo(4.5, 2)
+  })
+
+  it('measures a round against a loopback server: its slow 2xx answers, not its errors', async () => {
+    // Every 10th answer takes 30 ms; every 7th is a 500 that takes 200 ms.
+    let n = 0
+    const server = createServer((_req, res) => {
+      n++
+      if (n % 7 === 0) setTimeout(() => res.writeHead(500).end('{}'), 200)
+      else if (n % 10 === 0) setTimeout(() => res.end('{}'), 30)
+      else res.end('{}')
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    try {
+      const { port } = server.address() as AddressInfo
+      const result = await runRound(`http://127.0.0.1:${port}`, [{ method: 'GET', path: '/' }], { connections: 4, durationSeconds: 1 })
+      expect(result.non2xx).toBeGreaterThan(0)
+      expect(result.p50).toBeLessThan(30)
+      expect(result.p99).toBeGreaterThanOrEqual(30)
+      expect(result.p99).toBeLessThan(200)
+    } finally {
+      server.closeAllConnections()
+      server.close()
+    }
   })
 })

@@ -21,7 +21,6 @@ declare module 'autocannon' {
   }
   export interface Result {
     requests: Histogram & { total: number, sent: number }
-    latency: Histogram
     errors: number
     timeouts: number
     non2xx: number
@@ -30,6 +29,8 @@ declare module 'autocannon' {
   }
   export interface Instance extends PromiseLike<Result> {
     stop: () => void
+    /** Each response, as it comes: its time in milliseconds (fractional). */
+    on: (event: 'response', listener: (client: unknown, statusCode: number, bytes: number, ms: number) => void) => Instance
   }
   export default function autocannon (opts: Options): Instance
 }
