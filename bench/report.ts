@@ -49,14 +49,15 @@ export function row (workload: string, rounds: { service: RoundResult[], referen
   }
 }
 
-const pad = (text: string, width: number): string => text.padStart(width)
+// A table line of these column widths: the first cell left-aligned, the others right-aligned.
+const columns = (widths: number[]) => (cells: string[]): string =>
+  cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' ')
 const fixed = (n: number, digits = 0): string => n.toFixed(digits)
 
 /** The table: req/s, p50 and p99 (ms) of the service, and each as a ratio to the reference. */
 export function table (rows: Row[]): string {
   const head = ['workload', 'req/s', 'ref req/s', 'ratio', 'p50', 'ref p50', 'ratio', 'p99', 'ref p99', 'ratio', 'non-2xx']
-  const widths = [24, 8, 10, 6, 6, 8, 6, 6, 8, 6, 8]
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : pad(c, widths[i]))).join(' ')
+  const line = columns([24, 8, 10, 6, 6, 8, 6, 6, 8, 6, 8])
   return [
     line(head),
     ...rows.map((r) => line([
@@ -81,8 +82,7 @@ export function cpuTable (rows: Row[]): string | undefined {
   const measured = rows.filter((r) => r.cpu !== undefined)
   if (measured.length === 0) return undefined
   const head = ['CPU µs/request', 'ref gen', 'ref node', 'ref all', 'gen', 'node', 'tnt tx', 'iproto', 'wal', 'all', 'ref all/all']
-  const widths = [24, 8, 9, 8, 6, 6, 7, 7, 5, 6, 11]
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : pad(c, widths[i]))).join(' ')
+  const line = columns([24, 8, 9, 8, 6, 6, 7, 7, 5, 6, 11])
   const one = (n: number | undefined): string => (n === undefined ? '-' : fixed(n, 1))
   return [
     line(head),
