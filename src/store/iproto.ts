@@ -54,8 +54,8 @@ export function uuidText (bytes: Uint8Array): string {
 /** An argument to send as a Tarantool uuid (MessagePack extension 2). */
 export class Uuid {
   readonly bytes: Uint8Array
-  constructor (readonly value: string) {
-    this.bytes = uuidBytes(value)
+  constructor (text: string) {
+    this.bytes = uuidBytes(text)
   }
 }
 
@@ -106,6 +106,11 @@ export class RequestWriter {
       throw err
     }
     this.#buf.writeUInt32BE(this.#at - start - 5, start + 1)
+  }
+
+  /** Drops the requests written so far. */
+  clear (): void {
+    this.#at = 0
   }
 
   /** The requests written so far, in a buffer of their own; the writer starts afresh. */

@@ -300,7 +300,7 @@ export class TarantoolClient extends EventEmitter {
     const err = new StorageUnavailableError('Connection to Tarantool lost')
     this.#failAll(err)
     // Those failed calls not written yet must not go out on the next connection.
-    this.#writer.take()
+    this.#writer.clear()
     if (wasConnected) this.emit('disconnect', this.#lastError ?? err)
     this.#attempts++
     this.#retryTimer = setTimeout(() => this.#connect(), Math.min(RETRY_STEP_MS * this.#attempts, RETRY_MAX_MS))
