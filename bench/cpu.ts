@@ -96,3 +96,18 @@ export function cpuMeter (pid: number | undefined): { stop: (requests: number) =
 
 /** The CPU of all the processes of a side: load generator, Node and Tarantool together. */
 export const totalOf = (cpu: CpuPerRequest): number => Object.values(cpu).reduce((n, v) => n + v, 0)
+
+/**
+ * A process's main thread: its CPU seconds, and how many times the kernel took the core from it
+ * while it could still run (involuntary context switches); undefined where /proc is not there.
+ */
+export function mainThreadOf (pid: number): { seconds: number, preemptions: number } | undefined {
+  try {
+    const { fields } = parseStat(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'))
+    const count = /^nonvoluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))
+    if (count === null) return undefined
+    return { seconds: (Number(fields[11]) + Number(fields[12])) / TICKS, preemptions: Number(count[1]) }
+  } catch {
+    return undefined
+  }
+}

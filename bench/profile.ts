@@ -7,6 +7,8 @@ import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectConsole, CONSOLE_SOCKET_NAME } from '../src/admin-console.js'
+import { mainThreadOf } from './cpu.js'
+import { categorizer, IDLE, timeByCategory, type Profile } from './profile-categories.js'
 import { preload } from './dataset.js'
 import { round } from './load.js'
 import { cleanupOnExit, startReference, startService, type Running } from './processes.js'
@@ -16,38 +18,6 @@ import { WORKLOADS } from './workloads.js'
 const SESSIONS = 10_000
 const REFERENCE = process.argv.includes('--reference')
 const SECONDS = Number(process.argv.slice(2).find((a) => /^[0-9]+$/.test(a)) ?? 10)
-
-interface Node { id: number, callFrame: { functionName: string, url: string }, children?: number[] }
-interface Profile { nodes: Node[], samples: number[], timeDeltas: number[] }
-
-// First match wins: a frame's file (or function) decides where its self time goes.
-const CATEGORIES: Array<[string, RegExp]> = [
-  ['logging (pino)', /pino|sonic-boom|thread-stream|src\/logger/],
-  ['MessagePack decoding (msgpackr; the driver, at login)', /msgpackr|msgpack-lite|tarantool-driver|int64-buffer|event-lite/],
-  ['our client and store', /dist\/store\//],
-  ['validation (ajv)', /ajv|fast-uri|validation\.js|src\/params/],
-  ['serialization (fast-json-stringify)', /fast-json-stringify|serializ/],
-  ['fastify routing, hooks, reply', /fastify|find-my-way|avvio|light-my-request|dist\/(routes|plugins|app|extra|schemas)/],
-  ['node http (parser, sockets)', /node:_http|node:http|node:net|node:stream|node:internal\/streams|_http_/],
-  ['garbage collection', /^\(garbage collector\)$/],
-  ['idle', /^\((idle|program)\)$/]
-]
-
-function own (node: Node): string | undefined {
-  const where = node.callFrame.url || node.callFrame.functionName
-  for (const [name, pattern] of CATEGORIES) if (pattern.test(where) || pattern.test(node.callFrame.functionName)) return name
-  return undefined
-}
-
-// Native and internal frames (a socket write, a Buffer) count for the nearest caller that has a
-// category: a writeString under pino is logging.
-function categorize (node: Node, parents: Map<number, Node>): string {
-  for (let at: Node | undefined = node; at !== undefined; at = parents.get(at.id)) {
-    const category = own(at)
-    if (category !== undefined) return category
-  }
-  return 'other node internals'
-}
 
 async function main (): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'sessions-profile-'))
@@ -66,23 +36,18 @@ async function main (): Promise<void> {
     await preload(admin, { from: 0, to: SESSIONS, total: SESSIONS, ageSeconds: 86_400 })
     admin.close()
   }
+  const mainBefore = mainThreadOf(server.proc.pid!)
   const result = await round(server.url, WORKLOADS.get.requests({ from: 0, to: SESSIONS, total: SESSIONS }), { connections: 50, durationSeconds: SECONDS }, server.proc.pid)
+  const mainAfter = mainThreadOf(server.proc.pid!)
   await server.stop()
 
   const profile = JSON.parse(readFileSync(join(profDir, readdirSync(profDir)[0]), 'utf8')) as Profile
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
-  const parents = new Map<number, Node>()
-  for (const n of profile.nodes) for (const child of n.children ?? []) parents.set(child, n)
-  const time = new Map<string, number>()
-  profile.samples.forEach((id, i) => {
-    const category = categorize(byId.get(id)!, parents)
-    time.set(category, (time.get(category) ?? 0) + profile.timeDeltas[i])
-  })
-  const busy = [...time].filter(([k]) => k !== 'idle').reduce((n, [, t]) => n + t, 0)
+  const time = timeByCategory(profile)
+  const busy = [...time].filter(([k]) => k !== IDLE).reduce((n, [, t]) => n + t, 0)
   const total = busy / (result.rps * SECONDS)
   console.log(`/get (${REFERENCE ? 'reference' : 'service'}): ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms; ` +
     `CPU per request ${total.toFixed(1)} µs, by category:`)
-  for (const [name, t] of [...time].filter(([k]) => k !== 'idle').sort((a, b) => b[1] - a[1])) {
+  for (const [name, t] of [...time].filter(([k]) => k !== IDLE).sort((a, b) => b[1] - a[1])) {
     const perRequest = t / (result.rps * SECONDS)
     console.log(`  ${name.padEnd(48)} ${(100 * t / busy).toFixed(1).padStart(5)} %  ${perRequest.toFixed(1).padStart(6)} µs`)
   }
@@ -94,13 +59,23 @@ async function main (): Promise<void> {
       others.map(([part, us]) => `${part} ${us.toFixed(1)} µs`).join(', ') +
       `; all of Node's threads ${(result.cpu.node ?? 0).toFixed(1)} µs`)
   }
+  // The profile samples by the clock: time the main thread spent waiting for a core (taken by a
+  // thread its write woke) counts as busy there, not in /proc.
+  if (mainBefore !== undefined && mainAfter !== undefined) {
+    const requests = result.rps * SECONDS
+    console.log(`  Node's main thread from /proc: ${((mainAfter.seconds - mainBefore.seconds) * 1e6 / requests).toFixed(1)} µs of CPU ` +
+      `(busy in the profile: ${total.toFixed(1)} µs); it lost the core while it could run ` +
+      `${((mainAfter.preemptions - mainBefore.preemptions) / requests).toFixed(3)} times a request`)
+  }
   // PROFILE_DETAIL=<start of a category name>: that category's top functions.
   const detail = process.env.PROFILE_DETAIL
   if (detail) {
+    const categoryOf = categorizer(profile)
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]))
     const fns = new Map<string, number>()
     profile.samples.forEach((id, i) => {
+      if (!categoryOf(id).startsWith(detail)) return
       const n = byId.get(id)!
-      if (!categorize(n, parents).startsWith(detail)) return
       const key = `${n.callFrame.functionName} ${n.callFrame.url}`
       fns.set(key, (fns.get(key) ?? 0) + profile.timeDeltas[i])
     })

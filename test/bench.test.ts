@@ -2,12 +2,14 @@
 import { spawn } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
 import { existsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Instance } from 'autocannon'
 import { describe, expect, it } from 'vitest'
-import { cpuMeter, totalOf } from '../bench/cpu.js'
+import { cpuMeter, mainThreadOf, totalOf } from '../bench/cpu.js'
 import { recordLatencies, round as runRound, type RoundResult } from '../bench/load.js'
+import { timeByCategory, type ProfileNode } from '../bench/profile-categories.js'
 import { cpuTable, median, row } from '../bench/report.js'
 
 const round = (rps: number, p99: number, cpu?: Record<string, number>): RoundResult =>
@@ -77,6 +79,69 @@ describe.skipIf(!existsSync('/proc/self/stat'))('bench CPU meter', () => {
   it('measures nothing for a process that is not there', () => {
     expect(cpuMeter(undefined).stop(10)).toBeUndefined()
     expect(cpuMeter(2 ** 22 + 12345).stop(10)).toBeUndefined()
+    expect(mainThreadOf(2 ** 22 + 12345)).toBeUndefined()
+  })
+
+  it('reads a main thread\'s CPU, and the times it lost the core while it could run', async () => {
+    // Two busy children for every core: they take turns.
+    const script = 'const end = Date.now() + 1500; while (Date.now() < end);'
+    const children = Array.from({ length: 2 * availableParallelism() }, () => spawn(process.execPath, ['-e', script]))
+    try {
+      await Promise.all(children.map((c) => once(c, 'spawn')))
+      const before = children.map((c) => mainThreadOf(c.pid!)!)
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      const after = children.map((c) => mainThreadOf(c.pid!)!)
+      // Together at most the cores for the second (ticks of 10 ms); well above nothing on a slowed machine.
+      const seconds = after.reduce((n, t, i) => n + t.seconds - before[i].seconds, 0)
+      expect(seconds).toBeGreaterThan(0.2 * availableParallelism())
+      expect(seconds).toBeLessThan(1.2 * availableParallelism())
+      expect(after.some((t, i) => t.preemptions > before[i].preemptions)).toBe(true)
+    } finally {
+      for (const c of children) c.kill()
+    }
+  })
+})
+
+describe('bench profile categories', () => {
+  // A call tree as `node --cpu-prof` writes it; each leaf is sampled once, its time its id.
+  const frame = (id: number, functionName: string, url: string, children: number[] = []): ProfileNode =>
+    ({ id, callFrame: { functionName, url }, children })
+  const nodes = [
+    frame(1, '(root)', '', [2, 10, 20, 30, 31, 32, 40, 50]),
+    // An HTTP response, written by Fastify.
+    frame(2, 'writePayload', 'file:///app/node_modules/fastify/lib/reply.js', [3]),
+    frame(3, 'end', 'node:_http_outgoing', [4]),
+    frame(4, 'writev', ''),
+    // Calls to Tarantool, written by our client through Node's socket code.
+    frame(10, '#flush', 'file:///app/dist/store/tarantool-client.js', [11, 13]),
+    frame(11, 'Socket._writeGeneric', 'node:net', [12]),
+    frame(12, 'writeBuffer', ''),
+    frame(13, 'encodeCall', 'file:///app/dist/store/iproto.js'),
+    // A response decoded by msgpackr, a native frame under it.
+    frame(20, 'unpack', 'file:///app/node_modules/msgpackr/unpack.js', [21]),
+    frame(21, 'readUtf8', ''),
+    frame(30, '(garbage collector)', ''),
+    frame(31, '(idle)', ''),
+    frame(32, '(program)', ''),
+    // Node's internals called by nothing we know.
+    frame(40, 'processTicksAndRejections', 'node:internal/process/task_queues'),
+    // A request parsed with no caller of ours: HTTP.
+    frame(50, 'parserOnHeadersComplete', 'node:_http_common')
+  ]
+  const leaves = [4, 12, 13, 21, 30, 31, 32, 40, 50]
+
+  it('sums each sample under what its frame or nearest known caller was doing', () => {
+    const time = timeByCategory({ nodes, samples: leaves, timeDeltas: leaves })
+    expect(Object.fromEntries(time)).toEqual({
+      'node http (parser, sockets)': 4 + 50,
+      'writes to Tarantool\'s socket (and the wait for the core after them)': 12,
+      'our client and store': 13,
+      'MessagePack decoding (msgpackr; the driver, at login)': 21,
+      'garbage collection': 30,
+      idle: 31,
+      'event loop (native code, no JS frame)': 32,
+      'other node internals': 40
+    })
   })
 })
 
