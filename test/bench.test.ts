@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import type { Instance } from 'autocannon'
 import { describe, expect, it } from 'vitest'
 import { cpuMeter, mainThreadOf, totalOf } from '../bench/cpu.js'
-import { recordLatencies, round as runRound, type RoundResult } from '../bench/load.js'
+import { measure, round as runRound, summarize, type RoundResult } from '../bench/load.js'
 import { timeByCategory, type ProfileNode } from '../bench/profile-categories.js'
 import { cpuTable, median, row } from '../bench/report.js'
 
@@ -148,14 +148,33 @@ describe('bench profile categories', () => {
 describe('bench latencies', () => {
   it('keeps each 2xx response\'s time to the microsecond', () => {
     const instance = new EventEmitter()
-    const latencies = recordLatencies(instance as unknown as Instance)
+    const measured = measure(instance as unknown as Instance)
     for (let i = 0; i < 97; i++) instance.emit('response', {}, 200, 100, 2.345)
     for (let i = 0; i < 3; i++) instance.emit('response', {}, 204, 100, 4.5)
-    // Not counted, as autocannon counts them not.
+    // Counted in the rate, not in the latencies, as autocannon does.
     for (let i = 0; i < 50; i++) instance.emit('response', {}, 500, 100, 900)
-    expect(latencies.totalCount).toBe(100)
-    expect(latencies.getValueAtPercentile(50) / 1000).toBeCloseTo(2.345, 2)
-    expect(latencies.getValueAtPercentile(99) / 1000).toBeCloseTo(4.5, 2)
+    expect(measured.responses).toBe(150)
+    expect(measured.latencies.totalCount).toBe(100)
+    expect(measured.latencies.getValueAtPercentile(50) / 1000).toBeCloseTo(2.345, 2)
+    expect(measured.latencies.getValueAtPercentile(99) / 1000).toBeCloseTo(4.5, 2)
+  })
+
+  it('counts nothing of the warm-up, and the rate over the measured part only', async () => {
+    const instance = new EventEmitter()
+    let measuring = 0
+    const measured = measure(instance as unknown as Instance, 100, () => { measuring = performance.now() })
+    for (let i = 0; i < 1000; i++) instance.emit('response', {}, 200, 100, 50)
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    expect(measuring).toBeGreaterThan(0)
+    for (let i = 0; i < 30; i++) instance.emit('response', {}, 200, 100, 1)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    instance.emit('done', {})
+    const result = summarize({ non2xx: 0, errors: 0, timeouts: 0 } as unknown as Awaited<Instance>, measured)
+    expect(measured.responses).toBe(30)
+    expect(result.p99).toBeCloseTo(1, 2)
+    // 30 responses over the 0.1 to 0.2 s from the end of the warm-up to 'done'.
+    expect(result.rps).toBeGreaterThan(100)
+    expect(result.rps).toBeLessThan(300)
   })
 
   it('measures a round against a loopback server: its slow 2xx answers, not its errors', async () => {
@@ -173,9 +192,31 @@ describe('bench latencies', () => {
       const { port } = server.address() as AddressInfo
       const result = await runRound(`http://127.0.0.1:${port}`, [{ method: 'GET', path: '/' }], { connections: 4, durationSeconds: 1 })
       expect(result.non2xx).toBeGreaterThan(0)
+      expect(result.rps).toBeGreaterThan(0)
       expect(result.p50).toBeLessThan(30)
       expect(result.p99).toBeGreaterThanOrEqual(30)
       expect(result.p99).toBeLessThan(200)
+    } finally {
+      server.closeAllConnections()
+      server.close()
+    }
+  })
+
+  it('leaves a round\'s warm-up out of its latencies', async () => {
+    // Each answer takes 100 ms for the first 0.4 s, then none.
+    const slowUntil = Date.now() + 400
+    const server = createServer((_req, res) => {
+      if (Date.now() < slowUntil) setTimeout(() => res.end('{}'), 100)
+      else res.end('{}')
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    try {
+      const { port } = server.address() as AddressInfo
+      const url = `http://127.0.0.1:${port}`
+      const result = await runRound(url, [{ method: 'GET', path: '/' }], { connections: 4, durationSeconds: 0.5, warmupSeconds: 0.6 })
+      expect(result.rps).toBeGreaterThan(0)
+      expect(result.p99).toBeLessThan(100)
     } finally {
       server.closeAllConnections()
       server.close()

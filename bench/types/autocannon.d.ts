@@ -30,7 +30,9 @@ declare module 'autocannon' {
   export interface Instance extends PromiseLike<Result> {
     stop: () => void
     /** Each response, as it comes: its time in milliseconds (fractional). */
-    on: (event: 'response', listener: (client: unknown, statusCode: number, bytes: number, ms: number) => void) => Instance
+    on: ((event: 'response', listener: (client: unknown, statusCode: number, bytes: number, ms: number) => void) => Instance) &
+      /** The end of the round, stopped or not. */
+      ((event: 'done', listener: (result: Result) => void) => Instance)
   }
   export default function autocannon (opts: Options): Instance
 }
