@@ -17,6 +17,9 @@ function parseStat (stat: string): { name: string, fields: string[] } {
   return { name: stat.slice(stat.indexOf('(') + 1, end), fields: stat.slice(end + 2).split(' ') }
 }
 
+/** The CPU seconds in a /proc stat line's fields (from parseStat): utime and stime, fields 14 and 15. */
+const cpuSecondsOf = (fields: string[]): number => (Number(fields[11]) + Number(fields[12])) / TICKS
+
 /** A process's CPU seconds by thread name (threads of one name summed), or undefined if it is gone. */
 function threadsOf (pid: number): Map<string, number> | undefined {
   let tids: string[]
@@ -29,8 +32,7 @@ function threadsOf (pid: number): Map<string, number> | undefined {
   for (const tid of tids) {
     try {
       const { name, fields } = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'))
-      // utime and stime: fields 14 and 15.
-      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / TICKS)
+      out.set(name, (out.get(name) ?? 0) + cpuSecondsOf(fields))
     } catch {
       // The thread ended between the listing and the read.
     }
@@ -106,7 +108,7 @@ export function mainThreadOf (pid: number): { seconds: number, preemptions: numb
     const { fields } = parseStat(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'))
     const count = /^nonvoluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))
     if (count === null) return undefined
-    return { seconds: (Number(fields[11]) + Number(fields[12])) / TICKS, preemptions: Number(count[1]) }
+    return { seconds: cpuSecondsOf(fields), preemptions: Number(count[1]) }
   } catch {
     return undefined
   }
