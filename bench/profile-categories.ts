@@ -59,8 +59,7 @@ export function categorizer (profile: Profile): (id: number) => string {
 }
 
 /** The profile's time (µs) by category. */
-export function timeByCategory (profile: Profile): Map<string, number> {
-  const categoryOf = categorizer(profile)
+export function timeByCategory (profile: Profile, categoryOf = categorizer(profile)): Map<string, number> {
   const time = new Map<string, number>()
   profile.samples.forEach((id, i) => {
     const category = categoryOf(id)

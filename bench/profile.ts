@@ -42,13 +42,15 @@ async function main (): Promise<void> {
   await server.stop()
 
   const profile = JSON.parse(readFileSync(join(profDir, readdirSync(profDir)[0]), 'utf8')) as Profile
-  const time = timeByCategory(profile)
+  const categoryOf = categorizer(profile)
+  const time = timeByCategory(profile, categoryOf)
   const busy = [...time].filter(([k]) => k !== IDLE).reduce((n, [, t]) => n + t, 0)
-  const total = busy / (result.rps * SECONDS)
+  const requests = result.rps * SECONDS
+  const total = busy / requests
   console.log(`/get (${REFERENCE ? 'reference' : 'service'}): ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms; ` +
     `CPU per request ${total.toFixed(1)} µs, by category:`)
   for (const [name, t] of [...time].filter(([k]) => k !== IDLE).sort((a, b) => b[1] - a[1])) {
-    const perRequest = t / (result.rps * SECONDS)
+    const perRequest = t / requests
     console.log(`  ${name.padEnd(48)} ${(100 * t / busy).toFixed(1).padStart(5)} %  ${perRequest.toFixed(1).padStart(6)} µs`)
   }
   // The other processes on the machine's cores, from /proc: the service's Tarantool by thread and
@@ -62,7 +64,6 @@ async function main (): Promise<void> {
   // The profile samples by the clock: time the main thread spent waiting for a core (taken by a
   // thread its write woke) counts as busy there, not in /proc.
   if (mainBefore !== undefined && mainAfter !== undefined) {
-    const requests = result.rps * SECONDS
     console.log(`  Node's main thread from /proc: ${((mainAfter.seconds - mainBefore.seconds) * 1e6 / requests).toFixed(1)} µs of CPU ` +
       `(busy in the profile: ${total.toFixed(1)} µs); it lost the core while it could run ` +
       `${((mainAfter.preemptions - mainBefore.preemptions) / requests).toFixed(3)} times a request`)
@@ -70,7 +71,6 @@ async function main (): Promise<void> {
   // PROFILE_DETAIL=<start of a category name>: that category's top functions.
   const detail = process.env.PROFILE_DETAIL
   if (detail) {
-    const categoryOf = categorizer(profile)
     const byId = new Map(profile.nodes.map((n) => [n.id, n]))
     const fns = new Map<string, number>()
     profile.samples.forEach((id, i) => {
