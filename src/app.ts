@@ -76,7 +76,8 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
     connectWaitMs: opts.connectWaitMs ?? 5000,
     settings: {
       ttlSeconds: config.SESSION_TTL_SECONDS,
-      sweepIntervalSeconds: config.SWEEP_INTERVAL_SECONDS
+      sweepIntervalSeconds: config.SWEEP_INTERVAL_SECONDS,
+      tokenStorage: config.TOKEN_STORAGE
     },
     extraMaxBytes: config.EXTRA_MAX_BYTES
   })

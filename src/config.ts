@@ -16,6 +16,10 @@ export interface Config {
   SESSION_TTL_SECONDS: number
   SWEEP_INTERVAL_SECONDS: number
   EXTRA_MAX_BYTES: number
+  /** The most sessions a list answers when the request gives no `limit`. */
+  LIST_LIMIT: number
+  /** 'hashed': Tarantool keeps only a one-way hash of each token. */
+  TOKEN_STORAGE: 'plain' | 'hashed'
   DATA_DIR: string
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   /** Which requests get an access line (at `info`): all, errors and slow ones, or none. */
@@ -48,6 +52,8 @@ const schema = {
     SESSION_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 4294967295, default: 180 * 24 * 3600 },
     SWEEP_INTERVAL_SECONDS: { type: 'integer', minimum: 1, maximum: 86400, default: 60 },
     EXTRA_MAX_BYTES: { type: 'integer', minimum: 16, maximum: 1048576, default: 8192 },
+    LIST_LIMIT: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 },
+    TOKEN_STORAGE: { type: 'string', enum: ['plain', 'hashed'], default: 'plain' },
     DATA_DIR: { type: 'string', minLength: 1, default: './data' },
     LOG_LEVEL: {
       type: 'string',

@@ -3,6 +3,8 @@ export const ERRORS = {
   invalid_user_id: { status: 400, message: 'The user id must be an integer from 0 to 9007199254740991' },
   invalid_ip: { status: 400, message: 'ip must be an IPv4 or IPv6 address' },
   invalid_extra: { status: 400, message: 'Extra data must be a JSON object or a form body' },
+  invalid_limit: { status: 400, message: 'limit must be an integer from 1 to 1000' },
+  invalid_cursor: { status: 400, message: 'after must be the next cursor of a page of this same list' },
   unauthorized: { status: 401, message: 'Send the API key as Authorization: Bearer <key>' },
   token_not_found: { status: 404, message: 'Session not found' },
   not_found: { status: 404, message: 'Not found' },

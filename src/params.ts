@@ -7,7 +7,9 @@ export const PARAM_ERRORS: Record<string, ErrorCode> = {
   user_id: 'invalid_user_id',
   id: 'invalid_user_id',
   ip: 'invalid_ip',
-  token: 'token_not_found'
+  token: 'token_not_found',
+  limit: 'invalid_limit',
+  after: 'invalid_cursor'
 }
 
 /** Query schemas of the parameters, shared by the routes (shape only; parse* below decide). */
@@ -18,7 +20,10 @@ export const PARAM_SCHEMAS = {
     type: 'string',
     pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$',
     description: 'Session token (UUID v4)'
-  }
+  },
+  session_id: { type: 'string', description: 'Session id, as SessionObject.id' },
+  limit: { type: 'string', pattern: '^[0-9]+$', maxLength: 4, description: 'Most sessions in the page: 1 to 1000 (default LIST_LIMIT)' },
+  after: { type: 'string', maxLength: 64, description: 'The `next` cursor of the previous page' }
 } as const
 
 const DIGITS = /^[0-9]+$/
@@ -29,6 +34,14 @@ export function parseUserId (value: unknown): number {
   const id = Number(value)
   if (!Number.isSafeInteger(id)) throw new ApiError('invalid_user_id')
   return id
+}
+
+/** A page size from 1 to 1000; anything else is invalid_limit. */
+export function parseLimit (value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  const limit = DIGITS.test(value) ? Number(value) : NaN
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError('invalid_limit')
+  return limit
 }
 
 /**

@@ -11,15 +11,23 @@ export const sessionSchema = {
     user_id: { type: 'integer' },
     create: { type: 'integer', description: 'Creation time, Unix seconds' },
     activity: { type: 'integer', description: 'Last use by /get, Unix seconds' },
-    token: { type: 'string', description: 'Session token (UUID v4)' }
+    token: { type: 'string', description: 'Session token (UUID v4). With TOKEN_STORAGE=hashed, only where the caller sent it or the session was just created: absent from lists and from /del by id.' },
+    id: { type: 'string', description: 'Session id: names the session for good and is not a secret (nobody can compute the token from it). Show it to users and end a session with /del?id=.' }
   },
-  required: ['ip', 'extra', 'user_id', 'create', 'activity', 'token']
+  // token and id are left out of required so that they are written last, in the seed's order: the
+  // serializer writes the required keys first. id is always there; token is where the caller may have it.
+  required: ['ip', 'extra', 'user_id', 'create', 'activity']
 } as const
 
 /** How /new and /get take extra data, for the docs. */
 export const EXTRA_DOC = 'Extra data: send a body, `application/x-www-form-urlencoded` or `application/json` (an object), ' +
   'with a GET as the seed\'s PHP example does, or with a POST. At most EXTRA_MAX_BYTES (default 8192) bytes as JSON, ' +
   'nested at most 32 levels.'
+
+/** How the lists page, for the docs. */
+export const LIST_DOC = 'Pages: at most `limit` sessions (1 to 1000; default LIST_LIMIT, 1000), and `next`, the cursor of the next page ' +
+  '(null on the last): send it back as `after`. A walk through the pages sees every session that stays live and unused during it ' +
+  'exactly once; a session used during the walk moves to the front, so a walker that has passed it does not see it again.'
 
 /** The seed's example SessionObject. */
 export const SESSION_EXAMPLE = {
@@ -28,7 +36,8 @@ export const SESSION_EXAMPLE = {
   user_id: 1,
   create: 1464909151,
   activity: 1465564426,
-  token: '61494096-9af7-49ba-9fb4-e89c0811e6d3'
+  token: '61494096-9af7-49ba-9fb4-e89c0811e6d3',
+  id: 'oyP5Cm3kQ0mqY4bJ8ZbHcw'
 }
 
 export const sessionListSchema = { type: 'array', items: sessionSchema } as const
@@ -60,7 +69,7 @@ function errorsSchema (codes: ErrorCode[]): object {
  * The responses of a route whose success data has this schema: the success envelope, then the
  * error envelope under each status the route's codes (and the common ones, unless `bare`) have.
  */
-export function responsesOf (data: object, codes: ErrorCode[], opts: { bare?: boolean, example?: unknown } = {}): Record<string, object> {
+export function responsesOf (data: object, codes: ErrorCode[], opts: { bare?: boolean, example?: unknown, paged?: boolean } = {}): Record<string, object> {
   const byStatus = new Map<number, ErrorCode[]>()
   for (const code of opts.bare === true ? codes : [...codes, ...COMMON_ERRORS]) {
     const status = ERRORS[code].status
@@ -70,9 +79,9 @@ export function responsesOf (data: object, codes: ErrorCode[], opts: { bare?: bo
     200: {
       type: 'object',
       description: 'Success',
-      properties: { status: { type: 'string', enum: ['success'] }, data },
-      required: ['status', 'data'],
-      ...(opts.example === undefined ? {} : { example: { status: 'success', data: opts.example } })
+      properties: { status: { type: 'string', enum: ['success'] }, data, ...(opts.paged === true ? { next: nextSchema } : {}) },
+      required: opts.paged === true ? ['status', 'data', 'next'] : ['status', 'data'],
+      ...(opts.example === undefined ? {} : { example: { status: 'success', data: opts.example, ...(opts.paged === true ? { next: null } : {}) } })
     },
     ...Object.fromEntries([...byStatus].sort(([a], [b]) => a - b).map(([status, list]) => [status, errorsSchema(list)])),
     // Any other error still serializes as the envelope.
@@ -84,4 +93,15 @@ export function responsesOf (data: object, codes: ErrorCode[], opts: { bare?: bo
 /** The success envelope. */
 export function success<T> (data: T): { status: 'success', data: T } {
   return { status: 'success', data }
+}
+
+/** A list's envelope: a page of sessions, and the cursor of the next page (null on the last). */
+const nextSchema = {
+  type: ['string', 'null'],
+  description: 'Cursor of the next page: send it back as `after`. null on the last page.'
+} as const
+
+/** The success envelope of a page. */
+export function successPage<T> (page: { sessions: T[], next: string | null }): { status: 'success', data: T[], next: string | null } {
+  return { status: 'success', data: page.sessions, next: page.next }
 }

@@ -12,6 +12,8 @@ describe('loadConfig', () => {
       SESSION_TTL_SECONDS: 180 * 24 * 3600,
       SWEEP_INTERVAL_SECONDS: 60,
       EXTRA_MAX_BYTES: 8192,
+      LIST_LIMIT: 1000,
+      TOKEN_STORAGE: 'plain',
       DATA_DIR: './data',
       LOG_LEVEL: 'info',
       ACCESS_LOG: 'errors',

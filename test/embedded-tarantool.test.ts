@@ -27,7 +27,7 @@ async function start (dataDir: string): Promise<{ embedded: EmbeddedTarantool, s
   const client = new TarantoolClient({ ...parseTarantoolUri(embedded.uri), timeoutMs: 1000 })
   cleanup.push(() => client.close())
   await client.waitConnected(5000)
-  return { embedded, store: new SessionsStore(client, { extraMaxBytes: 8192 }), client }
+  return { embedded, store: new SessionsStore(client, { extraMaxBytes: 8192, tokenStorage: 'plain' }), client }
 }
 
 describe('findExecutable', () => {

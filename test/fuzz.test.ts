@@ -27,7 +27,10 @@ function problemWith ({ status, text }: Answer): string | undefined {
     return 'a body that is not JSON'
   }
   if (status === 200) {
-    const wellFormed = body.status === 'success' && typeof body.data === 'object' && body.data !== null && Object.keys(body).length === 2
+    // A list's envelope has its `next` cursor too.
+    const paged = 'next' in body && (body.next === null || typeof body.next === 'string')
+    const wellFormed = body.status === 'success' && typeof body.data === 'object' && body.data !== null &&
+      Object.keys(body).length === (paged ? 3 : 2)
     return wellFormed ? undefined : 'a malformed success envelope'
   }
   if (body.status !== 'error' || !isErrorCode(body.code) || typeof body.message !== 'string' || Object.keys(body).length !== 3) {

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { parseTarantoolUri } from '../config.js'
-import { SessionsStore, type StoreSettings } from '../store/sessions-store.js'
+import { SessionsStore, SettingsRefusedError, type StoreSettings } from '../store/sessions-store.js'
 import { TarantoolClient } from '../store/tarantool-client.js'
 
 declare module 'fastify' {
@@ -27,13 +27,17 @@ export interface TarantoolPluginOptions {
  */
 async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): Promise<void> {
   const client = new TarantoolClient({ ...parseTarantoolUri(opts.uri), timeoutMs: opts.timeoutMs })
-  const store = new SessionsStore(client, { extraMaxBytes: opts.extraMaxBytes })
+  const store = new SessionsStore(client, { extraMaxBytes: opts.extraMaxBytes, tokenStorage: opts.settings.tokenStorage })
   const log = app.log.child({ component: 'tarantool' })
 
+  // The first push of the settings, which start-up waits for: settings Tarantool refuses stop it.
+  let firstPush: Promise<void> | undefined
   client.on('connect', () => {
     log.info('connected to Tarantool')
     // Every (re)connect: the instance may be new, or may have restarted with older settings.
-    store.configure(opts.settings).catch((err: Error) => {
+    const push = store.configure(opts.settings)
+    firstPush ??= push
+    push.catch((err: Error) => {
       log.error({ err }, 'could not apply settings in Tarantool')
     })
   })
@@ -46,7 +50,12 @@ async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): P
 
   try {
     await client.waitConnected(opts.connectWaitMs)
+    await firstPush
   } catch (err) {
+    if (err instanceof SettingsRefusedError) {
+      client.close()
+      throw new Error(`Tarantool refused the settings: ${err.message}`)
+    }
     if (client.state === 'auth_failed') {
       client.close()
       throw err

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ErrorCode } from '../errors.js'
 import { PARAM_SCHEMAS } from '../params.js'
-import { responsesOf, success } from '../schemas.js'
+import type { SessionPage } from '../store/sessions-store.js'
+import { responsesOf, success, successPage } from '../schemas.js'
 
 type Param = keyof typeof PARAM_SCHEMAS
 
@@ -18,8 +19,10 @@ export interface EndpointOptions<Q> {
   /** For the API docs: a line, then as much as needed. */
   summary: string
   description: string
-  /** Returns the success data; throws an ApiError for an expected failure. */
+  /** Returns the success data (a page, for a paged endpoint); throws an ApiError for an expected failure. */
   handler: (request: FastifyRequest<{ Querystring: Q }>) => Promise<unknown>
+  /** A list: the handler returns a SessionPage, answered as `data` and `next`. */
+  paged?: boolean
 }
 
 /**
@@ -40,8 +43,10 @@ export function endpoint<Q> (app: FastifyInstance, opts: EndpointOptions<Q>): vo
       summary: opts.summary,
       description: opts.description,
       querystring: { type: 'object', properties, required: opts.required },
-      response: responsesOf(opts.data, opts.errors, { example: opts.example })
+      response: responsesOf(opts.data, opts.errors, { example: opts.example, paged: opts.paged })
     },
-    handler: async (request) => success(await opts.handler(request))
+    handler: opts.paged === true
+      ? async (request) => successPage(await opts.handler(request) as SessionPage)
+      : async (request) => success(await opts.handler(request))
   })
 }

@@ -54,8 +54,9 @@ export function uuidText (bytes: Uint8Array): string {
 /** An argument to send as a Tarantool uuid (MessagePack extension 2). */
 export class Uuid {
   readonly bytes: Uint8Array
-  constructor (text: string) {
-    this.bytes = uuidBytes(text)
+  /** A uuid's text, or its 16 bytes. */
+  constructor (value: string | Uint8Array) {
+    this.bytes = typeof value === 'string' ? uuidBytes(value) : value
   }
 }
 

@@ -1,15 +1,38 @@
 import { ApiError, isErrorCode } from '../errors.js'
+import { uuidBytes } from './iproto.js'
+import { SessionCodec, type ListName } from './session-codec.js'
 import type { TarantoolClient } from './tarantool-client.js'
 
-/** The seed's SessionObject. */
+/** The seed's SessionObject, with the session's id beside it. */
 export interface Session {
   ip: string
   extra: Record<string, unknown> | null
   user_id: number
   create: number
   activity: number
-  token: string
+  /** Absent where the service does not know it: lists and /del?id= with TOKEN_STORAGE=hashed. */
+  token?: string
+  /** Names the session without being a secret (see session-codec.ts). */
+  id: string
 }
+
+/** A session answered to a caller who holds its token: /new, /get, /del?token=. */
+export type SessionWithToken = Session & { token: string }
+
+/** One page of a list, and the cursor of the next one (null on the last). */
+export interface SessionPage {
+  sessions: Session[]
+  next: string | null
+}
+
+/** Which page of a list: at most `limit` sessions, after the page whose cursor is `after`. */
+export interface PageRequest {
+  limit: number
+  after?: string
+}
+
+/** How tokens are kept in Tarantool: as they are, or only their one-way hash. */
+export type TokenStorage = 'plain' | 'hashed'
 
 export type Extra = Record<string, unknown>
 
@@ -17,6 +40,15 @@ export type Extra = Record<string, unknown>
 export interface StoreSettings {
   ttlSeconds: number
   sweepIntervalSeconds: number
+  tokenStorage: TokenStorage
+}
+
+/** Tarantool refused the service's settings: it cannot serve with them. */
+export class SettingsRefusedError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'SettingsRefusedError'
+  }
 }
 
 /** What Tarantool reports of itself. */
@@ -28,6 +60,10 @@ export interface StoreStats {
   lsn: number
   version: string
   ro: boolean
+  /** Absent from a Tarantool still running the Lua of an older version. */
+  token_storage?: TokenStorage
+  /** Whether plain tokens stored before TOKEN_STORAGE=hashed are still being hashed. */
+  hashing_tokens?: boolean
   /** The expiry sweep's counters since Tarantool started (tarantool/sessions/expiry.lua). */
   expiry: {
     expired: number
@@ -71,12 +107,21 @@ const PROC = {
   del: 'sessions.del',
   byUser: 'sessions.by_user',
   byIp: 'sessions.by_ip',
+  delKey: 'sessions.del_key',
+  secret: 'sessions.secret',
   configure: 'sessions.configure',
   stats: 'sessions.stats'
 } as const
 
-function toSession (t: SessionTuple): Session {
-  return { ip: ipText(t[2]), extra: t[5] ?? null, user_id: t[1], create: t[3], activity: t[4], token: t[0] }
+/** A page as the list procedures answer it: the tuples, and where the next page starts. */
+interface PageReply {
+  sessions: SessionTuple[]
+  next?: [activity: number, key: string]
+}
+
+/** Whether a stored key is a token (uuid version 4) rather than a token's hash (version 0). */
+function isToken (key: string): boolean {
+  return key.charCodeAt(14) === 0x34
 }
 
 /** Turns a procedure's `nil, {code, message}` into an ApiError; anything else unexpected is a bug. */
@@ -94,54 +139,115 @@ function unwrap<T> (values: unknown[]): T {
 export class SessionsStore {
   readonly #client: TarantoolClient
   readonly #extraMaxBytes: number
+  readonly #plain: boolean
+  #codec: SessionCodec | undefined
+  #codecLoading: Promise<SessionCodec> | undefined
 
-  /** `extraMaxBytes`: the most a session's extra may reach by merging, as JSON. */
-  constructor (client: TarantoolClient, opts: { extraMaxBytes: number }) {
+  /**
+   * `extraMaxBytes`: the most a session's extra may reach by merging, as JSON. `tokenStorage`: with
+   * 'hashed', sessions read back without their token (lists, /del?id=) answer none.
+   */
+  constructor (client: TarantoolClient, opts: { extraMaxBytes: number, tokenStorage: TokenStorage }) {
     this.#client = client
     this.#extraMaxBytes = opts.extraMaxBytes
+    this.#plain = opts.tokenStorage === 'plain'
   }
 
   /** Creates a session with a fresh token. */
-  async create (token: string, userId: number, ip: string, extra: Extra | undefined): Promise<Session> {
+  async create (token: string, userId: number, ip: string, extra: Extra | undefined): Promise<SessionWithToken> {
     const c = this.#client
+    // The codec first: a session created and then not answered would be a session nobody holds.
+    const codec = this.#codec ?? await this.#codecOf()
     const values = await c.call(PROC.new, [c.uuid(token), userId, storedIp(ip), extra ?? null])
-    return toSession(unwrap<SessionTuple>(values))
+    return this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken
   }
 
   /** Returns a live session, marking it used; updates its ip and merges extra when given. */
-  async touch (token: string, ip: string | undefined, extra: Extra | undefined): Promise<Session> {
+  async touch (token: string, ip: string | undefined, extra: Extra | undefined): Promise<SessionWithToken> {
     const c = this.#client
+    const codec = this.#codec ?? await this.#codecOf()
     const values = await c.call(PROC.get, [c.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#extraMaxBytes])
-    const session = toSession(unwrap<SessionTuple>(values))
+    const session = this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken
     // The new activity, when Tarantool answers the stored tuple and it apart.
     if (typeof values[2] === 'number') session.activity = values[2]
     return session
   }
 
-  /** Deletes a session and returns what it was. */
-  async delete (token: string): Promise<Session> {
+  /** Deletes a session by its token and returns what it was. */
+  async delete (token: string): Promise<SessionWithToken> {
+    const codec = this.#codec ?? await this.#codecOf()
     const values = await this.#client.call(PROC.del, [this.#client.uuid(token)])
-    return toSession(unwrap<SessionTuple>(values))
+    return this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken
   }
 
-  /** Live sessions of a user, newest activity first. */
-  async byUser (userId: number): Promise<Session[]> {
-    const values = await this.#client.call(PROC.byUser, [userId])
-    return unwrap<SessionTuple[]>(values).map(toSession)
+  /** Deletes a session by its id and returns what it was; token_not_found if no session has it. */
+  async deleteById (id: string): Promise<Session> {
+    const codec = this.#codec ?? await this.#codecOf()
+    const key = codec.key(id)
+    if (key === undefined) throw new ApiError('token_not_found')
+    const values = await this.#client.call(PROC.delKey, [this.#client.uuid(key)])
+    return this.#session(codec, unwrap<SessionTuple>(values))
   }
 
-  /** Live sessions whose current ip is this one, newest activity first. */
-  async byIp (ip: string): Promise<Session[]> {
-    const values = await this.#client.call(PROC.byIp, [storedIp(ip)])
-    return unwrap<SessionTuple[]>(values).map(toSession)
+  /** A page of a user's live sessions, newest activity first. */
+  async byUser (userId: number, page: PageRequest): Promise<SessionPage> {
+    return await this.#page(PROC.byUser, { kind: 'user', key: String(userId) }, userId, page)
   }
 
-  /** Applies expiry and size settings in Tarantool (persisted there for its expiry fiber). */
+  /** A page of the live sessions whose current ip is this one, newest activity first. */
+  async byIp (ip: string, page: PageRequest): Promise<SessionPage> {
+    return await this.#page(PROC.byIp, { kind: 'ip', key: ip }, storedIp(ip), page)
+  }
+
+  async #page (proc: string, list: ListName, key: StoredIp, page: PageRequest): Promise<SessionPage> {
+    const c = this.#client
+    const codec = this.#codec ?? await this.#codecOf()
+    // The position as two arguments: the request writer encodes a uuid at the top level only.
+    let after: [number, unknown] | [] = []
+    if (page.after !== undefined) {
+      const position = codec.position(list, page.after)
+      if (position === undefined) throw new ApiError('invalid_cursor')
+      after = [position.activity, c.uuid(position.key)]
+    }
+    const reply = unwrap<PageReply>(await c.call(proc, [key, page.limit, ...after]))
+    const next = reply.next === undefined
+      ? null
+      : codec.cursor(list, { activity: reply.next[0], key: uuidBytes(reply.next[1]) })
+    return { sessions: reply.sessions.map((t) => this.#session(codec, t)), next }
+  }
+
+  /** The SessionObject of a tuple; `token`: the session's, when the caller has it. */
+  #session (codec: SessionCodec, t: SessionTuple, token?: string): Session {
+    const key = t[0]
+    // Keys in the seed's order, the id last.
+    const session = { ip: ipText(t[2]), extra: t[5] ?? null, user_id: t[1], create: t[3], activity: t[4] } as Session
+    if (token !== undefined) session.token = token.toLowerCase()
+    else if (this.#plain && isToken(key)) session.token = key
+    session.id = codec.id(uuidBytes(key))
+    return session
+  }
+
+  /** The codec of ids and cursors, made from the instance's secret once it is read. */
+  async #codecOf (): Promise<SessionCodec> {
+    if (this.#codec !== undefined) return this.#codec
+    this.#codecLoading ??= this.#client.call(PROC.secret, []).then((values) => {
+      this.#codec = new SessionCodec(unwrap<string>(values))
+      return this.#codec
+    }).finally(() => { this.#codecLoading = undefined })
+    return await this.#codecLoading
+  }
+
+  /**
+   * Applies the service's settings in Tarantool (persisted there for its expiry fiber); a
+   * SettingsRefusedError when Tarantool cannot take them (TOKEN_STORAGE=plain on hashed tokens).
+   */
   async configure (settings: StoreSettings): Promise<void> {
-    await this.#client.call(PROC.configure, [{
+    const [, failure] = await this.#client.call(PROC.configure, [{
       ttl: settings.ttlSeconds,
-      sweep_interval: settings.sweepIntervalSeconds
-    }])
+      sweep_interval: settings.sweepIntervalSeconds,
+      token_storage: settings.tokenStorage
+    }]) as [unknown, { message?: string } | undefined]
+    if (failure != null) throw new SettingsRefusedError(failure.message ?? 'Tarantool refused the settings')
   }
 
   /** Counters and settings in force in Tarantool. */

@@ -242,8 +242,8 @@ export class TarantoolClient extends EventEmitter {
     this.emit('closed')
   }
 
-  /** Marks an argument to send as a Tarantool uuid. */
-  uuid (value: string): unknown {
+  /** Marks an argument to send as a Tarantool uuid: its text or its 16 bytes. */
+  uuid (value: string | Uint8Array): unknown {
     return new Uuid(value)
   }
 

@@ -28,6 +28,8 @@ local function new_set()
 end
 local taking = new_set()
 local writing = nil
+-- Broadcast when a flush ends, for those waiting on it (M.settle).
+local flushed = fiber.cond()
 
 -- A user id or ip as a table key: large user ids come out of tuples as uint64 cdata, and cdata
 -- keys compare by identity.
@@ -130,6 +132,7 @@ function M.flush()
     M.counters.written = M.counters.written + written
     local done = writing
     writing = nil
+    flushed:broadcast()
     if not ok then
         -- Take them all again: those written already are skipped by the next flush.
         for key, now_s in pairs(done.marks) do
@@ -144,6 +147,20 @@ function M.flush()
         error(err)
     end
     return written
+end
+
+-- Writes the marks that may concern sessions whose `field` is `value`, so that walking an index
+-- ordered by activity meets them in the order of their use (a list's page). Bounded: marks taken
+-- while it waits may be left (those sessions were used during the walk).
+function M.settle(field, value)
+    for _ = 1, 3 do
+        if box.info.ro or not M.may_be_marked(field, value) then return end
+        if writing ~= nil then
+            flushed:wait(1)
+        else
+            M.flush()
+        end
+    end
 end
 
 local function worker()

@@ -1,6 +1,7 @@
 -- The public procedures: the only functions the service user may execute.
 -- Each returns a session tuple (or a list of them), or nil and an error value. `get` may add a
 -- third value: the session's new activity, when the tuple returned does not hold it yet.
+-- A session is stored under a key: its token, or the token's hash (sessions.keys).
 local fiber = require('fiber')
 local json = require('json')
 local msgpack = require('msgpack')
@@ -8,8 +9,11 @@ local activity = require('sessions.activity')
 local errors = require('sessions.errors')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
+local keys = require('sessions.keys')
+local secret = require('sessions.secret')
 local settings = require('sessions.settings')
 local space = require('sessions.space')
+local token_hashing = require('sessions.token_hashing')
 
 local F = space.F
 local MAP = {__serialize = 'map'}
@@ -22,11 +26,11 @@ local function now()
 end
 
 -- A session is live while it has been used within the TTL; older ones are gone even
--- before the expiry fiber deletes them. A mark of use not yet written counts (token: the
+-- before the expiry fiber deletes them. A mark of use not yet written counts (key: the
 -- session's, if the caller has it).
-local function is_live(t, now_s, token)
+local function is_live(t, now_s, key)
     local cutoff = now_s - settings.get().ttl
-    return t[F.activity] >= cutoff or activity.of(t, token) >= cutoff
+    return t[F.activity] >= cutoff or activity.of(t, key) >= cutoff
 end
 
 -- The limit is the service's, measured as it measures request bodies: serialized as JSON.
@@ -63,36 +67,74 @@ local function merge(old, new)
     return out
 end
 
-local function newest_first(a, b)
-    if a[F.activity] ~= b[F.activity] then
-        return a[F.activity] > b[F.activity]
-    end
-    return a[F.create] > b[F.create]
+-- Whether session `a` comes before `b` in a list: newer stored activity first, then the greater
+-- key, as the user_id and ip indexes order them.
+local function before(a, b)
+    if a[F.activity] ~= b[F.activity] then return a[F.activity] > b[F.activity] end
+    return a[F.token]:bin() > b[F.token]:bin()
 end
 
--- Live sessions whose `index_name` key is any of `keys`, newest first.
-local function live_by(index_name, keys)
-    local now_s = now()
+-- Up to `n` live sessions of `index` whose key (field `field`) is `key`, in the index's order
+-- from the newest, after the position `after` ({activity, key}) when given. Stops at the first
+-- expired one: all after it are older. O(log n + n) whatever the key's total.
+local function walk(index, field, key, after, cutoff, n)
     local out = {}
+    local from, iterator = {key}, 'REQ'
+    if after ~= nil then from, iterator = {key, after[1], after[2]}, 'LT' end
+    for _, t in index:pairs(from, {iterator = iterator}) do
+        -- LT goes on into the keys below this one.
+        if #out >= n or t[field] ~= key or t[F.activity] < cutoff then break end
+        out[#out + 1] = t
+    end
+    return out
+end
+
+-- Merges two lists each in `before` order.
+local function merged(a, b)
+    local out, i, j = {}, 1, 1
+    while a[i] ~= nil or b[j] ~= nil do
+        if b[j] == nil or (a[i] ~= nil and before(a[i], b[j])) then
+            out[#out + 1], i = a[i], i + 1
+        else
+            out[#out + 1], j = b[j], j + 1
+        end
+    end
+    return out
+end
+
+-- A page of live sessions whose `index_name` key is one of `keys` (one, or an ip in both its
+-- forms), newest activity first: at most `limit`, after the position `after` ({activity, key})
+-- when given. Returns
+-- {sessions = tuples, next = the position of the last one, when more follow}.
+local function page(index_name, keys, limit, after)
+    if type(limit) ~= 'number' or limit < 1 or limit ~= math.floor(limit) then
+        error('limit must be a positive integer')
+    end
+    local field = F[index_name]
+    for _, key in ipairs(keys) do
+        -- A nil key would match every tuple of the index.
+        if key == nil then error('a key is required') end
+        -- Marks not written yet would be met out of their order.
+        activity.settle(index_name, key)
+    end
+    local index = space.get().index[index_name]
+    local cutoff = now() - settings.get().ttl
+    local found = walk(index, field, keys[1], after, cutoff, limit + 1)
+    if keys[2] ~= nil then found = merged(found, walk(index, field, keys[2], after, cutoff, limit + 1)) end
     -- Marks are looked for by any key: a session marked under one form of an ip may be listed
-    -- under the other (sessions.ipv4_upgrade).
+    -- under the other (sessions.ipv4_upgrade). Those taken while settling are shown.
     local marked = false
     for _, key in ipairs(keys) do
         marked = marked or activity.may_be_marked(index_name, key)
     end
-    for _, key in ipairs(keys) do
-        -- A nil key would match every tuple of the index.
-        if key == nil then
-            error('a key is required')
-        end
-        for _, t in space.get().index[index_name]:pairs(key, {iterator = 'EQ'}) do
-            if is_live(t, now_s) then
-                out[#out + 1] = marked and activity.current(t) or t
-            end
-        end
+    local out = {}
+    for i = 1, math.min(limit, #found) do
+        out[i] = marked and activity.current(found[i]) or found[i]
     end
-    table.sort(out, newest_first)
-    return out
+    local last = found[limit]
+    local next_position = nil
+    if #found > limit then next_position = {last[F.activity], last[F.token]} end
+    return {sessions = out, next = next_position}
 end
 
 -- Creates a session. token: uuid, user_id: unsigned, ip: IPv4 as its 32-bit number or IPv6 as
@@ -102,10 +144,11 @@ end
 function api.new(token, user_id, ip, extra)
     ip = ipv4_upgrade.stored(ip)
     local t = now()
+    local key = keys.stored(token)
     if extra == nil then
-        return space.get():insert{token, user_id, ip, t, t}
+        return space.get():insert{key, user_id, ip, t, t}
     end
-    return space.get():insert{token, user_id, ip, t, t, extra}
+    return space.get():insert{key, user_id, ip, t, t, extra}
 end
 
 -- Returns a live session and marks it used now; a given ip becomes its current one and a given
@@ -115,9 +158,9 @@ end
 function api.get(token, ip, extra, extra_max_bytes)
     ip = ipv4_upgrade.stored(ip)
     local s = space.get()
-    local t = s:get(token)
+    local t, key = keys.find(s, token)
     local now_s = now()
-    if t == nil or not is_live(t, now_s, token) then
+    if t == nil or not is_live(t, now_s, key) then
         return nil, errors.token_not_found()
     end
     local ops = {}
@@ -125,59 +168,94 @@ function api.get(token, ip, extra, extra_max_bytes)
         ops[#ops + 1] = {'=', F.ip, ip}
     end
     if extra ~= nil and changes(t[F.extra], extra) then
-        local merged = merge(t[F.extra], extra)
-        if too_large(merged, extra_max_bytes) then
+        local merged_extra = merge(t[F.extra], extra)
+        if too_large(merged_extra, extra_max_bytes) then
             return nil, errors.payload_too_large(extra_max_bytes)
         end
-        ops[#ops + 1] = {'=', F.extra, merged}
+        ops[#ops + 1] = {'=', F.extra, merged_extra}
     end
     if t[F.activity] == now_s then
         if #ops == 0 then return t end
     elseif #ops == 0 then
-        activity.mark(token, t, now_s)
+        activity.mark(key, t, now_s)
         -- The stored tuple and its new activity apart: a copy of the tuple with it took a
         -- third of the procedure's time.
         return t, nil, now_s
     else
         ops[#ops + 1] = {'=', F.activity, now_s}
     end
-    return s:update(token, ops)
+    return s:update(key, ops)
 end
 
--- Deletes a session and returns it; an expired one is deleted but reported as not found.
-function api.del(token)
-    local t = space.get():delete(token)
-    if t == nil or not is_live(t, now(), token) then
+-- Deletes the session stored under `key` and returns it; an expired one is deleted but
+-- reported as not found.
+local function delete(key)
+    local t = space.get():delete(key)
+    if t == nil or not is_live(t, now(), key) then
         return nil, errors.token_not_found()
     end
-    return activity.current(t, token)
+    return activity.current(t, key)
 end
 
--- All live sessions of a user, newest activity first.
-function api.by_user(user_id)
-    return live_by('user_id', {user_id})
+-- Deletes a session by its token and returns it.
+function api.del(token)
+    local _, key = keys.find(space.get(), token)
+    return delete(key)
 end
 
--- All live sessions whose current ip is this one (IPv4 as its number), newest activity first.
-function api.by_ip(ip)
+-- Deletes a session by the key it is stored under (the token, or its hash), which the service
+-- reads from a session id.
+function api.del_key(key)
+    if keys.is_token(key) and keys.hashed() then
+        -- An id read before its session's token was hashed (sessions.token_hashing).
+        local t = delete(key)
+        if t ~= nil then return t end
+        return delete(keys.hash(key))
+    end
+    return delete(key)
+end
+
+-- The position a list's page starts after, from a procedure's arguments: nil for the first page.
+local function position(after_activity, after_key)
+    if after_activity == nil then return nil end
+    return {after_activity, after_key}
+end
+
+-- A page of the live sessions of a user, newest activity first (see page), after the session
+-- at (after_activity, after_key) when given.
+function api.by_user(user_id, limit, after_activity, after_key)
+    return page('user_id', {user_id}, limit, position(after_activity, after_key))
+end
+
+-- A page of the live sessions whose current ip is this one (IPv4 as its number), newest activity
+-- first (see page), after the session at (after_activity, after_key) when given.
+function api.by_ip(ip, limit, after_activity, after_key)
+    local after = position(after_activity, after_key)
     ip = ipv4_upgrade.stored(ip)
     if type(ip) == 'number' and ipv4_upgrade.pending() then
         -- Sessions of schema 1 not converted yet hold the address as text.
-        return live_by('ip', {ip, ipv4_upgrade.text(ip)})
+        return page('ip', {ip, ipv4_upgrade.text(ip)}, limit, after)
     end
-    return live_by('ip', {ip})
+    return page('ip', {ip}, limit, after)
 end
 
--- Applies the service's settings ({ttl, sweep_interval}); returns those in force.
+-- The instance's secret, from which the service derives the keys of session ids and cursors.
+function api.secret()
+    return secret.get()
+end
+
+-- Applies the service's settings ({ttl, sweep_interval, token_storage}); returns those in force,
+-- or nil and why they cannot be.
 function api.configure(opts)
     if type(opts) ~= 'table' then
         error('configure expects a map of settings')
     end
     local applied, err = settings.set(opts)
     if applied == nil then
-        error(err)
+        return nil, errors.settings_refused(err)
     end
     expiry.wakeup()
+    token_hashing.start()
     return applied
 end
 
@@ -191,6 +269,8 @@ function api.stats()
         lsn = box.info.lsn,
         version = box.info.version,
         ro = box.info.ro,
+        token_storage = current.token_storage,
+        hashing_tokens = keys.converting(),
         expiry = expiry.counters,
         activity = activity.counters,
     }

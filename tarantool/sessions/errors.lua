@@ -9,4 +9,9 @@ function M.payload_too_large(max_bytes)
     return {code = 'payload_too_large', message = string.format('Extra data is larger than %d bytes', max_bytes)}
 end
 
+-- Not an HTTP error: the service refuses to start with settings Tarantool cannot take.
+function M.settings_refused(message)
+    return {code = 'settings_refused', message = message}
+end
+
 return M

@@ -6,6 +6,7 @@ local activity = require('sessions.activity')
 local api = require('sessions.api')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
+local token_hashing = require('sessions.token_hashing')
 
 local M = {}
 
@@ -22,6 +23,7 @@ function M.start(opts)
     activity.start()
     expiry.start()
     ipv4_upgrade.start()
+    token_hashing.start()
     log.info('sessions: ready, schema version %d', migrations.version())
 end
 

@@ -1,7 +1,8 @@
 -- Background conversion of IPv4 addresses stored as text (schema 1) to their 32-bit numbers
 -- (schema 2), while the instance serves: batches of BATCH sessions in a transaction each,
 -- yielding between them, on the master only. Until it is done, lookups by ip also look for the
--- text form (see api.by_ip). Safe to run again: it converts what is left.
+-- text form (see api.by_ip). Safe to run again: it converts what is left. When it is done it says
+-- so in _schema, and neither it nor the lookups of the text form run again.
 local fiber = require('fiber')
 local fibers = require('sessions.fibers')
 local log = require('log')
@@ -13,10 +14,13 @@ local BATCH = 500
 
 local M = {}
 
-local pending = true
+local DONE_KEY = 'sessions_ipv4_numbers'
+-- Unknown until read from _schema.
+local pending = nil
 
 -- Whether sessions may still hold IPv4 addresses as text.
 function M.pending()
+    if pending == nil then pending = box.space._schema:get(DONE_KEY) == nil end
     return pending
 end
 
@@ -82,6 +86,7 @@ local function run()
         from, iterator = last, next_iterator
         fiber.yield()
     until complete
+    box.space._schema:replace{DONE_KEY, true}
     pending = false
     if total > 0 then
         log.info('sessions: stored %d IPv4 addresses as numbers in %.1f s', total, fiber.clock() - started)
@@ -90,7 +95,7 @@ end
 
 -- Starts the conversion, unless one from an earlier load of this code is running.
 function M.start()
-    if fibers.running(FIBER_NAME) or box.info.ro then return end
+    if not M.pending() or fibers.running(FIBER_NAME) or box.info.ro then return end
     fiber.create(function()
         local ok, err = pcall(run)
         if not ok then log.error('sessions: IPv4 conversion failed: %s', err) end

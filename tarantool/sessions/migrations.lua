@@ -1,6 +1,8 @@
 -- Schema migrations: an ordered, append-only list. The applied version is kept in _schema.
 -- Never edit or reorder a step that has shipped; add a new one.
 local log = require('log')
+local digest = require('digest')
+local secret = require('sessions.secret')
 local space = require('sessions.space')
 
 local VERSION_KEY = 'sessions_schema_version'
@@ -40,6 +42,29 @@ local steps = {
             s.index.ip:alter({parts = {{'ip', 'scalar'}}})
         end,
     },
+    {
+        -- Lists are pages walked newest first: a user's or an address's sessions in the order
+        -- (activity, token) descending, from a cursor, without collecting and sorting. The token
+        -- makes each key unique, so a cursor names one position. A tree entry is a tuple pointer
+        -- and a hint whatever its parts: no memory per session is added. Rebuilding an index of a
+        -- filled space yields, so this step runs outside a transaction and is idempotent.
+        name = 'order the user_id, ip and activity indexes by (activity, token)',
+        atomic = false,
+        up = function()
+            local s = space.get()
+            s.index.user_id:alter({unique = true, parts = {{'user_id', 'unsigned'}, {'activity', 'unsigned'}, {'token', 'uuid'}}})
+            s.index.ip:alter({unique = true, parts = {{'ip', 'scalar'}, {'activity', 'unsigned'}, {'token', 'uuid'}}})
+            s.index.activity:alter({unique = true, parts = {{'activity', 'unsigned'}, {'token', 'uuid'}}})
+        end,
+    },
+    {
+        -- The key of session ids and list cursors (sessions.secret): made once, kept in _schema,
+        -- replicated with it.
+        name = 'a secret for session ids and list cursors',
+        up = function()
+            box.space._schema:insert{secret.KEY, string.hex(digest.urandom(32))}
+        end,
+    },
 }
 
 local M = {}
@@ -55,12 +80,18 @@ end
 function M.apply(target)
     for v = M.version() + 1, target or #steps do
         log.info('sessions: migration %d: %s', v, steps[v].name)
-        -- A step that must rebuild indexes on a filled space yields and cannot run in a
-        -- transaction: such a step must be written to be idempotent instead.
-        box.atomic(function()
+        -- A step that rebuilds indexes on a filled space yields and cannot run in a transaction:
+        -- it is marked atomic = false and written to be idempotent, since a crash between it and
+        -- the version bump runs it again.
+        if steps[v].atomic == false then
             steps[v].up()
             box.space._schema:replace{VERSION_KEY, v}
-        end)
+        else
+            box.atomic(function()
+                steps[v].up()
+                box.space._schema:replace{VERSION_KEY, v}
+            end)
+        end
     end
 end
 

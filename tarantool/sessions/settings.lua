@@ -1,10 +1,11 @@
--- Expiry settings. The HTTP service sends its own on every connect (sessions.configure);
--- they are persisted in _schema so the expiry fiber keeps the right TTL across restarts.
+-- The service's settings: sent by the service on every connect (sessions.configure), persisted in
+-- _schema so the expiry fiber keeps the right TTL across restarts, and tokens stay hashed.
 local KEY = 'sessions_settings'
 
 local DEFAULTS = {
-    ttl = 180 * 24 * 3600,   -- seconds of inactivity before a session is gone
-    sweep_interval = 60,     -- seconds between two expiry passes
+    ttl = 180 * 24 * 3600,    -- seconds of inactivity before a session is gone
+    sweep_interval = 60,      -- seconds between two expiry passes
+    token_storage = 'plain',  -- 'plain': tokens as they are; 'hashed': a one-way hash of each (sessions.keys)
 }
 
 local M = {}
@@ -13,7 +14,7 @@ local current
 
 local function from_tuple(t)
     if t == nil then return table.copy(DEFAULTS) end
-    return {ttl = t[2], sweep_interval = t[3]}
+    return {ttl = t[2], sweep_interval = t[3], token_storage = t[4] or DEFAULTS.token_storage}
 end
 
 -- The settings in force.
@@ -26,25 +27,43 @@ end
 
 local MAX = 2 ^ 32
 
-local function valid(value)
+local function valid_seconds(value)
     return type(value) == 'number' and value >= 1 and value <= MAX and value == math.floor(value)
 end
 
+-- Why a value is not acceptable for a setting (given those in force), or nil.
+local CHECKS = {
+    ttl = function(v) return not valid_seconds(v) and 'ttl must be an integer from 1 to 2^32' or nil end,
+    sweep_interval = function(v)
+        return not valid_seconds(v) and 'sweep_interval must be an integer from 1 to 2^32' or nil
+    end,
+    token_storage = function(v, c)
+        if v ~= 'plain' and v ~= 'hashed' then return "token_storage must be 'plain' or 'hashed'" end
+        -- The tokens are gone: only their hashes are kept.
+        if v == 'plain' and c.token_storage == 'hashed' then
+            return 'TOKEN_STORAGE=plain is refused: this Tarantool keeps tokens hashed, and a hash cannot be ' ..
+                'turned back into a token. Keep TOKEN_STORAGE=hashed.'
+        end
+        return nil
+    end,
+}
+
 -- Validates and persists new settings; returns nil and a message when they are invalid.
 function M.set(opts)
-    local next_settings = table.copy(M.get())
+    local c = M.get()
+    local next_settings = table.copy(c)
     for name in pairs(DEFAULTS) do
         local value = opts[name]
         if value ~= nil then
-            if not valid(value) then
-                return nil, string.format('%s must be an integer from 1 to 2^32', name)
-            end
+            local problem = CHECKS[name](value, c)
+            if problem ~= nil then return nil, problem end
             next_settings[name] = value
         end
     end
-    local c = M.get()
-    if next_settings.ttl ~= c.ttl or next_settings.sweep_interval ~= c.sweep_interval then
-        box.space._schema:replace{KEY, next_settings.ttl, next_settings.sweep_interval}
+    local changed = false
+    for name in pairs(DEFAULTS) do changed = changed or next_settings[name] ~= c[name] end
+    if changed then
+        box.space._schema:replace{KEY, next_settings.ttl, next_settings.sweep_interval, next_settings.token_storage}
     end
     current = next_settings
     return current

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Session } from '../../src/store/sessions-store.js'
-import { apiError, buildApp, call, newSession, ok, uniqueIp, uniqueUserId, UUID_V4 } from '../support/app.js'
+import { apiError, buildApp, call, newSession, ok, uniqueIp, uniqueUserId, SESSION_ID, UUID_V4 } from '../support/app.js'
 
 let app: FastifyInstance
 beforeAll(async () => { app = await buildApp() })
@@ -20,10 +20,10 @@ describe('/new', () => {
     expect(res.statusCode).toBe(200)
     expect(res.body).toEqual({
       status: 'success',
-      data: { ip, extra: null, user_id: userId, create: expect.any(Number), activity: expect.any(Number), token: expect.stringMatching(UUID_V4) }
+      data: { ip, extra: null, user_id: userId, create: expect.any(Number), activity: expect.any(Number), token: expect.stringMatching(UUID_V4), id: expect.stringMatching(SESSION_ID) }
     })
     const session = (res.body as { data: Session }).data
-    expect(Object.keys(session)).toEqual(['ip', 'extra', 'user_id', 'create', 'activity', 'token'])
+    expect(Object.keys(session)).toEqual(['ip', 'extra', 'user_id', 'create', 'activity', 'token', 'id'])
     expect(session.create).toBe(session.activity)
     expect(session.create).toBeGreaterThanOrEqual(before)
     expect(session.create).toBeLessThanOrEqual(after)

@@ -27,7 +27,7 @@ describe('/user', () => {
   })
 
   it('answers [] for a user without sessions', async () => {
-    expect(await call(app, { url: `/user?id=${uniqueUserId()}` })).toEqual({ statusCode: 200, body: { status: 'success', data: [] } })
+    expect(await call(app, { url: `/user?id=${uniqueUserId()}` })).toEqual({ statusCode: 200, body: { status: 'success', data: [], next: null } })
   })
 
   it.each(['abc', '-1', '1.5', '', '9007199254740992'])('rejects id %j with invalid_user_id', async (id) => {

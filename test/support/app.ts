@@ -3,7 +3,7 @@ import { expect, inject } from 'vitest'
 import sessionsApp, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { loggerOptions } from '../../src/logger.js'
-import type { Session } from '../../src/store/sessions-store.js'
+import type { SessionWithToken as Session } from '../../src/store/sessions-store.js'
 
 export interface TestAppOptions {
   /** Environment overrides, as the service would read them. */
@@ -70,6 +70,9 @@ export function uniqueIp (): string {
   const byte = (): number => Math.floor(Math.random() * 254) + 1
   return `10.${byte()}.${byte()}.${byte()}`
 }
+
+/** A session id: 16 bytes in base64url. */
+export const SESSION_ID = /^[A-Za-z0-9_-]{22}$/
 
 export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 

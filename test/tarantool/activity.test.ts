@@ -111,8 +111,8 @@ describe.skipIf(TARANTOOL_BIN === undefined)('marks of use', () => {
       local older = session(2, 20, 30)   -- used 30 s ago
       local newer = session(2, 20, 10)   -- used 10 s ago
       api.get(older, nil, nil, 1000)     -- now the most recent, but not written
-      local by_user = api.by_user(2)
-      local by_ip = api.by_ip(20)
+      local by_user = api.by_user(2, 100).sessions
+      local by_ip = api.by_ip(20, 100).sessions
       local deleted = api.del(older)
       return {
         now = NOW,
@@ -134,7 +134,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('marks of use', () => {
       local user_id = 9007199254740991  -- 2^53 - 1, the largest the API accepts
       local token = session(user_id, 60, 30)
       api.get(token, nil, nil, 1000)
-      return {now = NOW, listed = api.by_user(user_id)[1][5], cdata = type(s:get(token)[2]) == 'cdata'}
+      return {now = NOW, listed = api.by_user(user_id, 100).sessions[1][5], cdata = type(s:get(token)[2]) == 'cdata'}
     `)
     expect(r).toEqual({ now: r.now, listed: r.now, cdata: true })
   })
@@ -146,7 +146,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('marks of use', () => {
       -- Gone, and a session with the same token made again before the mark is written.
       s:delete(token)
       s:insert{token, 7, 70, NOW - 5000, NOW - 3000}
-      return {now = NOW, listed = api.by_user(7)[1][5], written = activity.flush(), stored = stored(token)}
+      return {now = NOW, listed = api.by_user(7, 100).sessions[1][5], written = activity.flush(), stored = stored(token)}
     `)
     expect(r).toEqual({ now: r.now, listed: (r.now as number) - 3000, written: 0, stored: (r.now as number) - 3000 })
   })
@@ -190,7 +190,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('marks of use', () => {
       box.cfg{read_only = false}
       local written = activity.flush()
       return {failed = failed, unchanged = stored_while_ro == NOW - 60, written = written, stored = stored(token) == NOW,
-              listed = api.by_user(4)[1][5] == NOW}
+              listed = api.by_user(4, 100).sessions[1][5] == NOW}
     `)
     expect(r).toEqual({ failed: true, unchanged: true, written: 1, stored: true, listed: true })
   })

@@ -77,7 +77,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('migrations', () => {
       await vi.waitFor(async () => {
         expect(await admin.eval('return require("sessions.ipv4_upgrade").pending()')).toBe(false)
       }, { timeout: 10_000, interval: 100 })
-      expect(await admin.eval('return require("sessions.migrations").version()')).toBe(2)
+      expect(await admin.eval('return require("sessions.migrations").version()')).toBe(4)
       const stored = await admin.eval<Array<[string, unknown]>>(
         'local out = {} for _, t in box.space.sessions:pairs() do out[#out + 1] = {t[1]:str(), t[3]} end return out')
       const byToken = Object.fromEntries(stored)
