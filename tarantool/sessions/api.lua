@@ -71,7 +71,8 @@ end
 -- key, as the user_id and ip indexes order them.
 local function before(a, b)
     if a[F.activity] ~= b[F.activity] then return a[F.activity] > b[F.activity] end
-    return a[F.token]:bin() > b[F.token]:bin()
+    -- Big-endian bytes compare as Tarantool orders uuids (bin() alone is in host order).
+    return a[F.token]:bin('b') > b[F.token]:bin('b')
 end
 
 -- Up to `n` live sessions of `index` whose key (field `field`) is `key`, in the index's order

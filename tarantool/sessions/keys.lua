@@ -15,15 +15,15 @@ local DONE_KEY = 'sessions_tokens_hashed'
 
 -- The hashed key of a token (uuid).
 function M.hash(token)
-    local h = digest.sha256(token:bin())
+    local h = digest.sha256(token:bin('b'))
     local version = string.char(bit.band(h:byte(7), 0x0f))
     local variant = string.char(bit.bor(bit.band(h:byte(9), 0x3f), 0x80))
-    return uuid.frombin(h:sub(1, 6) .. version .. h:sub(8, 8) .. variant .. h:sub(10, 16))
+    return uuid.frombin(h:sub(1, 6) .. version .. h:sub(8, 8) .. variant .. h:sub(10, 16), 'b')
 end
 
 -- Whether a stored key is a token (uuid version 4) rather than a hash (version 0).
 function M.is_token(key)
-    return bit.rshift(key:bin():byte(7), 4) == 4
+    return bit.rshift(key:bin('b'):byte(7), 4) == 4
 end
 
 function M.hashed()

@@ -1,0 +1,140 @@
+// TOKEN_STORAGE=hashed: Tarantool keeps no token, only a hash of each; plain data is converted in
+// the background, none lost; going back to plain is refused.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { connectConsole } from '../src/admin-console.js'
+import type { Session, SessionWithToken } from '../src/store/sessions-store.js'
+import { apiError, buildApp, call, newSession, ok, SESSION_ID, uniqueIp, uniqueUserId } from './support/app.js'
+import { startTarantool, TARANTOOL_BIN, type TestTarantool } from './support/tarantool.js'
+
+/** The data files of an instance (snapshots and write-ahead logs), each as bytes. */
+function dataFiles (dir: string, which: (name: string) => boolean = () => true): Array<{ name: string, bytes: Buffer }> {
+  return readdirSync(dir)
+    .filter((name) => (name.endsWith('.snap') || name.endsWith('.xlog')) && which(name))
+    .map((name) => ({ name, bytes: readFileSync(join(dir, name)) }))
+}
+
+/** The files among `files` that hold this token, as text or as its 16 bytes. */
+function holding (files: Array<{ name: string, bytes: Buffer }>, token: string): string[] {
+  const bytes = Buffer.from(token.replaceAll('-', ''), 'hex')
+  return files.filter((f) => f.bytes.includes(token) || f.bytes.includes(bytes)).map((f) => f.name)
+}
+
+async function snapshot (dir: string): Promise<void> {
+  const admin = await connectConsole(join(dir, 'console.sock'))
+  try {
+    await admin.eval('box.snapshot()')
+  } finally {
+    admin.close()
+  }
+}
+
+describe.skipIf(TARANTOOL_BIN === undefined)('TOKEN_STORAGE=hashed', () => {
+  let dir: string
+  let tarantool: TestTarantool
+  let app: FastifyInstance
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sessions-hashed-'))
+    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir, TARANTOOL_CONSOLE_SOCKET: join(dir, 'console.sock') })
+    app = await buildApp({ uri: tarantool.uri, env: { TOKEN_STORAGE: 'hashed' } })
+  })
+  afterAll(async () => {
+    await app?.close()
+    await tarantool?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('answers as in plain mode where the caller has the token, and lists sessions by id without it', async () => {
+    const userId = uniqueUserId()
+    const ip = uniqueIp()
+    const created = await newSession(app, userId, ip, { device: 'Nexus 5' })
+    expect(created).toEqual({ ip, extra: { device: 'Nexus 5' }, user_id: userId, create: expect.any(Number), activity: expect.any(Number), token: expect.any(String), id: expect.stringMatching(SESSION_ID) })
+    const got = await ok(app, { url: `/get?token=${created.token}` })
+    expect(got).toEqual({ ...created, activity: got.activity })
+    const { token: _token, ...withoutToken } = got
+    for (const url of [`/user?id=${userId}`, `/ip?ip=${ip}`]) {
+      expect(await call(app, { url })).toEqual({ statusCode: 200, body: { status: 'success', data: [withoutToken], next: null } })
+    }
+    expect(await call(app, { url: `/del?id=${created.id}` })).toEqual({ statusCode: 200, body: { status: 'success', data: withoutToken } })
+    expect(await call(app, { url: `/get?token=${created.token}` })).toEqual({ statusCode: 404, body: apiError('token_not_found') })
+  })
+
+  it('ends a session by its token as well', async () => {
+    const created = await newSession(app)
+    expect(await ok(app, { url: `/del?token=${created.token}` })).toEqual(created)
+  })
+
+  it('leaves no token in any snapshot or write-ahead log', async () => {
+    const sessions = await Promise.all(Array.from({ length: 50 }, async () => await newSession(app, undefined, undefined, { a: 1 })))
+    // Used (activity written by the flusher), changed, and some ended.
+    await Promise.all(sessions.map(async (s, i) => await ok(app, { url: `/get?token=${s.token}&ip=${uniqueIp()}`, ...(i % 2 === 0 ? { payload: { b: 2 } } : {}) })))
+    await Promise.all(sessions.slice(0, 10).map(async (s) => await ok(app, { url: `/del?token=${s.token}` })))
+    await snapshot(dir)
+    const files = dataFiles(dir)
+    expect(files.some((f) => f.name.endsWith('.snap'))).toBe(true)
+    expect(files.some((f) => f.name.endsWith('.xlog'))).toBe(true)
+    for (const s of sessions) expect(holding(files, s.token), s.token).toEqual([])
+  })
+
+  it('refuses to start in plain mode on hashed tokens, saying why', async () => {
+    await expect(buildApp({ uri: tarantool.uri, env: { TOKEN_STORAGE: 'plain' } })).rejects.toThrow(/TOKEN_STORAGE=plain is refused/)
+    // The hashed service still serves.
+    const created = await newSession(app)
+    expect((await ok(app, { url: `/get?token=${created.token}` })).id).toBe(created.id)
+  })
+})
+
+describe.skipIf(TARANTOOL_BIN === undefined)('switching from plain to hashed', () => {
+  let dir: string
+  let tarantool: TestTarantool
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sessions-to-hashed-'))
+    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir, TARANTOOL_CONSOLE_SOCKET: join(dir, 'console.sock') })
+  })
+  afterAll(async () => {
+    await tarantool?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('converts every plain session in the background, none lost, serving throughout', async () => {
+    const plain = await buildApp({ uri: tarantool.uri })
+    const userId = uniqueUserId()
+    const sessions: SessionWithToken[] = []
+    // More than two conversion batches, in one user's list.
+    for (let i = 0; i < 1200; i += 100) {
+      sessions.push(...await Promise.all(Array.from({ length: 100 }, async () => await newSession(plain, userId))))
+    }
+    await plain.close()
+
+    const hashed = await buildApp({ uri: tarantool.uri, env: { TOKEN_STORAGE: 'hashed' } })
+    try {
+      // Served while the conversion runs, and after: every token still opens its session.
+      const found = await Promise.all(sessions.map(async (s) => await call(hashed, { url: `/get?token=${s.token}` })))
+      expect(found.filter((r) => r.statusCode !== 200)).toEqual([])
+      await vi.waitFor(async () => {
+        expect((await hashed.store.stats()).hashing_tokens).toBe(false)
+      }, { timeout: 20_000, interval: 100 })
+      const listed: Session[] = []
+      let after: string | null = null
+      do {
+        const res = await call<Session[]>(hashed, { url: `/user?id=${userId}${after === null ? '' : `&after=${after}`}` })
+        const body = res.body as unknown as { data: Session[], next: string | null }
+        listed.push(...body.data)
+        after = body.next
+      } while (after !== null)
+      expect(listed).toHaveLength(sessions.length)
+      expect(listed.every((s) => s.token === undefined)).toBe(true)
+      for (const s of sessions) expect((await ok(hashed, { url: `/get?token=${s.token}` })).user_id).toBe(userId)
+      // The converted state holds no token: a snapshot of it (older files are Tarantool's to
+      // remove, after checkpoint_count newer snapshots).
+      await snapshot(dir)
+      const newest = dataFiles(dir, (name) => name.endsWith('.snap')).sort((a, b) => a.name.localeCompare(b.name)).at(-1)!
+      for (const s of sessions.slice(0, 100)) expect(holding([newest], s.token), s.token).toEqual([])
+    } finally {
+      await hashed.close()
+    }
+  })
+})
