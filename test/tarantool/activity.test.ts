@@ -230,3 +230,36 @@ describe.skipIf(TARANTOOL_BIN === undefined)('the expiry fiber', () => {
     expect(r).toEqual({ during: 0, passes: 2, left: 0 })
   })
 })
+
+describe.skipIf(TARANTOOL_BIN === undefined)('pages of an address while IPv4 text remains', () => {
+  it('merge the text and number forms in one order, each session once across the pages', () => {
+    const r = runLua<{ pages: string[][], expected: string[] }>(`
+      -- 0.0.0.20 is 20: schema 1 left some as text, the conversion (not started here) the rest.
+      local all = {}
+      for i = 1, 9 do
+        local t = session(i, i % 2 == 0 and 20 or '0.0.0.20', i * 10)
+        all[#all + 1] = {t, NOW - i * 10}
+      end
+      -- Two in the same second, one in each form: ordered by key, as the index orders ties.
+      all[#all + 1] = {session(10, 20, 55), NOW - 55}
+      all[#all + 1] = {session(11, '0.0.0.20', 55), NOW - 55}
+      table.sort(all, function(a, b)
+        if a[2] ~= b[2] then return a[2] > b[2] end
+        return a[1]:bin('b') > b[1]:bin('b')
+      end)
+      local expected = {}
+      for _, x in ipairs(all) do expected[#expected + 1] = x[1]:str() end
+      local pages, after = {}, nil
+      repeat
+        local page = api.by_ip(20, 3, after and after[1], after and after[2])
+        local ids = {}
+        for _, t in ipairs(page.sessions) do ids[#ids + 1] = t[1]:str() end
+        pages[#pages + 1] = ids
+        after = page.next
+      until after == nil
+      return {pages = pages, expected = expected}
+    `, { anySecond: true })
+    expect(r.pages.map((p) => p.length)).toEqual([3, 3, 3, 2])
+    expect(r.pages.flat()).toEqual(r.expected)
+  })
+})

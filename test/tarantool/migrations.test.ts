@@ -97,3 +97,62 @@ describe.skipIf(TARANTOOL_BIN === undefined)('migrations', () => {
     expect(listed.map((s) => s.token).sort()).toEqual([OLD[2].token, fresh.token].sort())
   })
 })
+
+/** Writes schema-2 data (ips as numbers, indexes by key alone) into `dir` with a throwaway instance. */
+function writeSchemaTwo (dir: string, users: number, perUser: number): void {
+  const script = join(dir, 'schema2.lua')
+  writeFileSync(script, `
+    package.path = '${dirname(INIT_LUA)}/?.lua;${dirname(INIT_LUA)}/?/init.lua;' .. package.path
+    box.cfg{work_dir = '${dir}', log_level = 2}
+    require('sessions.migrations').apply(2)
+    local uuid = require('uuid')
+    for u = 1, ${users} do
+      for i = 1, ${perUser} do
+        -- Activities a second apart, some shared: the new order must break ties.
+        box.space.sessions:insert{uuid.new(), u, 167772160 + u, ${NOW} - 5000, ${NOW} - math.floor(i / 2)}
+      end
+    end
+    box.snapshot()
+    os.exit(0)
+  `)
+  const run = spawnSync(TARANTOOL_BIN!, [script], { cwd: dir, encoding: 'utf8' })
+  if (run.status !== 0) throw new Error(`schema 2 setup failed: ${run.stderr}`)
+}
+
+describe.skipIf(TARANTOOL_BIN === undefined)('migrations from schema 2', () => {
+  const USERS = 3
+  const PER_USER = 250
+  let dir: string
+  let tarantool: TestTarantool
+  let app: FastifyInstance
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sessions-migrate2-'))
+    writeSchemaTwo(dir, USERS, PER_USER)
+    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir })
+    app = await buildApp({ uri: tarantool.uri })
+  })
+  afterAll(async () => {
+    await app?.close()
+    await tarantool?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('keeps every session, each listed once in pages newest first, with an id that ends it', async () => {
+    for (let user = 1; user <= USERS; user++) {
+      const seen: Array<{ token: string, id: string, activity: number }> = []
+      let after: string | null = null
+      do {
+        const res: { data: typeof seen, next: string | null } = (await app.inject({ url: `/user?id=${user}&limit=100${after === null ? '' : `&after=${after}`}` })).json()
+        seen.push(...res.data)
+        after = res.next
+      } while (after !== null)
+      expect(seen).toHaveLength(PER_USER)
+      expect(new Set(seen.map((s) => s.token)).size).toBe(PER_USER)
+      expect(seen.every((s, i) => i === 0 || seen[i - 1].activity >= s.activity)).toBe(true)
+      expect((await ok<unknown[]>(app, { url: `/ip?ip=10.0.0.${user}&limit=1000` })).length).toBe(PER_USER)
+    }
+    const [first] = await ok<Array<{ token: string, id: string }>>(app, { url: '/user?id=1&limit=1' })
+    expect(await ok(app, { url: `/del?id=${first.id}` })).toMatchObject({ token: first.token, id: first.id })
+    expect((await app.inject({ url: `/get?token=${first.token}` })).statusCode).toBe(404)
+  })
+})
