@@ -17,6 +17,10 @@ local token_hashing = require('sessions.token_hashing')
 
 local F = space.F
 local MAP = {__serialize = 'map'}
+-- The most a page holds, in bytes of tuples: a page of sessions with large extra data ends
+-- sooner (its `next` says so), so that no answer is built, sent or serialized in one block of
+-- more than this, here or in the service.
+local PAGE_BYTES = 2 * 1024 * 1024
 
 local M = {NAMESPACE = 'sessions', procedures = {}}
 local api = M.procedures
@@ -79,13 +83,16 @@ end
 -- from the newest, after the position `after` ({activity, key}) when given. Stops at the first
 -- expired one: all after it are older. O(log n + n) whatever the key's total.
 local function walk(index, field, key, after, cutoff, n)
-    local out = {}
+    local out, bytes = {}, 0
     local from, iterator = {key}, 'REQ'
     if after ~= nil then from, iterator = {key, after[1], after[2]}, 'LT' end
     for _, t in index:pairs(from, {iterator = iterator}) do
         -- LT goes on into the keys below this one.
         if #out >= n or t[field] ~= key or t[F.activity] < cutoff then break end
         out[#out + 1] = t
+        bytes = bytes + t:bsize()
+        -- One more past the budget: it tells that a next page follows.
+        if bytes > PAGE_BYTES and #out < n then n = #out + 1 end
     end
     return out
 end
@@ -128,13 +135,23 @@ local function page(index_name, keys, limit, after)
     for _, key in ipairs(keys) do
         marked = marked or activity.may_be_marked(index_name, key)
     end
+    -- The walks stop one past the page: at `limit`, or sooner past PAGE_BYTES.
+    local size = math.min(limit, #found)
+    local bytes = 0
+    for i = 1, size do
+        bytes = bytes + found[i]:bsize()
+        if bytes > PAGE_BYTES then
+            size = i
+            break
+        end
+    end
     local out = {}
-    for i = 1, math.min(limit, #found) do
+    for i = 1, size do
         out[i] = marked and activity.current(found[i]) or found[i]
     end
-    local last = found[limit]
+    local last = found[size]
     local next_position = nil
-    if #found > limit then next_position = {last[F.activity], last[F.token]} end
+    if #found > size then next_position = {last[F.activity], last[F.token]} end
     return {sessions = out, next = next_position}
 end
 

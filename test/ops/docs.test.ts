@@ -50,6 +50,16 @@ describe('API docs', () => {
     const success = (document.paths['/get']!.get!.responses['200'] as OpenAPIV3.ResponseObject).content!['application/json']
     expect(success.schema).toMatchObject({ properties: { status: { enum: ['success'] }, data: { required: ['ip', 'extra', 'user_id', 'create', 'activity'] } } })
     expect(JSON.stringify(success)).toContain('61494096-9af7-49ba-9fb4-e89c0811e6d3')
+    expect(success.schema).toMatchObject({ properties: { data: { properties: { token: { type: 'string' }, id: { type: 'string' } } } } })
+    // The lists' pages, and /del by id.
+    const params = (url: string): string[] => (document.paths[url]!.get!.parameters as OpenAPIV3.ParameterObject[]).map((p) => p.name)
+    expect(params('/user')).toEqual(['id', 'limit', 'after'])
+    expect(params('/ip')).toEqual(['ip', 'limit', 'after'])
+    expect(params('/del')).toEqual(['token', 'id'])
+    for (const url of ['/user', '/ip']) {
+      const page = (document.paths[url]!.get!.responses['200'] as OpenAPIV3.ResponseObject).content!['application/json'].schema
+      expect(page).toMatchObject({ properties: { data: { type: 'array' }, next: { type: 'string', nullable: true } }, required: ['status', 'data', 'next'] })
+    }
     // Extra data in the body, for POST (a GET's body has no place in OpenAPI, though it works).
     expect(Object.keys((document.paths['/new']!.post!.requestBody as OpenAPIV3.RequestBodyObject).content))
       .toEqual(['application/x-www-form-urlencoded', 'application/json'])

@@ -135,6 +135,21 @@ describe.each(KINDS)('$name pages', ({ listOf, keyOf, create }) => {
 })
 
 describe('lists at scale', () => {
+  it('ends a page early, next set, once it holds about 2 MB of sessions', async () => {
+    const userId = uniqueUserId()
+    const extra = { blob: 'x'.repeat(7500) }
+    const created: Session[] = []
+    for (let i = 0; i < 320; i += 80) {
+      created.push(...await Promise.all(Array.from({ length: 80 }, async () => await newSession(app, userId, undefined, extra))))
+    }
+    const pages = await walk(app, `/user?id=${userId}`)
+    expect(pages.length).toBe(2)
+    expect(pages[0].data.length).toBeGreaterThan(250)
+    expect(pages[0].data.length).toBeLessThan(300)
+    expect(pages[0].next).toEqual(expect.any(String))
+    expect(pages.flatMap((p) => p.data).sort(byId)).toEqual(created.sort(byId))
+  })
+
   it('answers a crowded address 1000 sessions at a time, every one once', async () => {
     const ip = uniqueIp()
     const created: Session[] = []
