@@ -33,13 +33,16 @@ export function ipOf (i: number, total: number): string {
 
 /**
  * Inserts sessions `from` to `to - 1` (numbering among `total` for the ips), last used
- * `ageSeconds` ago give or take up to a day, in transactions of PRELOAD_BATCH.
+ * `ageSeconds` ago give or take up to a day, in transactions of PRELOAD_BATCH. `hashed`: each
+ * stored under its token's hash (sessions.keys.hash: uuid version 0, RFC variant), as the service
+ * stores them with TOKEN_STORAGE=hashed; tokenOf(i) still finds session i through that service.
  */
-export async function preload (console: AdminConsole, opts: { from: number, to: number, total: number, ageSeconds: number }): Promise<void> {
+export async function preload (console: AdminConsole, opts: { from: number, to: number, total: number, ageSeconds: number, hashed?: boolean }): Promise<void> {
   for (let from = opts.from; from < opts.to; from += PRELOAD_CHUNK) {
     const to = Math.min(from + PRELOAD_CHUNK, opts.to)
     await console.eval(`
       local uuid, fiber = require('uuid'), require('fiber')
+      local key_of = ${opts.hashed === true ? "require('sessions.keys').hash" : 'function (token) return token end'}
       local s = box.space.sessions
       local now = math.floor(fiber.time())
       local from, to, total, age = ${from}, ${to}, ${opts.total}, ${opts.ageSeconds}
@@ -49,7 +52,7 @@ export async function preload (console: AdminConsole, opts: { from: number, to: 
           local k = math.floor(((i * ${IP_STRIDE}) % total) / ${PER_USER})
           local activity = now - age - (age > 0 and i % 86400 or 0)
           s:insert{
-            uuid.fromstr(string.format('be5c0000-0000-4000-8000-%012x', i)),
+            key_of(uuid.fromstr(string.format('be5c0000-0000-4000-8000-%012x', i))),
             ${USER_BASE} + math.floor(((i * ${USER_STRIDE}) % total) / ${PER_USER}),
             -- 10.x.y.z, stored as its number as the service stores IPv4 addresses.
             10 * 16777216 + bit.band(k, 16777215),
@@ -60,6 +63,63 @@ export async function preload (console: AdminConsole, opts: { from: number, to: 
       end
     `, { timeoutMs: 300_000 })
   }
+}
+
+/**
+ * The crowded keys of the list rows, apart from every user and ip the other rows use: one user
+ * with `userSessions` sessions (each at its own ip, 11.x.y.z) and one address with `ipSessions`
+ * (each of its own user, from CROWD_USER + 1). Their tokens are apart from tokenOf's
+ * (be5c0001-... and be5c0002-...). All live: last used within the past `userSessions` or
+ * `ipSessions` seconds, one a second, so each page has sessions of distinct activities.
+ */
+export const CROWD_USER = 9_000_000
+export const CROWD_IP = '12.0.0.1'
+
+/** Inserts the crowded user's and address's sessions (see CROWD_USER), in transactions of PRELOAD_BATCH. */
+export async function preloadCrowd (console: AdminConsole, opts: { userSessions: number, ipSessions: number }): Promise<void> {
+  await console.eval(`
+    local uuid, fiber = require('uuid'), require('fiber')
+    local s = box.space.sessions
+    local now = math.floor(fiber.time())
+    local crowd_ip = 12 * 16777216 + 1
+    local function fill (n, prefix, user_of, ip_of)
+      for first = 0, n - 1, ${PRELOAD_BATCH} do
+        box.begin()
+        for i = first, math.min(first + ${PRELOAD_BATCH}, n) - 1 do
+          local activity = now - i
+          s:insert{uuid.fromstr(string.format(prefix .. '-0000-4000-8000-%012x', i)), user_of(i), ip_of(i), activity - 86400, activity}
+        end
+        box.commit()
+      end
+    end
+    fill(${opts.userSessions}, 'be5c0001', function () return ${CROWD_USER} end, function (i) return 11 * 16777216 + i end)
+    fill(${opts.ipSessions}, 'be5c0002', function (i) return ${CROWD_USER} + 1 + i end, function () return crowd_ip end)
+  `, { timeoutMs: 300_000 })
+}
+
+/** Deletes the crowded user's and address's sessions; resolves with how many it deleted. */
+export async function removeCrowd (console: AdminConsole): Promise<number> {
+  return await console.eval<number>(`
+    local s = box.space.sessions
+    local removed = 0
+    local function drain (index, key)
+      while true do
+        local keys = {}
+        for _, t in index:pairs({key}, {iterator = 'EQ'}) do
+          keys[#keys + 1] = t[1]
+          if #keys >= ${PRELOAD_BATCH} then break end
+        end
+        if #keys == 0 then return end
+        box.begin()
+        for _, k in ipairs(keys) do s:delete(k) end
+        box.commit()
+        removed = removed + #keys
+      end
+    end
+    drain(s.index.user_id, ${CROWD_USER})
+    drain(s.index.ip, 12 * 16777216 + 1)
+    return removed
+  `, { timeoutMs: 300_000 })
 }
 
 /** Removes every session. */

@@ -54,6 +54,8 @@ export async function startNode (name: string, args: string[], env: Record<strin
 export interface ServiceSettings {
   logLevel?: string
   accessLog?: string
+  /** TOKEN_STORAGE: 'plain' (the service's default) or 'hashed'. */
+  tokenStorage?: 'plain' | 'hashed'
 }
 
 /**
@@ -64,7 +66,8 @@ export async function startService (dir: string, opts: ServiceSettings & { nodeA
   return await startNode('service', [...(opts.nodeArgs ?? []), join(ROOT, 'dist/server.js')], {
     DATA_DIR: join(dir, 'data'),
     ...(opts.logLevel === undefined ? {} : { LOG_LEVEL: opts.logLevel }),
-    ...(opts.accessLog === undefined ? {} : { ACCESS_LOG: opts.accessLog })
+    ...(opts.accessLog === undefined ? {} : { ACCESS_LOG: opts.accessLog }),
+    ...(opts.tokenStorage === undefined ? {} : { TOKEN_STORAGE: opts.tokenStorage })
   }, dir)
 }
 
@@ -86,6 +89,55 @@ export async function startReference (dir: string, bodies: Record<string, unknow
  */
 export async function startFloor (dir: string, bodies: Record<string, unknown>): Promise<Running> {
   return await startNode('floor', ['--import', 'tsx', join(ROOT, 'bench/floor.ts')], { REFERENCE_BODIES: bodiesFile(dir, bodies), FLOOR_DIR: join(dir, 'floor') }, dir)
+}
+
+/** The walker (walk.ts) while it walks: `stop()` ends it and resolves with what it listed meanwhile. */
+export interface Walker {
+  stop: () => Promise<{ sessions: number, seconds: number }>
+}
+
+/**
+ * Starts a client that walks `path` at `url` in a loop (walk.ts, a process of its own, so that
+ * its parsing of the pages holds up neither the load generator's event loop nor its timings),
+ * logging its errors to `dir/walker.log`; resolves once it has its first page.
+ */
+export async function startWalker (url: string, path: string, dir: string): Promise<Walker> {
+  const log = openSync(join(dir, 'walker.log'), 'a')
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/walk.ts'), url, path], { cwd: ROOT, stdio: ['ignore', 'pipe', log] })
+  closeSync(log)
+  started.add(proc)
+  // 'close': after its output has all been read.
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => { started.delete(proc); resolve(code) }))
+  const lines: string[] = []
+  let pending = ''
+  let onLine: (() => void) | undefined
+  proc.stdout!.setEncoding('utf8')
+  proc.stdout!.on('data', (chunk: string) => {
+    pending += chunk
+    const parts = pending.split('\n')
+    pending = parts.pop()!
+    lines.push(...parts)
+    onLine?.()
+  })
+  const failed = (): Error => new Error(`the walker stopped; see ${join(dir, 'walker.log')}`)
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error('the walker did not get its first page within 60 s')) }, 60_000)
+    onLine = () => { if (lines.includes('ready')) { clearTimeout(timer); resolve() } }
+    exited.then(() => { clearTimeout(timer); reject(failed()) }, reject)
+  })
+  onLine = undefined
+  return {
+    stop: async () => {
+      if (proc.exitCode !== null) throw failed()
+      proc.kill('SIGTERM')
+      const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
+      const code = await exited
+      clearTimeout(killer)
+      const last = lines.at(-1)
+      if (code !== 0 || last === undefined || last === 'ready') throw failed()
+      return JSON.parse(last) as { sessions: number, seconds: number }
+    }
+  }
 }
 
 /** Kills whatever is still running: the last resort on exit (SIGTERM first for the service). */

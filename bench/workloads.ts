@@ -3,7 +3,7 @@
 // reference gets the very same requests (its routes ignore the query), so both sides cost the load
 // generator alike.
 import type { Request } from 'autocannon'
-import { ipOf, randomUser, tokenOf } from './dataset.js'
+import { CROWD_USER, ipOf, randomUser, tokenOf } from './dataset.js'
 
 /** Sessions a workload may address: numbers `from` to `to - 1`, numbered among `total`. */
 export interface Population {
@@ -27,7 +27,10 @@ const newPath = (p: Population): string => `/new?user_id=${randomUser(p.total)}&
 const generate = (path: (p: Population) => string) => (p: Population): Request[] =>
   [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path(p) }) }]
 
-/** The workloads of the table, in the order they run. */
+/** Sessions in a page of the crowded user's list (its first page, every time). */
+export const USER_PAGE = 100
+
+/** The workloads of the table, in the order they run (userPage after the others, on the crowded user: see dataset.ts). */
 export const WORKLOADS: Record<string, Workload> = {
   get: { name: '/get', requests: generate((p) => `/get?token=${tokenOf(randomIn(p))}`) },
   user: { name: '/user', requests: generate((p) => `/user?id=${randomUser(p.total)}`) },
@@ -49,5 +52,6 @@ export const WORKLOADS: Record<string, Workload> = {
         }
       }]
     }
-  }
+  },
+  userPage: { name: `/user page of ${USER_PAGE}`, requests: generate(() => `/user?id=${CROWD_USER}&limit=${USER_PAGE}`) }
 }

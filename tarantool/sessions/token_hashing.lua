@@ -12,7 +12,8 @@ local space = require('sessions.space')
 
 local F = space.F
 local FIBER_NAME = 'sessions.token_hashing'
-local BATCH = 500
+-- A batch of moves (a delete, an insert and a hash each) holds the tx thread for a few ms at most.
+local BATCH = 50
 
 local M = {}
 
