@@ -103,7 +103,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('switching from plain to hashed', (
     const plain = await buildApp({ uri: tarantool.uri })
     const userId = uniqueUserId()
     const sessions: SessionWithToken[] = []
-    // Several conversion batches (200 each), in one user's list.
+    // Several conversion batches (100 each), in one user's list.
     for (let i = 0; i < 1200; i += 100) {
       sessions.push(...await Promise.all(Array.from({ length: 100 }, async () => await newSession(plain, userId))))
     }
