@@ -10,6 +10,7 @@ local errors = require('sessions.errors')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
 local keys = require('sessions.keys')
+local lists = require('sessions.lists')
 local secret = require('sessions.secret')
 local settings = require('sessions.settings')
 local space = require('sessions.space')
@@ -17,24 +18,12 @@ local token_hashing = require('sessions.token_hashing')
 
 local F = space.F
 local MAP = {__serialize = 'map'}
--- The most a page holds, in bytes of tuples: a page of sessions with large extra data ends
--- sooner (its `next` says so), so that no answer is built, sent or serialized in one block of
--- more than this, here or in the service.
-local PAGE_BYTES = 2 * 1024 * 1024
 
 local M = {NAMESPACE = 'sessions', procedures = {}}
 local api = M.procedures
 
 local function now()
     return math.floor(fiber.time())
-end
-
--- A session is live while it has been used within the TTL; older ones are gone even
--- before the expiry fiber deletes them. A mark of use not yet written counts (key: the
--- session's, if the caller has it).
-local function is_live(t, now_s, key)
-    local cutoff = now_s - settings.get().ttl
-    return t[F.activity] >= cutoff or activity.of(t, key) >= cutoff
 end
 
 -- The limit is the service's, measured as it measures request bodies: serialized as JSON.
@@ -71,90 +60,6 @@ local function merge(old, new)
     return out
 end
 
--- Whether session `a` comes before `b` in a list: newer stored activity first, then the greater
--- key, as the user_id and ip indexes order them.
-local function before(a, b)
-    if a[F.activity] ~= b[F.activity] then return a[F.activity] > b[F.activity] end
-    -- Big-endian bytes compare as Tarantool orders uuids (bin() alone is in host order).
-    return a[F.token]:bin('b') > b[F.token]:bin('b')
-end
-
--- Up to `n` live sessions of `index` whose key (field `field`) is `key`, in the index's order
--- from the newest, after the position `after` ({activity, key}) when given. Stops at the first
--- expired one: all after it are older. O(log n + n) whatever the key's total.
-local function walk(index, field, key, after, cutoff, n)
-    local out, bytes = {}, 0
-    local from, iterator = {key}, 'REQ'
-    if after ~= nil then from, iterator = {key, after[1], after[2]}, 'LT' end
-    for _, t in index:pairs(from, {iterator = iterator}) do
-        -- LT goes on into the keys below this one.
-        if #out >= n or t[field] ~= key or t[F.activity] < cutoff then break end
-        out[#out + 1] = t
-        bytes = bytes + t:bsize()
-        -- One more past the budget: it tells that a next page follows.
-        if bytes > PAGE_BYTES and #out < n then n = #out + 1 end
-    end
-    return out
-end
-
--- Merges two lists each in `before` order.
-local function merged(a, b)
-    local out, i, j = {}, 1, 1
-    while a[i] ~= nil or b[j] ~= nil do
-        if b[j] == nil or (a[i] ~= nil and before(a[i], b[j])) then
-            out[#out + 1], i = a[i], i + 1
-        else
-            out[#out + 1], j = b[j], j + 1
-        end
-    end
-    return out
-end
-
--- A page of live sessions whose `index_name` key is one of `keys` (one, or an ip in both its
--- forms), newest activity first: at most `limit`, after the position `after` ({activity, key})
--- when given. Returns
--- {sessions = tuples, next = the position of the last one, when more follow}.
-local function page(index_name, keys, limit, after)
-    if type(limit) ~= 'number' or limit < 1 or limit ~= math.floor(limit) then
-        error('limit must be a positive integer')
-    end
-    local field = F[index_name]
-    for _, key in ipairs(keys) do
-        -- A nil key would match every tuple of the index.
-        if key == nil then error('a key is required') end
-        -- Marks not written yet would be met out of their order.
-        activity.settle(index_name, key)
-    end
-    local index = space.get().index[index_name]
-    local cutoff = now() - settings.get().ttl
-    local found = walk(index, field, keys[1], after, cutoff, limit + 1)
-    if keys[2] ~= nil then found = merged(found, walk(index, field, keys[2], after, cutoff, limit + 1)) end
-    -- Marks are looked for by any key: a session marked under one form of an ip may be listed
-    -- under the other (sessions.ipv4_upgrade). Those taken while settling are shown.
-    local marked = false
-    for _, key in ipairs(keys) do
-        marked = marked or activity.may_be_marked(index_name, key)
-    end
-    -- The walks stop one past the page: at `limit`, or sooner past PAGE_BYTES.
-    local size = math.min(limit, #found)
-    local bytes = 0
-    for i = 1, size do
-        bytes = bytes + found[i]:bsize()
-        if bytes > PAGE_BYTES then
-            size = i
-            break
-        end
-    end
-    local out = {}
-    for i = 1, size do
-        out[i] = marked and activity.current(found[i]) or found[i]
-    end
-    local last = found[size]
-    local next_position = nil
-    if #found > size then next_position = {last[F.activity], last[F.token]} end
-    return {sessions = out, next = next_position}
-end
-
 -- Creates a session. token: uuid, user_id: unsigned, ip: IPv4 as its 32-bit number or IPv6 as
 -- canonical text, extra: map or nil
 -- (checked by the service). Without extra, the tuple ends before the field: a byte less, which
@@ -178,7 +83,7 @@ function api.get(token, ip, extra, extra_max_bytes)
     local s = space.get()
     local t, key = keys.find(s, token)
     local now_s = now()
-    if t == nil or not is_live(t, now_s, key) then
+    if t == nil or not expiry.is_live(t, now_s, key) then
         return nil, errors.token_not_found()
     end
     local ops = {}
@@ -209,7 +114,7 @@ end
 -- reported as not found.
 local function delete(key)
     local t = space.get():delete(key)
-    if t == nil or not is_live(t, now(), key) then
+    if t == nil or not expiry.is_live(t, now(), key) then
         return nil, errors.token_not_found()
     end
     return activity.current(t, key)
@@ -239,22 +144,22 @@ local function position(after_activity, after_key)
     return {after_activity, after_key}
 end
 
--- A page of the live sessions of a user, newest activity first (see page), after the session
+-- A page of the live sessions of a user, newest activity first (see sessions.lists), after the session
 -- at (after_activity, after_key) when given.
 function api.by_user(user_id, limit, after_activity, after_key)
-    return page('user_id', {user_id}, limit, position(after_activity, after_key))
+    return lists.page('user_id', {user_id}, limit, position(after_activity, after_key))
 end
 
 -- A page of the live sessions whose current ip is this one (IPv4 as its number), newest activity
--- first (see page), after the session at (after_activity, after_key) when given.
+-- first (see sessions.lists), after the session at (after_activity, after_key) when given.
 function api.by_ip(ip, limit, after_activity, after_key)
     local after = position(after_activity, after_key)
     ip = ipv4_upgrade.stored(ip)
     if type(ip) == 'number' and ipv4_upgrade.pending() then
         -- Sessions of schema 1 not converted yet hold the address as text.
-        return page('ip', {ip, ipv4_upgrade.text(ip)}, limit, after)
+        return lists.page('ip', {ip, ipv4_upgrade.text(ip)}, limit, after)
     end
-    return page('ip', {ip}, limit, after)
+    return lists.page('ip', {ip}, limit, after)
 end
 
 -- The instance's secret, from which the service derives the keys of session ids and cursors.

@@ -28,6 +28,14 @@ M.counters = {
 local wakeup = fiber.cond()
 local woken = false
 
+-- A session is live while it has been used within the TTL; older ones are gone even
+-- before the sweep deletes them. A mark of use not yet written counts (key: the session's, if
+-- the caller has it).
+function M.is_live(t, now_s, key)
+    local cutoff = now_s - settings.get().ttl
+    return t[F.activity] >= cutoff or activity.of(t, key) >= cutoff
+end
+
 -- Deletes at most BATCH expired sessions; returns how many it deleted. A session used since its
 -- stored activity (a mark not yet written) is not expired.
 function M.sweep_batch(now_s)
