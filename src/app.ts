@@ -13,7 +13,9 @@ import errors, { sendClientError, sendError } from './plugins/errors.js'
 import metrics from './plugins/metrics.js'
 import requestId, { requestId as genReqId } from './plugins/request-id.js'
 import tarantool from './plugins/tarantool.js'
+import delIpRoute from './routes/del-ip.js'
 import delRoute from './routes/del.js'
+import delUserRoute from './routes/del-user.js'
 import getRoute from './routes/get.js'
 import healthRoutes from './routes/health.js'
 import ipRoute from './routes/ip.js'
@@ -94,6 +96,8 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
     await scope.register(delRoute)
     await scope.register(userRoute)
     await scope.register(ipRoute)
+    await scope.register(delUserRoute)
+    await scope.register(delIpRoute)
   })
 }
 

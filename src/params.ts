@@ -8,9 +8,12 @@ export const PARAM_ERRORS: Record<string, ErrorCode> = {
   id: 'invalid_user_id',
   ip: 'invalid_ip',
   token: 'token_not_found',
+  except: 'bad_request',
   limit: 'invalid_limit',
   after: 'invalid_cursor'
 }
+
+const TOKEN_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$'
 
 /** Query schemas of the parameters, shared by the routes (shape only; parse* below decide). */
 export const PARAM_SCHEMAS = {
@@ -18,8 +21,13 @@ export const PARAM_SCHEMAS = {
   ip: { type: 'string', minLength: 2, maxLength: 64, description: 'IPv4 dotted quad or IPv6 address' },
   token: {
     type: 'string',
-    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$',
+    pattern: TOKEN_PATTERN,
     description: 'Session token (UUID v4)'
+  },
+  except: {
+    type: 'string',
+    pattern: TOKEN_PATTERN,
+    description: 'Token of the session to keep (UUID v4)'
   },
   session_id: { type: 'string', description: 'Session id, as SessionObject.id' },
   limit: { type: 'string', pattern: '^[0-9]+$', maxLength: 4, description: 'Most sessions in the page: 1 to 1000 (default LIST_LIMIT)' },

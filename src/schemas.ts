@@ -29,6 +29,10 @@ export const LIST_DOC = 'Pages: at most `limit` sessions (1 to 1000; default LIS
   '(null on the last): send it back as `after`. A walk through the pages sees every session that stays live and unused during it ' +
   'exactly once; a session used during the walk moves to the front, so a walker that has passed it does not see it again.'
 
+/** What signing out everywhere does, for the docs. */
+export const SIGN_OUT_DOC = 'The sessions are ended in batches, and other requests are served meanwhile; the answer comes once all are gone. ' +
+  'It ends the sessions that existed when it began, those used meanwhile included; one created while it runs, in a later second, is kept.'
+
 /** The seed's example SessionObject. */
 export const SESSION_EXAMPLE = {
   ip: '192.168.1.1',
@@ -39,6 +43,12 @@ export const SESSION_EXAMPLE = {
   token: '61494096-9af7-49ba-9fb4-e89c0811e6d3',
   id: 'oyP5Cm3kQ0mqY4bJ8ZbHcw'
 }
+
+export const deletedSchema = {
+  type: 'object',
+  properties: { deleted: { type: 'integer', description: 'How many live sessions ended' } },
+  required: ['deleted']
+} as const
 
 export const sessionListSchema = { type: 'array', items: sessionSchema } as const
 

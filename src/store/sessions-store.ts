@@ -108,6 +108,8 @@ const PROC = {
   byUser: 'sessions.by_user',
   byIp: 'sessions.by_ip',
   delKey: 'sessions.del_key',
+  delUser: 'sessions.del_user',
+  delIp: 'sessions.del_ip',
   secret: 'sessions.secret',
   configure: 'sessions.configure',
   stats: 'sessions.stats'
@@ -187,6 +189,29 @@ export class SessionsStore {
     if (key === undefined) throw new ApiError('token_not_found')
     const values = await this.#client.call(PROC.delKey, [this.#client.uuid(key)])
     return this.#session(codec, unwrap<SessionTuple>(values))
+  }
+
+  /**
+   * Ends every session of a user but the one named by `except` (its token or its id); returns how
+   * many live sessions ended. An id that names no session protects none.
+   */
+  async deleteUser (userId: number, except?: { token?: string, id?: string }): Promise<{ deleted: number }> {
+    const c = this.#client
+    let token = null
+    let key = null
+    if (except?.token !== undefined) token = c.uuid(except.token)
+    if (except?.id !== undefined) {
+      const codec = this.#codec ?? await this.#codecOf()
+      const bytes = codec.key(except.id)
+      if (bytes === undefined) throw new ApiError('bad_request', 'except_id is not a session id')
+      key = c.uuid(bytes)
+    }
+    return unwrap(await c.call(PROC.delUser, [userId, token, key]))
+  }
+
+  /** Ends every session whose current ip is this one; returns how many live sessions ended. */
+  async deleteIp (ip: string): Promise<{ deleted: number }> {
+    return unwrap(await this.#client.call(PROC.delIp, [storedIp(ip)]))
   }
 
   /** A page of a user's live sessions, newest activity first. */

@@ -13,6 +13,7 @@ local keys = require('sessions.keys')
 local lists = require('sessions.lists')
 local secret = require('sessions.secret')
 local settings = require('sessions.settings')
+local sign_out = require('sessions.sign_out')
 local space = require('sessions.space')
 local token_hashing = require('sessions.token_hashing')
 
@@ -160,6 +161,27 @@ function api.by_ip(ip, limit, after_activity, after_key)
         return lists.page('ip', {ip, ipv4_upgrade.text(ip)}, limit, after)
     end
     return lists.page('ip', {ip}, limit, after)
+end
+
+-- Ends every session of a user but the one whose token is `except_token` or whose stored key is
+-- `except_key` (either or none); returns {deleted = how many were live}.
+function api.del_user(user_id, except_token, except_key)
+    if user_id == nil then error('a user id is required') end
+    local except = except_key
+    if except_token ~= nil then
+        local _, key = keys.find(space.get(), except_token)
+        except = key
+    end
+    return {deleted = sign_out.delete_all('user_id', {user_id}, except)}
+end
+
+-- Ends every session whose current ip is this one (IPv4 as its number); returns {deleted = N}.
+function api.del_ip(ip)
+    ip = ipv4_upgrade.stored(ip)
+    if ip == nil then error('an ip is required') end
+    local forms = {ip}
+    if type(ip) == 'number' and ipv4_upgrade.pending() then forms[2] = ipv4_upgrade.text(ip) end
+    return {deleted = sign_out.delete_all('ip', forms)}
 end
 
 -- The instance's secret, from which the service derives the keys of session ids and cursors.

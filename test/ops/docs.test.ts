@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ERRORS } from '../../src/errors.js'
 import { buildApp } from '../support/app.js'
 
-const API = ['/new', '/get', '/del', '/user', '/ip']
+const API = ['/new', '/get', '/del', '/user', '/ip', '/del_user', '/del_ip']
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 describe('API docs', () => {
