@@ -1,6 +1,6 @@
 // SIGTERM while clients keep the service busy: the requests in flight are all answered, new
 // connections are refused from then on, and the process exits 0 having stopped its Tarantool.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -17,6 +17,20 @@ afterEach(() => {
 const CLIENTS = 40
 const LOAD_MAX_MS = 20_000
 
+/**
+ * The TCP connections to or from this loopback port that still have bytes in a queue: unread by
+ * their process, or sent and not yet acknowledged (Linux's /proc/net/tcp, IPv4, established only).
+ */
+function bytesInTransit (port: number): string[] {
+  const ESTABLISHED = '01'
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, local, remote, state]) => state === ESTABLISHED &&
+      [local, remote].some((address) => parseInt(address.split(':')[1], 16) === port))
+    .filter(([, , , , queues]) => queues !== '00000000:00000000')
+    .map(([, local, remote, , queues]) => `${local} -> ${remote} tx:rx ${queues}`)
+}
+
 describe.skipIf(TARANTOOL_BIN === undefined)('SIGTERM under load', () => {
   it('answers every request in flight, refuses new connections, exits 0', { timeout: 60_000 }, async () => {
     const server = await runServer(dataDir, { TARANTOOL_TIMEOUT_MS: '10000' })
@@ -24,16 +38,24 @@ describe.skipIf(TARANTOOL_BIN === undefined)('SIGTERM under load', () => {
 
     let answered = 0
     let refusedCount = 0
+    // Requests written out whole and not yet answered.
+    let waiting = 0
     const failures: string[] = []
     const loadEnds = Date.now() + LOAD_MAX_MS
     // Each client sends /new on a new connection, one after the other, until it is refused.
     const client = async (n: number): Promise<void> => {
       while (Date.now() < loadEnds) {
+        let sent = false
         try {
-          const res = await http(server.port, `/new?user_id=${n}&ip=127.0.0.1`, { timeoutMs: 15_000 })
+          const res = await http(server.port, `/new?user_id=${n}&ip=127.0.0.1`, {
+            timeoutMs: 15_000,
+            onSent: () => { sent = true; waiting++ }
+          })
+          if (sent) waiting--
           if (res.status === 200) answered++
           else failures.push(`${res.status} ${res.text}`)
         } catch (err) {
+          if (sent) waiting--
           if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
             refusedCount++
             return
@@ -49,11 +71,13 @@ describe.skipIf(TARANTOOL_BIN === undefined)('SIGTERM under load', () => {
     // Tarantool paused: the requests now in flight stay in flight while the server closes.
     const tarantoolPid = server.tarantoolPid()
     process.kill(tarantoolPid, 'SIGSTOP')
-    // Time for every client's next connection to be accepted and its request read. The server
-    // shows no sign of it (its log line comes with the answer; /metrics asks the paused
-    // Tarantool), so a wide wait: well inside the 10 s Tarantool timeout, even with the 5 s
-    // allowed below for the refusal.
-    await new Promise((resolve) => setTimeout(resolve, 2000))
+    // Until every client's next request is in the server's hands: written out whole, and no byte
+    // of it left unread or unacknowledged on a connection to the server. A request the server has
+    // begun to read is in flight, and closing waits for it; one still in the kernel would not be.
+    await vi.waitFor(() => {
+      expect(waiting).toBe(CLIENTS)
+      expect(bytesInTransit(server.port)).toEqual([])
+    }, { timeout: 5000, interval: 20 })
     const answeredBeforeTerm = answered
     server.process.kill('SIGTERM')
     await vi.waitFor(async () => { expect(await refused(server.port)).toBe(true) }, { timeout: 5000 })

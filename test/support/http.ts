@@ -17,6 +17,8 @@ export interface HttpOptions {
   timeoutMs?: number
   /** Connections to reuse; by default a fresh connection for this request alone. */
   agent?: Agent
+  /** Called once the whole request is handed to the operating system (not if it never is). */
+  onSent?: () => void
 }
 
 /** Sends one request to 127.0.0.1:port (on a fresh connection unless an agent is given). */
@@ -43,6 +45,7 @@ export function http (port: number, path: string, opts: HttpOptions = {}): Promi
     })
     req.on('timeout', () => req.destroy(new Error(`no answer to ${path} within ${opts.timeoutMs ?? 30_000} ms`)))
     req.on('error', reject)
+    if (opts.onSent) req.once('finish', opts.onSent)
     req.end(opts.body)
   })
 }
