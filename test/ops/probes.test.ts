@@ -1,7 +1,7 @@
 // /health says the process is up; /ready says Tarantool answers: on an instance of the test's own,
 // killed and brought back.
 import type { FastifyInstance } from 'fastify'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { apiError, buildApp, call } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
 
@@ -10,7 +10,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('probes', () => {
   let app: FastifyInstance
   beforeAll(async () => {
     tarantool = await startTarantool()
-    app = await buildApp({ uri: tarantool.uri, env: { TARANTOOL_TIMEOUT_MS: '300' } })
+    app = await buildApp({ uri: tarantool.uri })
   })
   afterAll(async () => {
     await app?.close()
@@ -29,6 +29,9 @@ describe.skipIf(TARANTOOL_BIN === undefined)('probes', () => {
   })
 
   it('are not ready while Tarantool is paused or gone, alive all along, and ready again when it is back', async () => {
+    // A paused Tarantool is told only by the timeout: a short one, for this test alone.
+    const app = await buildApp({ uri: tarantool.uri, env: { TARANTOOL_TIMEOUT_MS: '300' } })
+    onTestFinished(async () => { await app.close() })
     tarantool.signal!('SIGSTOP')
     try {
       const started = Date.now()

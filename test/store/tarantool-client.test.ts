@@ -3,14 +3,15 @@ import { createServer, Socket } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { parseTarantoolUri } from '../../src/config.js'
 import { StorageAuthError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
-import { freePort, startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
+import { freePort, GENEROUS_TIMEOUT_MS, startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
 
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn()
 })
 
-async function setup (timeoutMs = 300): Promise<{ tarantool: TestTarantool, client: TarantoolClient }> {
+/** A fresh Tarantool and a client connected to it; a short `timeoutMs` only where the test is about it. */
+async function setup (timeoutMs = GENEROUS_TIMEOUT_MS): Promise<{ tarantool: TestTarantool, client: TarantoolClient }> {
   const tarantool = await startTarantool()
   cleanup.push(tarantool.stop)
   const client = new TarantoolClient({ ...parseTarantoolUri(tarantool.uri), timeoutMs })
@@ -30,7 +31,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
   })
 
   it('answers each of many calls made at once with its own result', async () => {
-    const { client } = await setup(5000)
+    const { client } = await setup()
     const results = await Promise.all(Array.from({ length: 200 }, async (_, i) => await client.call('sessions.by_user', [i, 10])))
     expect(results).toEqual(Array.from({ length: 200 }, () => [{ sessions: [] }]))
     const [[stats]] = await Promise.all([client.call('sessions.stats', []), client.call('sessions.by_ip', ['192.0.2.1', 10])]) as [[{ sessions: number }], unknown]
@@ -38,7 +39,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
   })
 
   it('sends the calls of one event-loop turn and the next in one write', async () => {
-    const { tarantool, client } = await setup(5000)
+    const { tarantool, client } = await setup()
     const port = Number(tarantool.uri.split(':').at(-1))
     const write = vi.spyOn(Socket.prototype, 'write')
     cleanup.push(() => write.mockRestore())
@@ -54,7 +55,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
   })
 
   it('never sends a call that failed with its connection, not even on the next one', async () => {
-    const { client } = await setup(5000)
+    const { client } = await setup()
     const write = vi.spyOn(Socket.prototype, 'write')
     cleanup.push(() => write.mockRestore())
     await stats(client)
@@ -128,7 +129,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
 
   it('reports bad credentials once instead of retrying them', async () => {
     const { tarantool } = await setup()
-    const client = new TarantoolClient({ ...parseTarantoolUri(tarantool.uri), password: 'wrong', timeoutMs: 300 })
+    const client = new TarantoolClient({ ...parseTarantoolUri(tarantool.uri), password: 'wrong', timeoutMs: GENEROUS_TIMEOUT_MS })
     cleanup.push(() => client.close())
     const failures: Error[] = []
     client.on('auth_failed', (err: Error) => failures.push(err))
@@ -163,7 +164,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
       server.close(() => resolve())
     }))
 
-    const client = new TarantoolClient({ host: '127.0.0.1', port, user: 'sessions', password: 'x', timeoutMs: 300 })
+    const client = new TarantoolClient({ host: '127.0.0.1', port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
     cleanup.push(() => client.close())
     await vi.waitFor(() => { expect(connections).toBeGreaterThanOrEqual(3) }, { timeout: 5000 })
     expect(client.state).not.toBe('auth_failed')
@@ -171,7 +172,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
 
   it('keeps trying while nothing listens, failing calls fast meanwhile', async () => {
     const port = await freePort()
-    const client = new TarantoolClient({ host: '127.0.0.1', port, user: 'sessions', password: 'x', timeoutMs: 300 })
+    const client = new TarantoolClient({ host: '127.0.0.1', port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
     cleanup.push(() => client.close())
     await expect(client.waitConnected(300)).rejects.toBeInstanceOf(StorageUnavailableError)
     await expect(stats(client)).rejects.toThrow(/Tarantool is (connecting|disconnected)/)

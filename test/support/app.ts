@@ -4,6 +4,7 @@ import sessionsApp, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { loggerOptions } from '../../src/logger.js'
 import type { SessionWithToken as Session } from '../../src/store/sessions-store.js'
+import { GENEROUS_TIMEOUT_MS } from './tarantool.js'
 
 export interface TestAppOptions {
   /** Environment overrides, as the service would read them. */
@@ -19,10 +20,8 @@ export interface TestAppOptions {
 
 /** Builds the app exactly as the server does, against a real Tarantool. */
 export async function buildApp (opts: TestAppOptions = {}): Promise<FastifyInstance> {
-  // A generous Tarantool timeout unless the test sets its own (those that test the timeout do): a
-  // busy CI machine can stall the test process for over a second, the default, and a 503 then
-  // would fail a test that is not about timeouts.
-  const config = loadConfig({ LOG_LEVEL: 'silent', TARANTOOL_TIMEOUT_MS: '10000', ...opts.env })
+  // A generous Tarantool timeout unless the test sets its own (those that test the timeout do).
+  const config = loadConfig({ LOG_LEVEL: 'silent', TARANTOOL_TIMEOUT_MS: String(GENEROUS_TIMEOUT_MS), ...opts.env })
   const logger = { ...(loggerOptions(config, false) as object), ...(opts.logStream ? { stream: opts.logStream } : {}) }
   const app = Fastify({ logger, ...serverOptions(config) })
   await app.register(sessionsApp, {

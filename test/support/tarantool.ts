@@ -21,6 +21,13 @@ export function isRunning (pid: number): boolean {
 }
 
 export const USER = 'sessions'
+
+/**
+ * The Tarantool timeout for tests that are not about timeouts (those set their own, a short one):
+ * a busy CI machine can stall the test process for over a second, and a 503 then would fail a
+ * test that is not about timeouts.
+ */
+export const GENEROUS_TIMEOUT_MS = 10_000
 export const TARANTOOL_BIN = findExecutable('tarantool', process.env.PATH)
 
 /** A Tarantool the tests own. Only a local process can be killed, paused and restarted. */
