@@ -29,14 +29,16 @@ describe('app', () => {
 
   it('ignores bodies where no extra data is read', async () => {
     const session = await newSession(app)
-    for (const [url, type, payload] of [
-      [`/user?id=${session.user_id}`, 'application/json', '{broken'],
-      [`/ip?ip=${session.ip}`, 'text/plain', 'hello'],
-      [`/del?token=${session.token}`, 'application/octet-stream', 'x']
-    ]) {
+    for (const [url, type, payload, data] of [
+      [`/user?id=${session.user_id}`, 'application/json', '{broken', [session]],
+      [`/ip?ip=${session.ip}`, 'text/plain', 'hello', [session]],
+      [`/del?token=${session.token}`, 'application/octet-stream', 'x', session]
+    ] as const) {
       const res = await call(app, { method: 'POST', url, payload, headers: { 'content-type': type } })
-      expect(res.statusCode).toBe(200)
+      expect(res, url).toEqual({ statusCode: 200, body: { status: 'success', data } })
     }
+    // The /del did its work.
+    expect(await call(app, { url: `/get?token=${session.token}` })).toEqual({ statusCode: 404, body: apiError('token_not_found') })
   })
 
   it('answers an unexpected error with internal_error and no internals', async () => {

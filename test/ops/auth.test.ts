@@ -3,7 +3,8 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
-import { apiError, buildApp, call, uniqueUserId } from '../support/app.js'
+import { ERRORS } from '../../src/errors.js'
+import { apiError, buildApp, call, uniqueUserId, UUID_V4 } from '../support/app.js'
 
 const KEY = 'correct-horse-battery-staple'
 
@@ -30,17 +31,24 @@ describe('with API_KEY set', () => {
 
   it('serves a caller with the key, whatever the case of the scheme', async () => {
     const userId = uniqueUserId()
+    const created = []
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
       const res = await call(app, { url: `/new?user_id=${userId}&ip=127.0.0.1`, headers: { authorization: `${scheme} ${KEY}` } })
-      expect(res.statusCode).toBe(200)
+      expect(res).toEqual({
+        statusCode: 200,
+        body: { status: 'success', data: { user_id: userId, ip: '127.0.0.1', extra: null, token: expect.stringMatching(UUID_V4), create: expect.any(Number), activity: expect.any(Number) } }
+      })
+      created.push((res.body as { data: unknown }).data)
     }
     const list = await call<unknown[]>(app, { url: `/user?id=${userId}`, headers: { authorization: `Bearer ${KEY}` } })
-    expect(list.body).toMatchObject({ status: 'success', data: { length: 3 } })
+    expect(list).toEqual({ statusCode: 200, body: { status: 'success', data: expect.arrayContaining(created) } })
+    expect((list.body as { data: unknown[] }).data).toHaveLength(3)
   })
 
   it('checks the key before anything else: no validation hints without it', async () => {
     const res = await call(app, { url: '/new?user_id=nope' })
-    expect(res.statusCode).toBe(401)
+    // The message too: the refusal's own, not the validation's.
+    expect(res).toEqual({ statusCode: 401, body: { status: 'error', code: 'unauthorized', message: ERRORS.unauthorized.message } })
   })
 
   it('leaves probes, metrics and the docs open', async () => {
@@ -54,7 +62,7 @@ describe('without API_KEY', () => {
   it('serves everyone', async () => {
     const app = await buildApp()
     try {
-      expect((await app.inject({ url: '/user?id=1' })).statusCode).toBe(200)
+      expect(await call(app, { url: `/user?id=${uniqueUserId()}` })).toEqual({ statusCode: 200, body: { status: 'success', data: [] } })
     } finally {
       await app.close()
     }
