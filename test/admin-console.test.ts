@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
 import { startEmbeddedTarantool, type EmbeddedTarantool } from '../src/embedded-tarantool.js'
 import { TARANTOOL_BIN } from './support/tarantool.js'
+import { missing } from './support/programs.js'
 
-describe.skipIf(TARANTOOL_BIN === undefined)('the embedded instance\'s admin console', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('the embedded instance\'s admin console', () => {
   let root: string
   let dataDir: string
   let embedded: EmbeddedTarantool

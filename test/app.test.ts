@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiError, buildApp, call, newSession } from './support/app.js'
 import { freePort, startTarantool, TARANTOOL_BIN } from './support/tarantool.js'
+import { missing } from './support/programs.js'
 
 describe('app', () => {
   let app: FastifyInstance
@@ -114,7 +115,7 @@ describe('storage failures', () => {
     }
   })
 
-  it.skipIf(TARANTOOL_BIN === undefined)('answers 503 within TARANTOOL_TIMEOUT_MS when Tarantool hangs', async () => {
+  it.skipIf(missing('tarantool', TARANTOOL_BIN))('answers 503 within TARANTOOL_TIMEOUT_MS when Tarantool hangs', async () => {
     const tarantool = await startTarantool()
     const app = await buildApp({ uri: tarantool.uri, env: { TARANTOOL_TIMEOUT_MS: '300' } })
     try {
@@ -132,7 +133,7 @@ describe('storage failures', () => {
     }
   })
 
-  it.skipIf(TARANTOOL_BIN === undefined)('fails start-up on credentials Tarantool rejects', async () => {
+  it.skipIf(missing('tarantool', TARANTOOL_BIN))('fails start-up on credentials Tarantool rejects', async () => {
     const tarantool = await startTarantool()
     try {
       await expect(buildApp({ uri: tarantool.uri.replace(`:${tarantool.password}@`, ':wrong@') }))

@@ -8,6 +8,7 @@ import { findExecutable, startEmbeddedTarantool, type EmbeddedTarantool } from '
 import { SessionsStore } from '../src/store/sessions-store.js'
 import { TarantoolClient } from '../src/store/tarantool-client.js'
 import { isRunning, TARANTOOL_BIN } from './support/tarantool.js'
+import { missing } from './support/programs.js'
 
 const log = pino({ level: 'silent' })
 const cleanup: Array<() => Promise<void> | void> = []
@@ -44,7 +45,7 @@ describe('startEmbeddedTarantool', () => {
       .rejects.toThrow(/apt-get install tarantool.*TARANTOOL_URI/s)
   })
 
-  describe.skipIf(TARANTOOL_BIN === undefined)('with a tarantool binary', () => {
+  describe.skipIf(missing('tarantool', TARANTOOL_BIN))('with a tarantool binary', () => {
     it('runs init.lua on loopback with its data in DATA_DIR, and keeps it across restarts', async () => {
       const dataDir = tempDir()
       const first = await start(dataDir)

@@ -1,5 +1,5 @@
 // The seed's PHP client, run by a real PHP: a form body sent with a GET. Skipped where there is no
-// `php` (CI installs Debian's php-cli).
+// `php`, but under CI (which installs Debian's php-cli).
 import { execFile } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findExecutable } from '../src/embedded-tarantool.js'
 import { buildApp, newSession } from './support/app.js'
+import { missing } from './support/programs.js'
 
 const PHP = findExecutable('php', process.env.PATH)
 
@@ -36,7 +37,7 @@ afterAll(async () => { await app.close() })
 const php = async (url: string, ignoreErrors: boolean): Promise<string> =>
   (await promisify(execFile)(PHP!, ['-r', SEED_CLIENT, '--', url, ignoreErrors ? 'yes' : 'no'])).stdout
 
-describe.skipIf(PHP === undefined)('the seed PHP client', () => {
+describe.skipIf(missing('php', PHP))('the seed PHP client', () => {
   it('stores its form body, sent with a GET, as extra data', async () => {
     const session = await newSession(app)
     const reply = JSON.parse(await php(`${base}/get?token=${session.token}`, false))

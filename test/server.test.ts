@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { runServer as runServerIn, stopAll, untilServing, type RunningServer } from './support/server.js'
 import { freePort, isRunning, TARANTOOL_BIN } from './support/tarantool.js'
+import { missing } from './support/programs.js'
 
 const cleanup: Array<() => void> = []
 afterEach(() => {
@@ -21,7 +22,7 @@ async function runServer (env: Record<string, string> = {}): Promise<RunningServ
   return { ...server, base: `http://127.0.0.1:${server.port}` }
 }
 
-describe.skipIf(TARANTOOL_BIN === undefined)('server', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('server', () => {
   it('serves with an embedded Tarantool and stops it on SIGTERM', async () => {
     const server = await runServer({ LOG_LEVEL: 'info', ACCESS_LOG: 'all' })
     await untilServing(server)

@@ -7,6 +7,7 @@ import type { OpenAPIV3 } from 'openapi-types'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ERRORS } from '../../src/errors.js'
 import { buildApp } from '../support/app.js'
+import { missing } from '../support/programs.js'
 
 const API = ['/new', '/get', '/del', '/user', '/ip', '/del_user', '/del_ip']
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -65,7 +66,7 @@ describe('API docs', () => {
       .toEqual(['application/x-www-form-urlencoded', 'application/json'])
   })
 
-  it.skipIf(!existsSync(CHROMIUM))('renders every endpoint in Swagger UI, offline', async () => {
+  it.skipIf(missing(`chromium (${CHROMIUM}; CHROMIUM_PATH to change)`, existsSync(CHROMIUM) ? CHROMIUM : undefined))('renders every endpoint in Swagger UI, offline', async () => {
     const { chromium } = await import('playwright-core')
     const browser = await chromium.launch({
       executablePath: CHROMIUM,

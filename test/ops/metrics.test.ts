@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { buildApp, newSession, uniqueUserId } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
+import { missing } from '../support/programs.js'
 
 /** Parses the text format into `name{labels}` -> value (labels as Prometheus prints them). */
 async function scrape (app: FastifyInstance): Promise<Map<string, number>> {
@@ -21,7 +22,7 @@ async function scrape (app: FastifyInstance): Promise<Map<string, number>> {
 const moved = (before: Map<string, number>, after: Map<string, number>, key: string): number =>
   (after.get(key) ?? 0) - (before.get(key) ?? 0)
 
-describe.skipIf(TARANTOOL_BIN === undefined)('metrics', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('metrics', () => {
   let tarantool: TestTarantool
   let app: FastifyInstance
   beforeAll(async () => {

@@ -4,8 +4,9 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { apiError, buildApp, call } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
+import { missing } from '../support/programs.js'
 
-describe.skipIf(TARANTOOL_BIN === undefined)('probes', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('probes', () => {
   let tarantool: TestTarantool
   let app: FastifyInstance
   beforeAll(async () => {

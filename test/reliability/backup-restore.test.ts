@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { Session } from '../../src/store/sessions-store.js'
 import { uniqueUserId } from '../support/app.js'
 import { TARANTOOL_BIN } from '../support/tarantool.js'
+import { missing } from '../support/programs.js'
 import { http } from '../support/http.js'
 import { runServer, stopAll, untilServing } from '../support/server.js'
 
@@ -36,7 +37,7 @@ const PER_USER = 30
 const LOAD_CLIENTS = 8
 const LOAD_MAX_MS = 30_000
 
-describe.skipIf(TARANTOOL_BIN === undefined)('backup and restore', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup and restore', () => {
   it('brings back every session, identical, from a backup taken under load', { timeout: 120_000 }, async () => {
     const server = await runServer(dataDir)
     await untilServing(server)

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { SessionWithToken as Session } from '../../src/store/sessions-store.js'
 import { uniqueUserId } from '../support/app.js'
 import { isRunning, TARANTOOL_BIN } from '../support/tarantool.js'
+import { missing } from '../support/programs.js'
 import { http } from '../support/http.js'
 import { runServer, stopAll, untilServing } from '../support/server.js'
 
@@ -19,7 +20,7 @@ afterEach(() => {
 
 const SESSIONS = 300
 
-describe.skipIf(TARANTOOL_BIN === undefined)('service killed and restarted', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('service killed and restarted', () => {
   it('loses no session and leaves no Tarantool behind', { timeout: 60_000 }, async () => {
     const first = await runServer(dataDir)
     await untilServing(first)

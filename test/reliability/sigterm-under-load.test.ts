@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { isRunning, TARANTOOL_BIN } from '../support/tarantool.js'
+import { missing } from '../support/programs.js'
 import { http } from '../support/http.js'
 import { refused, runServer, stopAll, untilServing } from '../support/server.js'
 
@@ -31,7 +32,7 @@ function bytesInTransit (port: number): string[] {
     .map(([, local, remote, , queues]) => `${local} -> ${remote} tx:rx ${queues}`)
 }
 
-describe.skipIf(TARANTOOL_BIN === undefined)('SIGTERM under load', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('SIGTERM under load', () => {
   it('answers every request in flight, refuses new connections, exits 0', { timeout: 60_000 }, async () => {
     const server = await runServer(dataDir, { TARANTOOL_TIMEOUT_MS: '10000' })
     await untilServing(server)

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { SessionWithToken as Session } from '../../src/store/sessions-store.js'
 import { buildApp, uniqueUserId } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
+import { missing } from '../support/programs.js'
 import { http } from '../support/http.js'
 
 const BURST = 5000
@@ -14,7 +15,7 @@ const BURST = 5000
 const KILL_AFTER = 1000
 const USERS = 50
 
-describe.skipIf(TARANTOOL_BIN === undefined)('Tarantool killed during a burst of /new', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('Tarantool killed during a burst of /new', () => {
   let tarantool: TestTarantool
   let app: FastifyInstance
   let port: number

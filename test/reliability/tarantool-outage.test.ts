@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildApp } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
+import { missing } from '../support/programs.js'
 import { http } from '../support/http.js'
 import { runServer, stopAll, untilServing } from '../support/server.js'
 
@@ -84,7 +85,7 @@ async function listeningApp (tarantool: TestTarantool, timeoutMs: number): Promi
   return (app.server.address() as AddressInfo).port
 }
 
-describe.skipIf(TARANTOOL_BIN === undefined)('Tarantool outages under load', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('Tarantool outages under load', () => {
   it.each([
     ['killed', 'SIGKILL', 1000],
     ['hung', 'SIGSTOP', 300]

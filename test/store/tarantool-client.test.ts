@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { parseTarantoolUri } from '../../src/config.js'
 import { StorageAuthError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
 import { freePort, GENEROUS_TIMEOUT_MS, startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
+import { missing } from '../support/programs.js'
 
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -22,7 +23,7 @@ async function setup (timeoutMs = GENEROUS_TIMEOUT_MS): Promise<{ tarantool: Tes
 
 const stats = (client: TarantoolClient): Promise<unknown[]> => client.call('sessions.stats', [])
 
-describe.skipIf(TARANTOOL_BIN === undefined)('TarantoolClient', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('TarantoolClient', () => {
   it('calls a procedure and returns its values', async () => {
     const { client } = await setup()
     const [result] = await stats(client) as [{ sessions: number }]

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { INIT_LUA } from '../../src/embedded-tarantool.js'
 import { TARANTOOL_BIN } from '../support/tarantool.js'
+import { missing } from '../support/programs.js'
 
 let dir: string | undefined
 afterEach(() => {
@@ -80,7 +81,7 @@ function runLua<T> (body: string, { anySecond = false } = {}): T {
   }
 }
 
-describe.skipIf(TARANTOOL_BIN === undefined)('marks of use', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
   it('answer with the new activity at once, and write it only when flushed', () => {
     const r = runLua<Record<string, number>>(`
       local token = session(1, 10, 60)
@@ -209,7 +210,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('marks of use', () => {
   })
 })
 
-describe.skipIf(TARANTOOL_BIN === undefined)('the expiry fiber', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('the expiry fiber', () => {
   it('runs another pass when woken while a pass runs, instead of sleeping its interval', () => {
     const r = runLua<Record<string, number>>(`
       settings.set({ttl = 100000, sweep_interval = 3600})

@@ -11,6 +11,7 @@ import { connectConsole } from '../../src/admin-console.js'
 import { INIT_LUA } from '../../src/embedded-tarantool.js'
 import { buildApp, ok } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
+import { missing } from '../support/programs.js'
 
 const NOW = Math.floor(Date.now() / 1000)
 const OLD = [
@@ -44,7 +45,7 @@ function writeSchemaOne (dir: string): void {
   if (run.status !== 0) throw new Error(`schema 1 setup failed: ${run.stderr}`)
 }
 
-describe.skipIf(TARANTOOL_BIN === undefined)('migrations', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations', () => {
   let dir: string
   let tarantool: TestTarantool
   let app: FastifyInstance
