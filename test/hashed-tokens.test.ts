@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { connectConsole } from '../src/admin-console.js'
 import type { Session, SessionWithToken } from '../src/store/sessions-store.js'
 import { apiError, buildApp, call, newSession, ok, SESSION_ID, uniqueIp, uniqueUserId } from './support/app.js'
+import { missing } from './support/programs.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from './support/tarantool.js'
 
 /** The data files of an instance (snapshots and write-ahead logs), each as bytes. */
@@ -32,7 +33,7 @@ async function snapshot (dir: string): Promise<void> {
   }
 }
 
-describe.skipIf(TARANTOOL_BIN === undefined)('TOKEN_STORAGE=hashed', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('TOKEN_STORAGE=hashed', () => {
   let dir: string
   let tarantool: TestTarantool
   let app: FastifyInstance
@@ -87,7 +88,7 @@ describe.skipIf(TARANTOOL_BIN === undefined)('TOKEN_STORAGE=hashed', () => {
   })
 })
 
-describe.skipIf(TARANTOOL_BIN === undefined)('switching from plain to hashed', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('switching from plain to hashed', () => {
   let dir: string
   let tarantool: TestTarantool
   beforeAll(async () => {

@@ -120,7 +120,7 @@ function writeSchemaTwo (dir: string, users: number, perUser: number): void {
   if (run.status !== 0) throw new Error(`schema 2 setup failed: ${run.stderr}`)
 }
 
-describe.skipIf(TARANTOOL_BIN === undefined)('migrations from schema 2', () => {
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations from schema 2', () => {
   const USERS = 3
   const PER_USER = 250
   let dir: string
