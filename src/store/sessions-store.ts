@@ -153,6 +153,8 @@ export class SessionsStore {
     this.#client = client
     this.#extraMaxBytes = opts.extraMaxBytes
     this.#plain = opts.tokenStorage === 'plain'
+    // A new connection may reach another instance (restored, replaced) with another secret.
+    client.on('connect', () => { this.#codec = undefined })
   }
 
   /** Creates a session with a fresh token. */
