@@ -31,12 +31,12 @@ describe('app', () => {
   it('ignores bodies where no extra data is read', async () => {
     const session = await newSession(app)
     for (const [url, type, payload, data] of [
-      [`/user?id=${session.user_id}`, 'application/json', '{broken', [session]],
-      [`/ip?ip=${session.ip}`, 'text/plain', 'hello', [session]],
-      [`/del?token=${session.token}`, 'application/octet-stream', 'x', session]
+      [`/user?id=${session.user_id}`, 'application/json', '{broken', { data: [session], next: null }],
+      [`/ip?ip=${session.ip}`, 'text/plain', 'hello', { data: [session], next: null }],
+      [`/del?token=${session.token}`, 'application/octet-stream', 'x', { data: session }]
     ] as const) {
       const res = await call(app, { method: 'POST', url, payload, headers: { 'content-type': type } })
-      expect(res, url).toEqual({ statusCode: 200, body: { status: 'success', data } })
+      expect(res, url).toEqual({ statusCode: 200, body: { status: 'success', ...data } })
     }
     // The /del did its work.
     expect(await call(app, { url: `/get?token=${session.token}` })).toEqual({ statusCode: 404, body: apiError('token_not_found') })

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { ERRORS } from '../../src/errors.js'
-import { apiError, buildApp, call, uniqueUserId, UUID_V4 } from '../support/app.js'
+import { apiError, buildApp, call, SESSION_ID, uniqueUserId, UUID_V4 } from '../support/app.js'
 
 const KEY = 'correct-horse-battery-staple'
 
@@ -36,7 +36,7 @@ describe('with API_KEY set', () => {
       const res = await call(app, { url: `/new?user_id=${userId}&ip=127.0.0.1`, headers: { authorization: `${scheme} ${KEY}` } })
       expect(res).toEqual({
         statusCode: 200,
-        body: { status: 'success', data: { user_id: userId, ip: '127.0.0.1', extra: null, token: expect.stringMatching(UUID_V4), create: expect.any(Number), activity: expect.any(Number) } }
+        body: { status: 'success', data: { user_id: userId, ip: '127.0.0.1', extra: null, token: expect.stringMatching(UUID_V4), id: expect.stringMatching(SESSION_ID), create: expect.any(Number), activity: expect.any(Number) } }
       })
       created.push((res.body as { data: unknown }).data)
     }
@@ -62,7 +62,7 @@ describe('without API_KEY', () => {
   it('serves everyone', async () => {
     const app = await buildApp()
     try {
-      expect(await call(app, { url: `/user?id=${uniqueUserId()}` })).toEqual({ statusCode: 200, body: { status: 'success', data: [] } })
+      expect(await call(app, { url: `/user?id=${uniqueUserId()}` })).toEqual({ statusCode: 200, body: { status: 'success', data: [], next: null } })
     } finally {
       await app.close()
     }
