@@ -41,7 +41,7 @@ describe('with API_KEY set', () => {
       created.push((res.body as { data: unknown }).data)
     }
     const list = await call<unknown[]>(app, { url: `/user?id=${userId}`, headers: { authorization: `Bearer ${KEY}` } })
-    expect(list).toEqual({ statusCode: 200, body: { status: 'success', data: expect.arrayContaining(created) } })
+    expect(list).toEqual({ statusCode: 200, body: { status: 'success', data: expect.arrayContaining(created), next: null } })
     expect((list.body as { data: unknown[] }).data).toHaveLength(3)
   })
 
