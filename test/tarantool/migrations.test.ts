@@ -23,26 +23,36 @@ const OLD = [
 
 const CROWD = 1200
 
-/** Writes schema-1 data into `dir` with a throwaway instance. */
-function writeSchemaOne (dir: string): void {
-  const rows = OLD.map((s) => `{uuid.fromstr('${s.token}'), ${s.user_id}, '${s.ip}', ${NOW}, ${NOW}` +
-    (s.extra === null ? '}' : `, {device = '${s.extra.device}'}}`)).join(',\n')
-  const script = join(dir, 'schema1.lua')
+/**
+ * Writes data of an older schema into `dir` with a throwaway instance: the schema up to `version`,
+ * then `body` (Lua, with `uuid` at hand), then a snapshot.
+ */
+function writeOldSchema (dir: string, version: number, body: string): void {
+  const script = join(dir, `schema${version}.lua`)
   writeFileSync(script, `
     package.path = '${dirname(INIT_LUA)}/?.lua;${dirname(INIT_LUA)}/?/init.lua;' .. package.path
     box.cfg{work_dir = '${dir}', log_level = 2}
-    require('sessions.migrations').apply(1)
+    require('sessions.migrations').apply(${version})
     local uuid = require('uuid')
+    ${body}
+    box.snapshot()
+    os.exit(0)
+  `)
+  const run = spawnSync(TARANTOOL_BIN!, [script], { cwd: dir, encoding: 'utf8' })
+  if (run.status !== 0) throw new Error(`schema ${version} setup failed: ${run.stderr}`)
+}
+
+/** Writes schema-1 data into `dir`. */
+function writeSchemaOne (dir: string): void {
+  const rows = OLD.map((s) => `{uuid.fromstr('${s.token}'), ${s.user_id}, '${s.ip}', ${NOW}, ${NOW}` +
+    (s.extra === null ? '}' : `, {device = '${s.extra.device}'}}`)).join(',\n')
+  writeOldSchema(dir, 1, `
     for _, t in ipairs({${rows}}) do box.space.sessions:insert(t) end
     -- Many sessions at one address: more than one conversion batch.
     for i = 1, ${CROWD} do
       box.space.sessions:insert{uuid.fromstr(string.format('0e5c0000-0000-4000-9000-%012x', i)), 10, '10.7.7.7', ${NOW}, ${NOW}}
     end
-    box.snapshot()
-    os.exit(0)
   `)
-  const run = spawnSync(TARANTOOL_BIN!, [script], { cwd: dir, encoding: 'utf8' })
-  if (run.status !== 0) throw new Error(`schema 1 setup failed: ${run.stderr}`)
 }
 
 describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations', () => {
@@ -99,25 +109,16 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations', () => {
   })
 })
 
-/** Writes schema-2 data (ips as numbers, indexes by key alone) into `dir` with a throwaway instance. */
+/** Writes schema-2 data (ips as numbers, indexes by key alone) into `dir`. */
 function writeSchemaTwo (dir: string, users: number, perUser: number): void {
-  const script = join(dir, 'schema2.lua')
-  writeFileSync(script, `
-    package.path = '${dirname(INIT_LUA)}/?.lua;${dirname(INIT_LUA)}/?/init.lua;' .. package.path
-    box.cfg{work_dir = '${dir}', log_level = 2}
-    require('sessions.migrations').apply(2)
-    local uuid = require('uuid')
+  writeOldSchema(dir, 2, `
     for u = 1, ${users} do
       for i = 1, ${perUser} do
         -- Activities a second apart, some shared: the new order must break ties.
         box.space.sessions:insert{uuid.new(), u, 167772160 + u, ${NOW} - 5000, ${NOW} - math.floor(i / 2)}
       end
     end
-    box.snapshot()
-    os.exit(0)
   `)
-  const run = spawnSync(TARANTOOL_BIN!, [script], { cwd: dir, encoding: 'utf8' })
-  if (run.status !== 0) throw new Error(`schema 2 setup failed: ${run.stderr}`)
 }
 
 describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations from schema 2', () => {
