@@ -264,3 +264,26 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('pages of an address while 
     expect(r.pages.flat()).toEqual(r.expected)
   })
 })
+
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('signing out everywhere', () => {
+  it('ends the sessions used while it runs, and keeps those created in a later second', () => {
+    const r = runLua<Record<string, unknown>>(`
+      -- 250 sessions: three batches, so the deletion yields twice.
+      local tokens = {}
+      for i = 1, 250 do tokens[i] = session(5, 50, 1000 + i) end
+      local oldest = tokens[250]
+      local later
+      fiber.create(function()
+        -- Runs at the first yield, after the first batch (the newest 100) is gone: the oldest
+        -- session is used (it moves to the front of the walk), and a session made seconds later.
+        s:update(oldest, {{'=', 5, NOW}})
+        later = uuid.new()
+        s:insert{later, 5, 50, NOW + 5, NOW + 5}
+      end)
+      local answer = api.del_user(5)
+      return {deleted = answer.deleted, oldest_gone = s:get(oldest) == nil, later_kept = s:get(later) ~= nil,
+              left = s.index.user_id:count({5})}
+    `, { anySecond: true })
+    expect(r).toEqual({ deleted: 250, oldest_gone: true, later_kept: true, left: 1 })
+  })
+})
