@@ -208,12 +208,29 @@ export class SessionsStore {
       if (bytes === undefined) throw new ApiError('bad_request', 'except_id is not a session id')
       key = c.uuid(bytes)
     }
-    return unwrap(await c.call(PROC.delUser, [userId, token, key]))
+    return await this.#deleteAll((started) => [PROC.delUser, [userId, token, key, started]])
   }
 
   /** Ends every session whose current ip is this one; returns how many live sessions ended. */
   async deleteIp (ip: string): Promise<{ deleted: number }> {
-    return unwrap(await this.#client.call(PROC.delIp, [storedIp(ip)]))
+    const stored = storedIp(ip)
+    return await this.#deleteAll((started) => [PROC.delIp, [stored, started]])
+  }
+
+  /**
+   * Calls a sign-out procedure until it is done: each call ends a bounded number of sessions, well
+   * within the Tarantool timeout, and all go on from the second the first call began.
+   */
+  async #deleteAll (call: (started: number | null) => [string, unknown[]]): Promise<{ deleted: number }> {
+    let deleted = 0
+    let started: number | null = null
+    for (;;) {
+      const [proc, args] = call(started)
+      const reply = unwrap<{ deleted: number, done: boolean, started: number }>(await this.#client.call(proc, args))
+      deleted += reply.deleted
+      if (reply.done) return { deleted }
+      started = reply.started
+    }
   }
 
   /** A page of a user's live sessions, newest activity first. */

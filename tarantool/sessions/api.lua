@@ -163,25 +163,36 @@ function api.by_ip(ip, limit, after_activity, after_key)
     return lists.page('ip', {ip}, limit, after)
 end
 
--- Ends every session of a user but the one whose token is `except_token` or whose stored key is
--- `except_key` (either or none); returns {deleted = how many were live}.
-function api.del_user(user_id, except_token, except_key)
-    if user_id == nil then error('a user id is required') end
-    local except = except_key
-    if except_token ~= nil then
-        local _, key = keys.find(space.get(), except_token)
-        except = key
+-- The stored keys a sign-out keeps, as a set of their bytes: the session of `token`, or stored
+-- under `key`, each in its plain and hashed forms (the token conversion may move it meanwhile).
+local function kept(token, key)
+    local out = {}
+    -- Nulls from the service are box.NULL: equal to nil, but true in a test.
+    local plain = token
+    if plain == nil then plain = key end
+    if plain ~= nil then
+        out[plain:bin('b')] = true
+        if keys.is_token(plain) then out[keys.hash(plain):bin('b')] = true end
     end
-    return {deleted = sign_out.delete_all('user_id', {user_id}, except)}
+    return out
 end
 
--- Ends every session whose current ip is this one (IPv4 as its number); returns {deleted = N}.
-function api.del_ip(ip)
+-- Ends some of the sessions of a user but the one whose token is `except_token` or whose stored
+-- key is `except_key` (either or none), of those that existed at `started` (nil on the first
+-- call); returns {deleted, done, started}: the service calls again with `started` until done
+-- (sessions.sign_out).
+function api.del_user(user_id, except_token, except_key, started)
+    if user_id == nil then error('a user id is required') end
+    return sign_out.delete_some('user_id', {user_id}, kept(except_token, except_key), started)
+end
+
+-- Ends some of the sessions whose current ip is this one (IPv4 as its number); as del_user.
+function api.del_ip(ip, started)
     ip = ipv4_upgrade.stored(ip)
     if ip == nil then error('an ip is required') end
     local forms = {ip}
     if type(ip) == 'number' and ipv4_upgrade.pending() then forms[2] = ipv4_upgrade.text(ip) end
-    return {deleted = sign_out.delete_all('ip', forms)}
+    return sign_out.delete_some('ip', forms, {}, started)
 end
 
 -- The instance's secret, from which the service derives the keys of session ids and cursors.

@@ -1,8 +1,10 @@
 -- Signing out everywhere: every session of a user (but one), or at an address, deleted in
--- transactions of BATCH that yield between them, so that other requests are served meanwhile.
--- It ends the sessions that existed when it began: one created while it runs (a later second)
--- is left, and one used while it runs is ended all the same (a walk from the newest again finds
--- it, having moved to the front).
+-- transactions of BATCH, at most BATCHES of them a call, yielding between them, so that other
+-- requests are served meanwhile and no call outlives the service's timeout: the service calls
+-- again until it is done. It ends the sessions that existed when the first call began (`started`,
+-- handed back to each next call): one created later (in a later second) is left, and one used
+-- meanwhile is ended all the same (the walk starts from the newest again each batch, where a used
+-- session has moved).
 local fiber = require('fiber')
 local expiry = require('sessions.expiry')
 local space = require('sessions.space')
@@ -10,31 +12,37 @@ local space = require('sessions.space')
 local F = space.F
 -- Deletes per transaction: each holds the tx thread well under a millisecond.
 local BATCH = 100
+-- Transactions a call: about 10 ms of deletes.
+local BATCHES = 10
 
 local M = {}
 
--- The next BATCH sessions of `index` under `key` to end: created by `started`, not `except`.
-local function batch(index, field, key, started, except)
+-- The next BATCH sessions of `index` under `key` to end: created by `started`, not kept (`keep`:
+-- a set of stored keys' bytes).
+local function batch(index, field, key, started, keep)
     local found = {}
     for _, t in index:pairs({key}, {iterator = 'REQ'}) do
         if #found >= BATCH or t[field] ~= key then break end
-        local stored = t[F.token]
-        if t[F.create] <= started and (except == nil or stored ~= except) then found[#found + 1] = t end
+        if t[F.create] <= started and not keep[t[F.token]:bin('b')] then found[#found + 1] = t end
     end
     return found
 end
 
--- Ends the sessions of `index_name` (user_id or ip) under each of `keys` but the one stored
--- under `except`; returns how many of them were live.
-function M.delete_all(index_name, keys, except)
+-- Ends up to BATCHES * BATCH sessions of `index_name` (user_id or ip) under each of `keys`, but
+-- those in `keep`, that existed at `started` (nil: now, on a first call). Returns {deleted = how
+-- many of them were live, done = whether none is left, started = the second to pass on}.
+function M.delete_some(index_name, keys, keep, started)
     local s = space.get()
     local index = s.index[index_name]
     local field = F[index_name]
-    local started = math.floor(fiber.time())
+    -- A null from the service is box.NULL: equal to nil, but true in a test.
+    if started == nil then started = math.floor(fiber.time()) end
     local deleted = 0
+    local batches = 0
     for _, key in ipairs(keys) do
         while true do
-            local found = batch(index, field, key, started, except)
+            if batches >= BATCHES then return {deleted = deleted, done = false, started = started} end
+            local found = batch(index, field, key, started, keep)
             if #found == 0 then break end
             local now_s = math.floor(fiber.time())
             box.atomic(function()
@@ -43,10 +51,11 @@ function M.delete_all(index_name, keys, except)
                     if gone ~= nil and expiry.is_live(gone, now_s) then deleted = deleted + 1 end
                 end
             end)
+            batches = batches + 1
             fiber.yield()
         end
     end
-    return deleted
+    return {deleted = deleted, done = true, started = started}
 end
 
 return M

@@ -59,13 +59,19 @@ local function run()
     log.info('sessions: hashed %d plain tokens in %.1f s', total, fiber.clock() - started)
 end
 
--- Starts the conversion when one is needed, unless it runs already.
+-- Starts the conversion when one is needed, unless it runs already. A failed pass (a WAL error)
+-- is logged and tried again a second later, from the start: what was converted is passed over.
 function M.start()
     if box.info.ro or not keys.converting() or fibers.running(FIBER_NAME) then return end
     fiber.create(function()
         fiber.self():name(FIBER_NAME)
-        local ok, err = pcall(run)
-        if not ok then log.error('sessions: hashing tokens failed: %s', err) end
+        while not box.info.ro and keys.converting() do
+            local ok, err = pcall(run)
+            if not ok then
+                log.error('sessions: hashing tokens failed, trying again in 1 s: %s', err)
+                fiber.sleep(1)
+            end
+        end
     end)
 end
 
