@@ -2,8 +2,10 @@ import { isIPv4, isIPv6 } from 'node:net'
 import ipaddr from 'ipaddr.js'
 import { ApiError, type ErrorCode } from './errors.js'
 
-/** Which error a malformed query parameter is reported as. */
+/** Which error a malformed query parameter is reported as: by its name, or by `<route> <name>` first. */
 export const PARAM_ERRORS: Record<string, ErrorCode> = {
+  '/del id': 'token_not_found',
+  '/del_user except_id': 'bad_request',
   user_id: 'invalid_user_id',
   id: 'invalid_user_id',
   ip: 'invalid_ip',

@@ -13,25 +13,29 @@ const FASTIFY_ERRORS: Record<string, ApiError['code']> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request'
 }
 
-function validationError (err: FastifyError): ApiError {
+function validationError (err: FastifyError, url: string | undefined): ApiError {
   const first = err.validation?.[0]
   const field = (first?.params as { missingProperty?: string } | undefined)?.missingProperty ??
     first?.instancePath.replace(/^\//, '') ?? ''
-  const code = PARAM_ERRORS[field]
+  // A parameter's error by its route first: `id` is a user id on /user, a session id on /del.
+  const code = PARAM_ERRORS[`${url ?? ''} ${field}`] ?? PARAM_ERRORS[field]
   if (code === undefined) return new ApiError('bad_request')
   return new ApiError(code, first?.params && 'missingProperty' in first.params
     ? `${field} is required`
     : ERRORS[code].message)
 }
 
-/** Maps any error to the API's codes; what is not an expected failure becomes internal_error. */
-export function toApiError (err: FastifyError | Error): ApiError {
+/**
+ * Maps any error to the API's codes; what is not an expected failure becomes internal_error.
+ * `url`: the route's, for the parameters whose error depends on it.
+ */
+export function toApiError (err: FastifyError | Error, url?: string): ApiError {
   if (err instanceof ApiError) return err
   if (err instanceof StorageUnavailableError || err instanceof StorageAuthError) {
     return new ApiError('storage_unavailable')
   }
   const fastifyError = err as FastifyError
-  if (fastifyError.validation) return validationError(fastifyError)
+  if (fastifyError.validation) return validationError(fastifyError, url)
   const code = FASTIFY_ERRORS[fastifyError.code]
   if (code !== undefined) return new ApiError(code)
   const status = fastifyError.statusCode ?? 500
@@ -41,7 +45,7 @@ export function toApiError (err: FastifyError | Error): ApiError {
 
 /** Answers with the API's error envelope; logs what is not an expected failure. */
 export function sendError (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const apiError = toApiError(err)
+  const apiError = toApiError(err, request.routeOptions.url)
   if (apiError.code === 'storage_unavailable') {
     // Expected while Tarantool is away; the connection's own state changes are logged too.
     request.log.warn(`request failed: storage_unavailable: ${err.message}`)

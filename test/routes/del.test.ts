@@ -56,6 +56,13 @@ describe('/del', () => {
     expect(await call(app, { url: `/del?id=${id}` })).toEqual({ statusCode: 404, body: apiError('token_not_found') })
   })
 
+  it('answers token_not_found for a repeated id, as for a repeated token', async () => {
+    const session = await newSession(app)
+    for (const query of [`id=${session.id}&id=${session.id}`, `token=${session.token}&token=${session.token}`]) {
+      expect(await call(app, { url: `/del?${query}` }), query).toEqual({ statusCode: 404, body: apiError('token_not_found') })
+    }
+  })
+
   it('refuses a token and an id together, ending neither', async () => {
     const session = await newSession(app)
     expect(await call(app, { url: `/del?token=${session.token}&id=${session.id}` })).toEqual({ statusCode: 400, body: apiError('bad_request') })
