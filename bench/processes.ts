@@ -93,7 +93,14 @@ export async function startFloor (dir: string, bodies: Record<string, unknown>):
 
 /** The walker (walk.ts) while it walks: `stop()` ends it and resolves with what it listed meanwhile. */
 export interface Walker {
-  stop: () => Promise<{ sessions: number, seconds: number }>
+  stop: () => Promise<WalkerReport>
+}
+
+/** What the walker listed after its first page, in how many seconds, and its own CPU seconds meanwhile. */
+export interface WalkerReport {
+  sessions: number
+  seconds: number
+  cpuSeconds: number
 }
 
 /**
@@ -135,7 +142,7 @@ export async function startWalker (url: string, path: string, dir: string): Prom
       clearTimeout(killer)
       const last = lines.at(-1)
       if (code !== 0 || last === undefined || last === 'ready') throw failed()
-      return JSON.parse(last) as { sessions: number, seconds: number }
+      return JSON.parse(last) as WalkerReport
     }
   }
 }

@@ -1,23 +1,31 @@
 // npm run bench [-- --quick] [--sessions N] [--rounds R] [--duration S] [--warmup S] [--connections C]
 // Runs the service as users run it (built, with its embedded Tarantool) and a bare Fastify
 // reference side by side, drives both with autocannon in alternating rounds, and reports medians
-// and ratios to the reference; for /get, also those of a floor (one no-op Tarantool call).
+// and ratios to the reference; for /get, also those of a floor (one no-op Tarantool call); then
+// the lists of a crowded user and address, and memory per session with TOKEN_STORAGE=hashed.
 // See bench/README.md.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
-import { count, memory, preload, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
+import { count, CROWD_IP, CROWD_USER, memory, preload, preloadCrowd, removeCrowd, removeMade, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
 import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
-import { buildService, cleanupOnExit, startFloor, startReference, startService, type Running, type ServiceSettings } from './processes.js'
+import { buildService, cleanupOnExit, startFloor, startReference, startService, startWalker, type Running, type ServiceSettings } from './processes.js'
 import { cpuTable, median, row, table, writeResults, type Row } from './report.js'
-import { WORKLOADS, type Population, type Workload } from './workloads.js'
+import { walk, type Walk } from './walk.js'
+import { USER_PAGE, WORKLOADS, type Population, type Workload } from './workloads.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const DAY = 86_400
 const SMALL = 10_000
 const SWEEP_LIMIT_SECONDS = 600
+// The crowded user and address (dataset.ts, preloadCrowd), and the page size of a full walk.
+const CROWD_USER_SESSIONS = 10_000
+const CROWD_IP_SESSIONS = 100_000
+const WALK_PAGE = 1000
+const WALK_PATH = `/ip?ip=${CROWD_IP}&limit=${WALK_PAGE}`
+const WALK_TIMEOUT_SECONDS = 120
 
 const { values: args } = parseArgs({
   options: {
@@ -35,6 +43,8 @@ const settings = {
   quick: args.quick,
   sessions: Number(args.sessions ?? (args.quick ? 50_000 : 1_000_000)),
   rounds: Number(args.rounds ?? 3),
+  // Full walks of the crowded address on each side, alternating (a walk is 1 to 3 s here).
+  walks: args.quick ? 3 : 7,
   load: {
     durationSeconds: Number(args.duration ?? (args.quick ? 1.5 : 10)),
     // After the other side's round, each side takes a moment to reach its pace (the service, with
@@ -49,12 +59,41 @@ const settings = {
 const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
 
 
-/** The reference's canned answers: the size of the service's, five sessions for the lists. */
+async function getJson<T> (url: string): Promise<T> {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`)
+  return await res.json() as T
+}
+
+interface ListAnswer { status: string, data: Array<Record<string, unknown>>, next: string | null }
+
+/**
+ * The reference's canned answers: the size of the service's (sessions with their `id`), five
+ * sessions and `next: null` for the lists, as the service answers a user or ip of the table's:
+ * the service's own list answer for session `token`'s user, its one session copied five times.
+ */
 async function referenceBodies (service: Running, token: string): Promise<Record<string, unknown>> {
-  const get = await (await fetch(`${service.url}/get?token=${token}`)).json() as { data: unknown }
-  const created = await (await fetch(`${service.url}/new?user_id=1000000&ip=10.0.0.1`)).json()
-  const list = { status: 'success', data: Array.from({ length: 5 }, () => get.data) }
+  const get = await getJson<{ data: { user_id: number, id?: string } }>(`${service.url}/get?token=${token}`)
+  const created = await getJson(`${service.url}/new?user_id=1000000&ip=10.0.0.1`)
+  const own = await getJson<ListAnswer>(`${service.url}/user?id=${get.data.user_id}`)
+  if (get.data.id === undefined || own.data.length === 0 || own.data[0].id === undefined || own.next !== null) {
+    throw new Error(`unexpected answers for the reference: ${JSON.stringify({ get, own }).slice(0, 300)}`)
+  }
+  const list = { ...own, data: Array.from({ length: 5 }, () => own.data[0]) }
   return { '/get': get, '/new': created, '/del': get, '/user': list, '/ip': list }
+}
+
+/**
+ * The reference's answers to the crowded lists: the service's own first pages (USER_PAGE sessions
+ * of the crowded user, WALK_PAGE of the crowded address), each with its `next` cursor.
+ */
+async function crowdBodies (service: Running): Promise<Record<string, unknown>> {
+  const page = await getJson<ListAnswer>(`${service.url}/user?id=${CROWD_USER}&limit=${USER_PAGE}`)
+  const walkPage = await getJson<ListAnswer>(`${service.url}${WALK_PATH}`)
+  if (page.data.length !== USER_PAGE || page.next === null || walkPage.data.length !== WALK_PAGE || walkPage.next === null) {
+    throw new Error(`the crowded lists answered ${page.data.length} and ${walkPage.data.length} sessions`)
+  }
+  return { [`/user?limit=${USER_PAGE}`]: page, [`/ip?limit=${WALK_PAGE}`]: walkPage }
 }
 
 interface Context {
@@ -126,6 +165,125 @@ async function serviceRounds (ctx: Context, population: Population): Promise<Rou
   return out
 }
 
+interface WalkResult {
+  /** Pages and sessions of one walk of the service (the reference walks as many pages). */
+  pages: number
+  sessions: number
+  /** Sessions of that walk with distinct ids. */
+  distinct: number
+  service: Walk[]
+  reference: Walk[]
+  /** Medians over the walks of each side: seconds per walk and sessions per second. */
+  seconds: { service: number, reference: number }
+  sessionsPerSecond: { service: number, reference: number }
+  /** service / reference, walk by walk, then the median. */
+  ratio: number
+}
+
+/**
+ * Full walks of the crowded address, one request at a time, alternating with the reference
+ * (which answers its canned page of WALK_PAGE as many times as the service had pages), each
+ * side's first walk unmeasured.
+ */
+async function walks (ctx: Context): Promise<WalkResult> {
+  step(`walk: ${settings.walks} full walks of ${WALK_PATH} on each side, alternating, after one unmeasured`)
+  // The unmeasured walk parses each page, and counts each session it lists once.
+  const ids = new Set<string>()
+  const first = await walk(ctx.service.url, WALK_PATH, { timeoutSeconds: WALK_TIMEOUT_SECONDS, ids })
+  const opts = { maxPages: first.pages, timeoutSeconds: WALK_TIMEOUT_SECONDS }
+  await walk(ctx.reference.url, WALK_PATH, opts)
+  const out = { service: [] as Walk[], reference: [] as Walk[] }
+  for (let i = 0; i < settings.walks; i++) {
+    out.reference.push(await walk(ctx.reference.url, WALK_PATH, opts))
+    out.service.push(await walk(ctx.service.url, WALK_PATH, opts))
+  }
+  const seconds = { service: median(out.service.map((w) => w.seconds)), reference: median(out.reference.map((w) => w.seconds)) }
+  return {
+    pages: first.pages,
+    sessions: first.sessions,
+    distinct: ids.size,
+    ...out,
+    seconds,
+    sessionsPerSecond: { service: first.sessions / seconds.service, reference: first.sessions / seconds.reference },
+    ratio: median(out.service.map((w, i) => w.seconds / out.reference[i].seconds))
+  }
+}
+
+interface DuringWalkResult {
+  idle: RoundResult[]
+  during: RoundResult[]
+  /** What the walker listed during each round (after its first page), per second. */
+  walkerSessionsPerSecond: number[]
+  /** The walker's own CPU (the client's, not the service's) over the same time: cores busy. */
+  walkerCores: number[]
+  /** Medians over the rounds; ratio: during / idle, round by round, then the median. */
+  p99: { idle: number, during: number, ratio: number }
+}
+
+/**
+ * /get p99 of the service in alternating rounds: idle, then while a client (a process of its own)
+ * walks the crowded address in a loop. The reference has no list to walk: absolute numbers.
+ */
+async function getDuringWalk (ctx: Context, dir: string, population: Population): Promise<DuringWalkResult> {
+  step(`/get during walks: ${settings.rounds} rounds of ${settings.load.durationSeconds} s idle and as many while a client walks ${WALK_PATH} in a loop, alternating`)
+  const out: DuringWalkResult = { idle: [], during: [], walkerSessionsPerSecond: [], walkerCores: [], p99: { idle: 0, during: 0, ratio: 0 } }
+  for (let i = 0; i < settings.rounds; i++) {
+    out.idle.push(await round(ctx.service.url, WORKLOADS.get.requests(population), settings.load, ctx.service.proc.pid))
+    const walker = await startWalker(ctx.service.url, WALK_PATH, dir)
+    try {
+      out.during.push(await round(ctx.service.url, WORKLOADS.get.requests(population), settings.load, ctx.service.proc.pid))
+    } finally {
+      const listed = await walker.stop()
+      out.walkerSessionsPerSecond.push(listed.seconds > 0 ? listed.sessions / listed.seconds : 0)
+      out.walkerCores.push(listed.seconds > 0 ? listed.cpuSeconds / listed.seconds : 0)
+    }
+  }
+  out.p99 = {
+    idle: median(out.idle.map((r) => r.p99)),
+    during: median(out.during.map((r) => r.p99)),
+    ratio: median(out.during.map((r, i) => r.p99 / out.idle[i].p99))
+  }
+  return out
+}
+
+/**
+ * Memory per session with TOKEN_STORAGE=hashed: a service of its own (data in `dir/hashed`), with
+ * `total` sessions stored under their tokens' hashes as it stores them; checks that it finds one
+ * by its token and that its key is no token.
+ */
+async function hashedMemory (dir: string, total: number): Promise<MemoryStats> {
+  const own = join(dir, 'hashed')
+  mkdirSync(own, { recursive: true })
+  step(`hashed: a service with TOKEN_STORAGE=hashed (data in ${own}), ${total} sessions under their tokens' hashes`)
+  const service = await startService(own, { ...settings.service, tokenStorage: 'hashed' })
+  let admin: AdminConsole | undefined
+  try {
+    admin = await connectConsole(join(own, 'data', CONSOLE_SOCKET_NAME))
+    await preload(admin, { from: 0, to: total, total, ageSeconds: DAY, hashed: true })
+    const mem = await memory(admin)
+    const plainKeys = await admin.eval<number>(`
+      local keys, n = require('sessions.keys'), 0
+      for _, t in box.space.sessions:pairs() do
+        if keys.is_token(t[1]) then n = n + 1 end
+        if n > 0 then break end
+      end
+      return n`)
+    const found = await fetch(`${service.url}/get?token=${tokenOf(0)}`)
+    if (plainKeys !== 0 || !found.ok) throw new Error(`hashed: ${plainKeys} plain keys; /get of session 0: HTTP ${found.status}`)
+    return mem
+  } finally {
+    admin?.close()
+    await service.stop()
+  }
+}
+
+const spread = (values: number[], digits: number): string =>
+  `${median(values).toFixed(digits)} [${Math.min(...values).toFixed(digits)}..${Math.max(...values).toFixed(digits)}]`
+
+const memoryLine = (mem: MemoryStats): string =>
+  `arena_used ${mem.arenaUsedPerSession.toFixed(1)} B/session (tuples ${mem.itemsUsedPerSession.toFixed(1)} + indexes ${mem.indexPerSession.toFixed(1)}), ` +
+  `quota_used ${mem.quotaUsedPerSession.toFixed(1)} B/session`
+
 // The round with the median p99.
 function median3 (rounds: RoundResult[]): RoundResult {
   const p99 = median(rounds.map((r) => r.p99))
@@ -192,7 +350,32 @@ async function main (): Promise<void> {
       rows.push(await measure(ctx, `${WORKLOADS[key].name} @${total}`, WORKLOADS[key], all))
     }
     const sessionsAfter = await count(admin)
+
+    // The crowded lists, after the rows above (their users and ips are none of the crowd's), and
+    // removed before the sweep. First the sessions /new made go, for room (and the same N under
+    // the crowd in every run).
+    const removedMade = await removeMade(admin)
+    step(`crowd: removed the ${removedMade} sessions /new made; a user with ${CROWD_USER_SESSIONS} sessions and an address with ${CROWD_IP_SESSIONS}`)
+    const crowdStarted = Date.now()
+    await preloadCrowd(admin, { userSessions: CROWD_USER_SESSIONS, ipSessions: CROWD_IP_SESSIONS })
+    const crowdSeconds = (Date.now() - crowdStarted) / 1000
+    step('restarting the reference with the service\'s pages of the crowded lists')
+    await reference.stop()
+    const crowdReference = await startReference(tmp, { ...bodies, ...(await crowdBodies(service)) })
+    running.push(crowdReference)
+    ctx.reference = crowdReference
+    const pageRequests = WORKLOADS.userPage.requests(all)
+    await round(crowdReference.url, pageRequests, warm)
+    await round(service.url, pageRequests, warm)
+    const page = await measure(ctx, `${WORKLOADS.userPage.name} @${CROWD_USER_SESSIONS}`, WORKLOADS.userPage, all)
+    rows.push(page)
+    const walkResult = await walks(ctx)
+    // Sessions of the first half: those the mixed rows deleted were the last ones.
+    const duringWalk = await getDuringWalk(ctx, tmp, { from: 0, to: Math.floor(total / 2), total })
+    const crowdRemoved = await removeCrowd(admin)
+
     const sweepResult = await sweep(ctx)
+    const hashedMem = await hashedMemory(tmp, total)
 
     const scale = {
       rps: large.service.rps / small.service.rps,
@@ -202,8 +385,9 @@ async function main (): Promise<void> {
     console.log('\n' + table(rows))
     const cpu = cpuTable(rows)
     if (cpu !== undefined) console.log('\n' + cpu)
-    console.log(`\nmemory at ${mem.sessions} sessions: arena_used ${mem.arenaUsedPerSession.toFixed(1)} B/session ` +
-      `(tuples ${mem.itemsUsedPerSession.toFixed(1)} + indexes ${mem.indexPerSession.toFixed(1)}), quota_used ${mem.quotaUsedPerSession.toFixed(1)} B/session`)
+    console.log(`\nmemory at ${mem.sessions} sessions, TOKEN_STORAGE=plain: ${memoryLine(mem)}`)
+    console.log(`memory at ${hashedMem.sessions} sessions, TOKEN_STORAGE=hashed: ${memoryLine(hashedMem)} ` +
+      `(hashed - plain: ${(hashedMem.arenaUsedPerSession - mem.arenaUsedPerSession).toFixed(1)} B/session)`)
     console.log(`/get at ${SMALL}: the floor (one no-op Tarantool call) reaches ${floor.ratio.rps.toFixed(2)} of the reference, ` +
       `the service ${small.ratio.rps.toFixed(2)}`)
     const swing = referenceSwing(rows)
@@ -213,6 +397,23 @@ async function main (): Promise<void> {
     console.log(`sweep of ${sweepResult.expired} expired sessions: ${sweepResult.seconds.toFixed(2)} s; /get p99 during ${sweepResult.during.p99.toFixed(2)} ms ` +
       `vs idle ${sweepResult.idle.p99.toFixed(2)} ms (${sweepResult.p99Ratio.toFixed(2)}x), non-2xx during ${sweepResult.during.non2xx}` +
       (sweepResult.ttlReset > 0 ? `; the service reconnected and reset the TTL ${sweepResult.ttlReset} time(s) (see service.log)` : ''))
+    console.log(`crowd (made in ${crowdSeconds.toFixed(1)} s, ${crowdRemoved} removed after): ${page.workload}, side by side in the table: ` +
+      `${page.service.rps.toFixed(0)} req/s, ${page.ratio.rps.toFixed(2)} of the reference; p50 ${page.service.p50.toFixed(2)} ms, p99 ${page.service.p99.toFixed(2)} ms`)
+    console.log(`full walk of ${CROWD_IP} (${walkResult.sessions} sessions in ${walkResult.pages} pages of ${WALK_PAGE}, one request at a time), ` +
+      `side by side, medians [min..max] over ${settings.walks} walks a side: service ${spread(walkResult.service.map((w) => w.seconds), 2)} s/walk, ` +
+      `${walkResult.sessionsPerSecond.service.toFixed(0)} sessions/s; reference (its canned page, as many times) ` +
+      `${spread(walkResult.reference.map((w) => w.seconds), 2)} s/walk, ${walkResult.sessionsPerSecond.reference.toFixed(0)} sessions/s; ` +
+      `time ratio service/reference ${walkResult.ratio.toFixed(2)}` +
+      (walkResult.sessions === CROWD_IP_SESSIONS && walkResult.distinct === CROWD_IP_SESSIONS
+        ? ''
+        : ` (WARNING: ${CROWD_IP_SESSIONS} distinct sessions expected, listed ${walkResult.sessions} of ${walkResult.distinct} ids)`))
+    console.log(`/get p99 while a client walks ${CROWD_IP} in a loop (service only, absolute: the reference has no list to walk), medians [min..max] ` +
+      `over ${settings.rounds} alternating rounds: idle ${spread(duringWalk.idle.map((r) => r.p99), 2)} ms, during ${spread(duringWalk.during.map((r) => r.p99), 2)} ms; ` +
+      `during/idle ${duringWalk.p99.ratio.toFixed(2)}x (median of the per-round ratios; target at most 2x)` +
+      `${duringWalk.p99.ratio <= 2 ? '' : ': ABOVE TARGET'}; /get req/s idle ${spread(duringWalk.idle.map((r) => r.rps), 0)}, ` +
+      `during ${spread(duringWalk.during.map((r) => r.rps), 0)}; the walker listed ${spread(duringWalk.walkerSessionsPerSecond, 0)} sessions/s ` +
+      `with ${spread(duringWalk.walkerCores.map((c) => 100 * c), 0)}% of a core of its own; ` +
+      `non-2xx ${[...duringWalk.idle, ...duringWalk.during].reduce((n, r) => n + r.non2xx, 0)}`)
     const file = writeResults(join(ROOT, 'bench/results'), {
       date: new Date().toISOString(),
       settings,
@@ -221,6 +422,10 @@ async function main (): Promise<void> {
       sessionsAfterWorkloads: sessionsAfter,
       rows,
       memory: mem,
+      memoryHashed: hashedMem,
+      crowd: { userSessions: CROWD_USER_SESSIONS, ipSessions: CROWD_IP_SESSIONS, seconds: crowdSeconds, removed: crowdRemoved, madeRemovedBefore: removedMade },
+      walk: walkResult,
+      getDuringWalk: duringWalk,
       scale,
       referenceSwing: swing,
       sweep: sweepResult
