@@ -14,6 +14,7 @@ import metrics from './plugins/metrics.js'
 import requestId, { requestId as genReqId } from './plugins/request-id.js'
 import tarantool from './plugins/tarantool.js'
 import delIpRoute from './routes/del-ip.js'
+import rotateRoute from './routes/rotate.js'
 import delRoute from './routes/del.js'
 import delUserRoute from './routes/del-user.js'
 import getRoute from './routes/get.js'
@@ -81,7 +82,14 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
       sweepIntervalSeconds: config.SWEEP_INTERVAL_SECONDS,
       tokenStorage: config.TOKEN_STORAGE
     },
-    extraMaxBytes: config.EXTRA_MAX_BYTES
+    policy: {
+      extraMaxBytes: config.EXTRA_MAX_BYTES,
+      tokenStorage: config.TOKEN_STORAGE,
+      ttlSeconds: config.SESSION_TTL_SECONDS,
+      maxLifetimeSeconds: config.MAX_LIFETIME_SECONDS,
+      maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
+      limitPolicy: config.SESSION_LIMIT_POLICY
+    }
   })
 
   await app.register(metrics)
@@ -98,6 +106,7 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
     await scope.register(ipRoute)
     await scope.register(delUserRoute)
     await scope.register(delIpRoute)
+    await scope.register(rotateRoute)
   })
 }
 

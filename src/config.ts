@@ -14,6 +14,12 @@ export interface Config {
   TARANTOOL_TIMEOUT_MS: number
   TARANTOOL_BIN: string
   SESSION_TTL_SECONDS: number
+  /** Default lifetime of a session from its creation, however used; 0: none. */
+  MAX_LIFETIME_SECONDS: number
+  /** The most live sessions a user may have; 0: no limit. */
+  MAX_SESSIONS_PER_USER: number
+  /** At the limit, /new ends the user's least recently used session, or is refused. */
+  SESSION_LIMIT_POLICY: 'evict_oldest' | 'deny'
   SWEEP_INTERVAL_SECONDS: number
   EXTRA_MAX_BYTES: number
   /** The most sessions a list answers when the request gives no `limit`. */
@@ -50,6 +56,9 @@ const schema = {
     TARANTOOL_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: 600000, default: 1000 },
     TARANTOOL_BIN: { type: 'string', minLength: 1, default: 'tarantool' },
     SESSION_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 4294967295, default: 180 * 24 * 3600 },
+    MAX_LIFETIME_SECONDS: { type: 'integer', minimum: 0, maximum: 315360000, default: 0 },
+    MAX_SESSIONS_PER_USER: { type: 'integer', minimum: 0, maximum: 1000000, default: 0 },
+    SESSION_LIMIT_POLICY: { type: 'string', enum: ['evict_oldest', 'deny'], default: 'evict_oldest' },
     SWEEP_INTERVAL_SECONDS: { type: 'integer', minimum: 1, maximum: 86400, default: 60 },
     EXTRA_MAX_BYTES: { type: 'integer', minimum: 16, maximum: 1048576, default: 8192 },
     LIST_LIMIT: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 },

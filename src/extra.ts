@@ -22,11 +22,12 @@ function deeperThan (value: unknown, depth: number): boolean {
 }
 
 /**
- * The extra data carried by a request body, checked: a plain object of at most `maxBytes` as
- * JSON, nested at most EXTRA_MAX_DEPTH deep. `undefined` when the request has no body (see
- * plugins/body.ts).
+ * The extra data carried by a request body, checked: a plain object nested at most
+ * EXTRA_MAX_DEPTH deep. `undefined` when the request has no body (see plugins/body.ts). Its size
+ * (EXTRA_MAX_BYTES) is checked by Tarantool, which measures a new extra and a merged one alike
+ * (tarantool/sessions/json_size.lua).
  */
-export function extraFrom (body: unknown, maxBytes: number): Extra | undefined {
+export function extraFrom (body: unknown): Extra | undefined {
   if (body === undefined) return undefined
   if (body instanceof UnusableBody) throw body.error
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -38,9 +39,6 @@ export function extraFrom (body: unknown, maxBytes: number): Extra | undefined {
   }
   if (deeperThan(body, EXTRA_MAX_DEPTH)) {
     throw new ApiError('invalid_extra', `Extra data may be nested at most ${EXTRA_MAX_DEPTH} levels deep`)
-  }
-  if (Buffer.byteLength(JSON.stringify(body)) > maxBytes) {
-    throw new ApiError('payload_too_large', `Extra data is larger than ${maxBytes} bytes`)
   }
   // Form bodies come as null-prototype objects; give every caller an ordinary one.
   return { ...body }

@@ -12,7 +12,10 @@ export const PARAM_ERRORS: Record<string, ErrorCode> = {
   token: 'token_not_found',
   except: 'bad_request',
   limit: 'invalid_limit',
-  after: 'invalid_cursor'
+  after: 'invalid_cursor',
+  ttl: 'invalid_ttl',
+  lifetime: 'invalid_lifetime',
+  grace: 'invalid_grace'
 }
 
 const TOKEN_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$'
@@ -33,7 +36,10 @@ export const PARAM_SCHEMAS = {
   },
   session_id: { type: 'string', description: 'Session id, as SessionObject.id' },
   limit: { type: 'string', pattern: '^[0-9]+$', maxLength: 4, description: 'Most sessions in the page: 1 to 1000 (default LIST_LIMIT)' },
-  after: { type: 'string', maxLength: 64, description: 'The `next` cursor of the previous page' }
+  after: { type: 'string', maxLength: 64, description: 'The `next` cursor of the previous page' },
+  ttl: { type: 'string', pattern: '^[0-9]+$', maxLength: 9, description: 'Seconds of idleness after which the session is gone: 1 to 315360000 (default SESSION_TTL_SECONDS)' },
+  lifetime: { type: 'string', pattern: '^[0-9]+$', maxLength: 9, description: 'Seconds after its creation after which the session is gone however used: 1 to 315360000 (default MAX_LIFETIME_SECONDS)' },
+  grace: { type: 'string', pattern: '^[0-9]+$', maxLength: 2, description: 'Seconds the old token keeps working: 0 to 60 (default 0)' }
 } as const
 
 const DIGITS = /^[0-9]+$/
@@ -52,6 +58,17 @@ export function parseLimit (value: string | undefined, fallback: number): number
   const limit = DIGITS.test(value) ? Number(value) : NaN
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError('invalid_limit')
   return limit
+}
+
+/** The longest ttl or lifetime a session may have: ten years. */
+export const MAX_SESSION_SECONDS = 315360000
+
+/** Seconds written in decimal digits from `min` to `max`, or undefined when not given; anything else is `code`. */
+export function parseSeconds (value: string | undefined, min: number, max: number, code: ErrorCode): number | undefined {
+  if (value === undefined) return undefined
+  const seconds = DIGITS.test(value) ? Number(value) : NaN
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max) throw new ApiError(code)
+  return seconds
 }
 
 /**

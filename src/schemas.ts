@@ -12,17 +12,19 @@ export const sessionSchema = {
     create: { type: 'integer', description: 'Creation time, Unix seconds' },
     activity: { type: 'integer', description: 'Last use by /get, Unix seconds' },
     token: { type: 'string', description: 'Session token (UUID v4). With TOKEN_STORAGE=hashed, only where the caller sent it or the session was just created: absent from lists and from /del by id.' },
-    id: { type: 'string', description: 'Session id: names the session for good and is not a secret (nobody can compute the token from it). Show it to users and end a session with /del?id=.' }
+    id: { type: 'string', description: 'Session id: names the session for good (a rotation keeps it) and is not a secret (nobody can compute the token from it). Show it to users and end a session with /del?id=.' },
+    expires: { type: 'integer', description: 'The Unix second from which the session is gone if not used again: min(activity + ttl, create + lifetime), ttl and lifetime its own or the defaults (SESSION_TTL_SECONDS, MAX_LIFETIME_SECONDS)' }
   },
-  // token and id are left out of required so that they are written last, in the seed's order: the
-  // serializer writes the required keys first. id is always there; token is where the caller may have it.
+  // token, id and expires are left out of required so that they are written after the seed's keys,
+  // in its order: the serializer writes the required keys first. id and expires are always there;
+  // token is where the caller may have it.
   required: ['ip', 'extra', 'user_id', 'create', 'activity']
 } as const
 
 /** How /new and /get take extra data, for the docs. */
 export const EXTRA_DOC = 'Extra data: send a body, `application/x-www-form-urlencoded` or `application/json` (an object), ' +
-  'with a GET as the seed\'s PHP example does, or with a POST. At most EXTRA_MAX_BYTES (default 8192) bytes as JSON, ' +
-  'nested at most 32 levels.'
+  'with a GET as the seed\'s PHP example does, or with a POST. At most EXTRA_MAX_BYTES (default 8192) bytes as JSON.stringify writes it ' +
+  '(measured on the stored value, new or merged), nested at most 32 levels.'
 
 /** How the lists page, for the docs. */
 export const LIST_DOC = 'Pages: at most `limit` sessions (1 to 1000; default LIST_LIMIT, 1000), and `next`, the cursor of the next page ' +
@@ -41,7 +43,8 @@ export const SESSION_EXAMPLE = {
   create: 1464909151,
   activity: 1465564426,
   token: '61494096-9af7-49ba-9fb4-e89c0811e6d3',
-  id: 'oyP5Cm3kQ0mqY4bJ8ZbHcw'
+  id: 'oyP5Cm3kQ0mqY4bJ8ZbHcw',
+  expires: 1481116426
 }
 
 export const deletedSchema = {

@@ -52,9 +52,9 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('TOKEN_STORAGE=hashed', () 
     const userId = uniqueUserId()
     const ip = uniqueIp()
     const created = await newSession(app, userId, ip, { device: 'Nexus 5' })
-    expect(created).toEqual({ ip, extra: { device: 'Nexus 5' }, user_id: userId, create: expect.any(Number), activity: expect.any(Number), token: expect.any(String), id: expect.stringMatching(SESSION_ID) })
+    expect(created).toEqual({ ip, extra: { device: 'Nexus 5' }, user_id: userId, create: expect.any(Number), activity: expect.any(Number), token: expect.any(String), id: expect.stringMatching(SESSION_ID), expires: expect.any(Number) })
     const got = await ok(app, { url: `/get?token=${created.token}` })
-    expect(got).toEqual({ ...created, activity: got.activity })
+    expect(got).toEqual({ ...created, activity: got.activity, expires: got.activity + 180 * 24 * 3600 })
     const { token: _token, ...withoutToken } = got
     for (const url of [`/user?id=${userId}`, `/ip?ip=${ip}`]) {
       expect(await call(app, { url })).toEqual({ statusCode: 200, body: { status: 'success', data: [withoutToken], next: null } })

@@ -43,7 +43,7 @@ describe.skipIf(missing('php', PHP))('the seed PHP client', () => {
     const reply = JSON.parse(await php(`${base}/get?token=${session.token}`, false))
     expect(reply).toEqual({
       status: 'success',
-      data: { ...session, activity: expect.any(Number), extra: { device: 'Nexus 5', os: 'Android' } }
+      data: { ...session, activity: expect.any(Number), expires: expect.any(Number), extra: { device: 'Nexus 5', os: 'Android' } }
     })
   })
 

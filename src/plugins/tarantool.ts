@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { parseTarantoolUri } from '../config.js'
-import { SessionsStore, SettingsRefusedError, type StoreSettings } from '../store/sessions-store.js'
+import { SessionsStore, SettingsRefusedError, type StorePolicy, type StoreSettings } from '../store/sessions-store.js'
 import { TarantoolClient } from '../store/tarantool-client.js'
 
 declare module 'fastify' {
@@ -18,7 +18,7 @@ export interface TarantoolPluginOptions {
   /** How long start-up waits for the first connection before serving 503s until it comes. */
   connectWaitMs: number
   settings: StoreSettings
-  extraMaxBytes: number
+  policy: StorePolicy
 }
 
 /**
@@ -27,7 +27,7 @@ export interface TarantoolPluginOptions {
  */
 async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): Promise<void> {
   const client = new TarantoolClient({ ...parseTarantoolUri(opts.uri), timeoutMs: opts.timeoutMs })
-  const store = new SessionsStore(client, { extraMaxBytes: opts.extraMaxBytes, tokenStorage: opts.settings.tokenStorage })
+  const store = new SessionsStore(client, opts.policy)
   const log = app.log.child({ component: 'tarantool' })
 
   // The first push of the settings, which start-up waits for: settings Tarantool refuses stop it.

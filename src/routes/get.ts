@@ -20,7 +20,7 @@ export default async function getRoute (app: FastifyInstance): Promise<void> {
     handler: async (request) => {
       const { token, ip } = request.query
       const currentIp = ip === undefined ? undefined : parseIp(ip)
-      const extra = extraFrom(request.body, app.config.EXTRA_MAX_BYTES)
+      const extra = extraFrom(request.body)
       return await app.store.touch(token, currentIp, extra)
     }
   })

@@ -10,6 +10,8 @@ export interface Session {
   user_id: number
   create: number
   activity: number
+  /** The Unix second from which it is gone if not used again: min(activity + ttl, create + lifetime). */
+  expires: number
   /** Absent where the service does not know it: lists and /del?id= with TOKEN_STORAGE=hashed. */
   token?: string
   /** Names the session without being a secret (see session-codec.ts). */
@@ -33,6 +35,27 @@ export interface PageRequest {
 
 /** How tokens are kept in Tarantool: as they are, or only their one-way hash. */
 export type TokenStorage = 'plain' | 'hashed'
+
+/** What the store applies to every call: the limits of the configuration. */
+export interface StorePolicy {
+  /** The most a session's extra may be, new or merged, as JSON (tarantool/sessions/json_size.lua). */
+  extraMaxBytes: number
+  /** With 'hashed', sessions read back without their token (lists, /del?id=) answer none. */
+  tokenStorage: TokenStorage
+  /** The idle timeout of sessions created without their own, for `expires`. */
+  ttlSeconds: number
+  /** The lifetime of sessions created without their own; 0: none. */
+  maxLifetimeSeconds: number
+  /** The most live sessions a user may have (0: no limit), and what /new does at it. */
+  maxSessionsPerUser: number
+  limitPolicy: 'evict_oldest' | 'deny'
+}
+
+/** A session's own timeouts, given at its creation (seconds). */
+export interface Lifetimes {
+  ttl?: number
+  lifetime?: number
+}
 
 export type Extra = Record<string, unknown>
 
@@ -67,11 +90,21 @@ export interface StoreStats {
   /** The expiry sweep's counters since Tarantool started (tarantool/sessions/expiry.lua). */
   expiry: {
     expired: number
+    /** Entries the sweep looked at (absent from older Lua). */
+    scanned?: number
     batches: number
     passes: number
     pass_seconds: number
     last_pass_seconds: number
   }
+  /** /new's per-user limit since Tarantool started (tarantool/sessions/limits.lua); absent from older Lua. */
+  limits?: {
+    evicted: number
+    denied: number
+  }
+  /** Sessions with a ttl or lifetime of their own, and keys kept after rotations; absent from older Lua. */
+  deadlines?: number
+  aliases?: number
   /**
    * Marks of use: activity changes taken by /get and written later (tarantool/sessions/activity.lua).
    * Absent from a Tarantool still running the Lua of an older version.
@@ -82,7 +115,10 @@ export interface StoreStats {
   }
 }
 
-type SessionTuple = [token: string, userId: number, ip: StoredIp, create: number, activity: number, extra?: Extra | null]
+type SessionTuple = [
+  key: string, userId: number, ip: StoredIp, create: number, activity: number, extra?: Extra | null,
+  ttl?: number | null, ends?: number | null, origin?: string | null
+]
 
 /** An ip as Tarantool keeps it: IPv4 as its 32-bit number (5 bytes instead of up to 16), IPv6 as text. */
 type StoredIp = number | string
@@ -110,6 +146,7 @@ const PROC = {
   delKey: 'sessions.del_key',
   delUser: 'sessions.del_user',
   delIp: 'sessions.del_ip',
+  rotate: 'sessions.rotate',
   secret: 'sessions.secret',
   configure: 'sessions.configure',
   stats: 'sessions.stats'
@@ -140,29 +177,36 @@ function unwrap<T> (values: unknown[]): T {
 /** Typed access to the sessions kept in Tarantool; callers never see procedure names or tuples. */
 export class SessionsStore {
   readonly #client: TarantoolClient
-  readonly #extraMaxBytes: number
+  readonly #policy: StorePolicy
   readonly #plain: boolean
   #codec: SessionCodec | undefined
   #codecLoading: Promise<SessionCodec> | undefined
 
-  /**
-   * `extraMaxBytes`: the most a session's extra may reach by merging, as JSON. `tokenStorage`: with
-   * 'hashed', sessions read back without their token (lists, /del?id=) answer none.
-   */
-  constructor (client: TarantoolClient, opts: { extraMaxBytes: number, tokenStorage: TokenStorage }) {
+  constructor (client: TarantoolClient, policy: StorePolicy) {
     this.#client = client
-    this.#extraMaxBytes = opts.extraMaxBytes
-    this.#plain = opts.tokenStorage === 'plain'
+    this.#policy = policy
+    this.#plain = policy.tokenStorage === 'plain'
     // A new connection may reach another instance (restored, replaced) with another secret.
     client.on('connect', () => { this.#codec = undefined })
   }
 
-  /** Creates a session with a fresh token. */
-  async create (token: string, userId: number, ip: string, extra: Extra | undefined): Promise<SessionWithToken> {
+  /**
+   * Creates a session with a fresh token; too_many_sessions when the user is at the limit and the
+   * policy is 'deny' (with 'evict_oldest', Tarantool ends the least recently used to make room).
+   */
+  async create (token: string, userId: number, ip: string, extra: Extra | undefined, lifetimes: Lifetimes = {}): Promise<SessionWithToken> {
     const c = this.#client
+    const p = this.#policy
     // The codec first: a session created and then not answered would be a session nobody holds.
     const codec = this.#codec ?? await this.#codecOf()
-    const values = await c.call(PROC.new, [c.uuid(token), userId, storedIp(ip), extra ?? null])
+    const lifetime = lifetimes.lifetime ?? (p.maxLifetimeSeconds > 0 ? p.maxLifetimeSeconds : null)
+    const values = await c.call(PROC.new, [c.uuid(token), userId, storedIp(ip), extra ?? null, {
+      ttl: lifetimes.ttl ?? null,
+      lifetime,
+      extra_max_bytes: p.extraMaxBytes,
+      max_sessions: p.maxSessionsPerUser,
+      limit_policy: p.limitPolicy
+    }])
     return this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken
   }
 
@@ -170,11 +214,21 @@ export class SessionsStore {
   async touch (token: string, ip: string | undefined, extra: Extra | undefined): Promise<SessionWithToken> {
     const c = this.#client
     const codec = this.#codec ?? await this.#codecOf()
-    const values = await c.call(PROC.get, [c.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#extraMaxBytes])
-    const session = this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken
+    const values = await c.call(PROC.get, [c.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#policy.extraMaxBytes])
     // The new activity, when Tarantool answers the stored tuple and it apart.
-    if (typeof values[2] === 'number') session.activity = values[2]
-    return session
+    const activity = typeof values[2] === 'number' ? values[2] : undefined
+    return this.#session(codec, unwrap<SessionTuple>(values), token, activity) as SessionWithToken
+  }
+
+  /**
+   * Gives a session `newToken` in place of `token` (which works `grace` seconds more) and returns
+   * it, with the new token; the same id, user, create, ip, extra and timeouts.
+   */
+  async rotate (token: string, newToken: string, grace: number): Promise<SessionWithToken> {
+    const c = this.#client
+    const codec = this.#codec ?? await this.#codecOf()
+    const values = await c.call(PROC.rotate, [c.uuid(token), c.uuid(newToken), grace])
+    return this.#session(codec, unwrap<SessionTuple>(values), newToken) as SessionWithToken
   }
 
   /** Deletes a session by its token and returns what it was. */
@@ -260,14 +314,20 @@ export class SessionsStore {
     return { sessions: reply.sessions.map((t) => this.#session(codec, t)), next }
   }
 
-  /** The SessionObject of a tuple; `token`: the session's, when the caller has it. */
-  #session (codec: SessionCodec, t: SessionTuple, token?: string): Session {
-    const key = t[0]
-    // Keys in the seed's order, the id last.
-    const session = { ip: ipText(t[2]), extra: t[5] ?? null, user_id: t[1], create: t[3], activity: t[4] } as Session
+  /**
+   * The SessionObject of a tuple; `token`: the session's, when the caller has it; `activity`: its
+   * newest, when Tarantool answers it beside the tuple.
+   */
+  #session (codec: SessionCodec, t: SessionTuple, token?: string, activity: number = t[4]): Session {
+    const [key, userId, ip, create, , extra, ttl, ends, origin] = t
+    let expires = activity + (ttl ?? this.#policy.ttlSeconds)
+    if (ends != null && ends < expires) expires = ends
+    // Keys in the seed's order, then expires, the token and the id.
+    const session = { ip: ipText(ip), extra: extra ?? null, user_id: userId, create, activity, expires } as Session
     if (token !== undefined) session.token = token.toLowerCase()
     else if (this.#plain && isToken(key)) session.token = key
-    session.id = codec.id(uuidBytes(key))
+    // A rotated session keeps the id of its first key.
+    session.id = codec.id(uuidBytes(origin ?? key))
     return session
   }
 

@@ -3,13 +3,15 @@
 -- third value: the session's new activity, when the tuple returned does not hold it yet.
 -- A session is stored under a key: its token, or the token's hash (sessions.keys).
 local fiber = require('fiber')
-local json = require('json')
+local json_size = require('sessions.json_size')
 local msgpack = require('msgpack')
 local activity = require('sessions.activity')
+local aliases = require('sessions.aliases')
 local errors = require('sessions.errors')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
 local keys = require('sessions.keys')
+local limits = require('sessions.limits')
 local lists = require('sessions.lists')
 local secret = require('sessions.secret')
 local settings = require('sessions.settings')
@@ -18,6 +20,7 @@ local space = require('sessions.space')
 local token_hashing = require('sessions.token_hashing')
 
 local F = space.F
+local A = aliases.A
 local MAP = {__serialize = 'map'}
 
 local M = {NAMESPACE = 'sessions', procedures = {}}
@@ -27,12 +30,34 @@ local function now()
     return math.floor(fiber.time())
 end
 
--- The limit is the service's, measured as it measures request bodies: serialized as JSON.
--- Tarantool's encoder writes '/' as '\/', JSON.stringify as '/': those count one byte.
-local function too_large(extra, max_bytes)
-    local text = json.encode(extra)
-    local _, escaped_slashes = text:gsub('\\/', '')
-    return #text - escaped_slashes > max_bytes
+-- A value from the service that may be null (box.NULL: equal to nil, but true in a test), as nil.
+local function given(v)
+    if v == nil then return nil end
+    return v
+end
+
+-- The session a token opens at now_s, and the key it is stored under: by the token's key, or by
+-- a key it had before a rotation, within its grace (sessions.aliases).
+local function find(token, now_s)
+    local s = space.get()
+    local t, key = keys.find(s, token)
+    if t ~= nil or not aliases.any() then return t, key end
+    for _, form in ipairs(keys.forms(token)) do
+        local row = aliases.get(form)
+        if row ~= nil and now_s < row[A.until_s] then return keys.resolve(s, row[A.target]) end
+    end
+    return nil, key
+end
+
+-- The session an id names, by the key it is made of (session-codec.ts in the service), and the
+-- key it is stored under now.
+local function find_by_id(key)
+    local s = space.get()
+    local t, at = keys.resolve(s, key)
+    if t ~= nil or not aliases.any() then return t, at end
+    local row = aliases.get(key)
+    if row ~= nil and row[A.origin] then return keys.resolve(s, row[A.target]) end
+    return nil, key
 end
 
 local function same(a, b)
@@ -62,17 +87,37 @@ local function merge(old, new)
 end
 
 -- Creates a session. token: uuid, user_id: unsigned, ip: IPv4 as its 32-bit number or IPv6 as
--- canonical text, extra: map or nil
--- (checked by the service). Without extra, the tuple ends before the field: a byte less, which
--- moves most sessions to a smaller memtx size class.
-function api.new(token, user_id, ip, extra)
+-- canonical text, extra: map or nil (checked by the service); opts (all optional): ttl and lifetime
+-- (seconds), extra_max_bytes, max_sessions (the user's limit; 0 or none: no limit) and
+-- limit_policy ('evict_oldest' or 'deny', sessions.limits).
+-- The tuple ends after its last field given: a session without extra, ttl or lifetime has 5, a
+-- byte less than with a null extra, which moves most sessions to a smaller memtx size class.
+function api.new(token, user_id, ip, extra, opts)
     ip = ipv4_upgrade.stored(ip)
-    local t = now()
-    local key = keys.stored(token)
-    if extra == nil then
-        return space.get():insert{key, user_id, ip, t, t}
+    opts = given(opts) or {}
+    local ttl, lifetime = given(opts.ttl), given(opts.lifetime)
+    local max_bytes, max_sessions = given(opts.extra_max_bytes), given(opts.max_sessions)
+    extra = given(extra)
+    if extra ~= nil and max_bytes ~= nil and json_size.exceeds(extra, max_bytes) then
+        return nil, errors.payload_too_large(max_bytes)
     end
-    return space.get():insert{key, user_id, ip, t, t, extra}
+    local s = space.get()
+    local t = now()
+    local tuple = {keys.stored(token), user_id, ip, t, t}
+    if extra ~= nil or ttl ~= nil or lifetime ~= nil then tuple[F.extra] = extra or box.NULL end
+    if ttl ~= nil or lifetime ~= nil then tuple[F.ttl] = ttl or box.NULL end
+    if lifetime ~= nil then tuple[F.ends] = t + lifetime end
+    if max_sessions ~= nil and max_sessions > 0 then
+        local evict = limits.room(user_id, max_sessions, given(opts.limit_policy), t)
+        if evict == nil then return nil, errors.too_many_sessions(max_sessions) end
+        if #evict > 0 then
+            return box.atomic(function()
+                for _, key in ipairs(evict) do s:delete(key) end
+                return s:insert(tuple)
+            end)
+        end
+    end
+    return s:insert(tuple)
 end
 
 -- Returns a live session and marks it used now; a given ip becomes its current one and a given
@@ -82,8 +127,8 @@ end
 function api.get(token, ip, extra, extra_max_bytes)
     ip = ipv4_upgrade.stored(ip)
     local s = space.get()
-    local t, key = keys.find(s, token)
     local now_s = now()
+    local t, key = find(token, now_s)
     if t == nil or not expiry.is_live(t, now_s, key) then
         return nil, errors.token_not_found()
     end
@@ -93,7 +138,7 @@ function api.get(token, ip, extra, extra_max_bytes)
     end
     if extra ~= nil and changes(t[F.extra], extra) then
         local merged_extra = merge(t[F.extra], extra)
-        if too_large(merged_extra, extra_max_bytes) then
+        if json_size.exceeds(merged_extra, extra_max_bytes) then
             return nil, errors.payload_too_large(extra_max_bytes)
         end
         ops[#ops + 1] = {'=', F.extra, merged_extra}
@@ -123,20 +168,50 @@ end
 
 -- Deletes a session by its token and returns it.
 function api.del(token)
-    local _, key = keys.find(space.get(), token)
+    local _, key = find(token, now())
     return delete(key)
 end
 
--- Deletes a session by the key it is stored under (the token, or its hash), which the service
--- reads from a session id.
+-- Deletes a session by the key its id is made of, which the service reads from the id.
 function api.del_key(key)
-    if keys.is_token(key) and keys.hashed() then
-        -- An id read before its session's token was hashed (sessions.token_hashing).
-        local t = delete(key)
-        if t ~= nil then return t end
-        return delete(keys.hash(key))
+    local _, at = find_by_id(key)
+    return delete(at)
+end
+
+-- Gives a session a new token (`new_token`, chosen by the service) and returns it: same id, user,
+-- create, ip, extra, ttl and end; activity now. The old token stops working at once, or after
+-- `grace` seconds (sessions.aliases). A retry of a rotation done already (same tokens) returns the
+-- session as it is.
+function api.rotate(token, new_token, grace)
+    local s = space.get()
+    local now_s = now()
+    local new_key = keys.stored(new_token)
+    local t, key = keys.find(s, token)
+    if t == nil or not expiry.is_live(t, now_s, key) then
+        if aliases.any() then
+            for _, form in ipairs(keys.forms(token)) do
+                local row = aliases.get(form)
+                if row ~= nil and row[A.target] == new_key then
+                    local current = s:get(new_key)
+                    if current ~= nil and expiry.is_live(current, now_s, new_key) then
+                        return activity.current(current, new_key)
+                    end
+                end
+            end
+        end
+        return nil, errors.token_not_found()
     end
-    return delete(key)
+    local fields = t:totable()
+    for i = #fields + 1, F.ends do fields[i] = box.NULL end
+    fields[F.token] = new_key
+    fields[F.activity] = now_s
+    if fields[F.origin] == nil then fields[F.origin] = key end
+    return box.atomic(function()
+        local rotated = s:insert(fields)
+        s:delete(key)
+        aliases.retire(key, new_key, now_s + (given(grace) or 0))
+        return rotated
+    end)
 end
 
 -- The position a list's page starts after, from a procedure's arguments: nil for the first page.
@@ -163,16 +238,20 @@ function api.by_ip(ip, limit, after_activity, after_key)
     return lists.page('ip', {ip}, limit, after)
 end
 
--- The stored keys a sign-out keeps, as a set of their bytes: the session of `token`, or stored
--- under `key`, each in its plain and hashed forms (the token conversion may move it meanwhile).
+-- The session a sign-out keeps, as a set of the bytes of the key its id is made of
+-- (sign_out.identity), in its plain and hashed forms (the token conversion may move a session
+-- meanwhile): the session of `token`, or the one whose id is made of `key`.
 local function kept(token, key)
     local out = {}
-    -- Nulls from the service are box.NULL: equal to nil, but true in a test.
-    local plain = token
-    if plain == nil then plain = key end
-    if plain ~= nil then
-        out[plain:bin('b')] = true
-        if keys.is_token(plain) then out[keys.hash(plain):bin('b')] = true end
+    local identity = given(key)
+    if given(token) ~= nil then
+        local t = find(token, now())
+        if t == nil then return out end
+        identity = sign_out.identity(t)
+    end
+    if identity ~= nil then
+        out[identity:bin('b')] = true
+        if keys.is_token(identity) then out[keys.hash(identity):bin('b')] = true end
     end
     return out
 end
@@ -229,6 +308,10 @@ function api.stats()
         hashing_tokens = keys.converting(),
         expiry = expiry.counters,
         activity = activity.counters,
+        limits = limits.counters,
+        -- Sessions with a ttl or lifetime of their own; keys kept after rotations.
+        deadlines = space.deadlines():len(),
+        aliases = space.aliases():len(),
     }
 end
 

@@ -1,22 +1,35 @@
--- The expiry fiber: deletes sessions idle longer than the TTL, walking the activity index
--- oldest first in bounded batches, on the writable instance only.
+-- When a session is gone, and the expiry fiber that deletes those gone, on the writable instance.
+-- A session is gone from the second min(activity + ttl, ends): `ttl` its own or the TTL setting,
+-- `ends` from its lifetime. Reads check this themselves, so a session is never answered, listed or
+-- counted past its time however late the sweep is; the sweep frees the memory.
+-- A pass walks, oldest first, in bounded batches, only what is due:
+-- - the activity index, for sessions under the TTL setting (a change of the setting applies to
+--   them at once). Sessions with a ttl of their own met there are left to the next walk, and passed
+--   over from then on (`resume`): their turn comes in
+-- - the deadlines space (sessions.deadlines), by the second each is gone;
+-- - and the aliases whose grace is over (sessions.aliases).
 local fiber = require('fiber')
 local fibers = require('sessions.fibers')
 local log = require('log')
 local activity = require('sessions.activity')
+local aliases = require('sessions.aliases')
 local settings = require('sessions.settings')
 local space = require('sessions.space')
 
 local F = space.F
+local opt = space.opt
 local FIBER_NAME = 'sessions.expiry'
 -- Deletes per transaction: small enough that a batch never holds the tx thread for long.
 local BATCH = 100
+-- Entries a batch looks at, at most, deleted or not.
+local SCAN = 1000
 
 local M = {}
 
 -- Since this instance started, for the service's metrics.
 M.counters = {
     expired = 0,         -- sessions deleted by the sweep
+    scanned = 0,         -- entries the sweep looked at: what was due, and what it passed over
     batches = 0,         -- transactions that deleted some
     passes = 0,          -- full passes
     pass_seconds = 0,    -- time spent in passes, summed
@@ -28,45 +41,128 @@ M.counters = {
 local wakeup = fiber.cond()
 local woken = false
 
--- A session is live while it has been used within the TTL; older ones are gone even
--- before the sweep deletes them. A mark of use not yet written counts (key: the session's, if
--- the caller has it).
-function M.is_live(t, now_s, key)
-    local cutoff = now_s - settings.get().ttl
-    return t[F.activity] >= cutoff or activity.of(t, key) >= cutoff
+-- A position in the activity index, {activity, key}, before which every entry is a session with a
+-- ttl of its own: where the walk of the activity index starts. nil: from the oldest.
+local resume = nil
+
+-- The second from which the session `t` is gone if not used again, at the activity `activity_s`.
+function M.expires(t, activity_s)
+    local ttl = opt(t, F.ttl) or settings.get().ttl
+    local ends = opt(t, F.ends)
+    local at = activity_s + ttl
+    if ends ~= nil and ends < at then return ends end
+    return at
 end
 
--- Deletes at most BATCH expired sessions; returns how many it deleted. A session used since its
--- stored activity (a mark not yet written) is not expired.
-function M.sweep_batch(now_s)
-    local cutoff = now_s - settings.get().ttl
+-- Whether the session `t` is live at now_s. A mark of use not yet written counts when `marked`
+-- (reading it costs more than the rest: a caller that knows there is none says so); key: the
+-- session's, if the caller has it.
+function M.is_live(t, now_s, key, marked)
+    if now_s < M.expires(t, t[F.activity]) then return true end
+    if marked == false then return false end
+    local ends = opt(t, F.ends)
+    if ends ~= nil and ends <= now_s then return false end
+    return now_s < M.expires(t, activity.of(t, key))
+end
+
+local function delete_all(keys)
     local s = space.get()
-    local keys = {}
-    for _, t in s.index.activity:pairs(nil, {iterator = 'GE'}) do
-        if t[F.activity] >= cutoff or #keys >= BATCH then break end
-        local token = t[F.token]
-        if activity.of(t, token) < cutoff then keys[#keys + 1] = token end
-    end
-    if #keys > 0 then
-        box.atomic(function()
-            for _, key in ipairs(keys) do s:delete(key) end
-        end)
-        M.counters.expired = M.counters.expired + #keys
-        M.counters.batches = M.counters.batches + 1
-    end
-    return #keys
+    box.atomic(function()
+        for _, key in ipairs(keys) do s:delete(key) end
+    end)
+    M.counters.expired = M.counters.expired + #keys
+    M.counters.batches = M.counters.batches + 1
 end
 
--- One full pass: batches until nothing expired is left, yielding between them.
+-- Deletes up to BATCH sessions under the TTL setting that are gone, oldest first; returns how
+-- many, and whether it stopped at its bounds (more may be due).
+local function sweep_activity(now_s)
+    local cutoff = now_s - settings.get().ttl
+    local found, scanned, more = {}, 0, false
+    -- Whether every entry met so far is deleted here or is the deadlines' to sweep.
+    local clean, passed = true, resume
+    local from, iterator = nil, 'GE'
+    if resume ~= nil then from, iterator = resume, 'GT' end
+    for _, t in space.get().index.activity:pairs(from, {iterator = iterator}) do
+        if t[F.activity] > cutoff then break end
+        if #found >= BATCH or scanned >= SCAN then
+            more = true
+            break
+        end
+        scanned = scanned + 1
+        local key = t[F.token]
+        if opt(t, F.ttl) ~= nil then
+            if clean then passed = {t[F.activity], key} end
+        elseif activity.of(t, key) <= cutoff then
+            found[#found + 1] = key
+            if clean then passed = {t[F.activity], key} end
+        else
+            -- Used since: its mark, written soon, moves it.
+            clean = false
+        end
+    end
+    M.counters.scanned = M.counters.scanned + scanned
+    if #found > 0 then delete_all(found) end
+    -- Only once they are deleted: a failed delete leaves them before `resume` otherwise.
+    if clean then resume = passed end
+    return #found, more
+end
+
+-- Deletes up to BATCH sessions with a ttl or end of their own that are gone; as sweep_activity.
+local function sweep_deadlines(now_s)
+    local s = space.get()
+    local found, orphans, scanned, more = {}, {}, 0, false
+    for _, row in space.deadlines().index.at:pairs(nil, {iterator = 'GE'}) do
+        if row[2] > now_s then break end
+        if #found >= BATCH or scanned >= SCAN then
+            more = true
+            break
+        end
+        scanned = scanned + 1
+        local t = s:get(row[1])
+        if t == nil then
+            -- None is expected (a row goes with its session), but one would stay forever.
+            orphans[#orphans + 1] = row[1]
+        elseif not M.is_live(t, now_s, row[1]) then
+            -- Its row goes with it. One marked since `at` was written is live: its mark, written
+            -- soon, moves the row.
+            found[#found + 1] = row[1]
+        end
+    end
+    M.counters.scanned = M.counters.scanned + scanned
+    if #orphans > 0 then
+        box.atomic(function()
+            for _, key in ipairs(orphans) do space.deadlines():delete(key) end
+        end)
+    end
+    if #found > 0 then delete_all(found) end
+    return #found, more
+end
+
+-- Walks from the oldest again: sessions may have been stored before `resume` (sessions.token_hashing
+-- moves them to new keys).
+function M.rewind()
+    resume = nil
+end
+
+-- One batch of each kind; returns how many sessions it deleted and whether more may be due.
+function M.sweep_batch(now_s)
+    local by_ttl, more_ttl = sweep_activity(now_s)
+    local by_deadline, more_deadlines = sweep_deadlines(now_s)
+    local retired = aliases.sweep_batch(now_s, BATCH)
+    return by_ttl + by_deadline, more_ttl or more_deadlines or retired >= BATCH
+end
+
+-- One full pass: batches until nothing due is left, yielding between them.
 function M.sweep()
     local total = 0
     local started = fiber.clock()
-    repeat
-        if box.info.ro then break end
-        local n = M.sweep_batch(math.floor(fiber.time()))
+    while not box.info.ro do
+        local n, more = M.sweep_batch(math.floor(fiber.time()))
         total = total + n
         fiber.yield()
-    until n < BATCH
+        if not more then break end
+    end
     local seconds = fiber.clock() - started
     M.counters.passes = M.counters.passes + 1
     M.counters.pass_seconds = M.counters.pass_seconds + seconds
@@ -81,11 +177,15 @@ local function worker()
     while true do
         fiber.testcancel()
         woken = false
-        if not box.info.ro then
+        if box.info.ro then
+            -- Another instance sweeps meanwhile: start from the oldest when this one writes again.
+            M.rewind()
+        else
             local ok, err = pcall(M.sweep)
             -- A cancel caught by pcall must still stop the loop.
             fiber.testcancel()
             if not ok then
+                M.rewind()
                 log.error('sessions: expiry pass failed: %s', err)
             end
         end
@@ -101,6 +201,7 @@ end
 
 -- Starts the fiber, first cancelling one left by an earlier load of this code.
 function M.start()
+    M.rewind()
     fibers.restart(FIBER_NAME, worker)
 end
 

@@ -7,6 +7,7 @@ local api = require('sessions.api')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
 local token_hashing = require('sessions.token_hashing')
+local triggers = require('sessions.triggers')
 
 local M = {}
 
@@ -20,6 +21,8 @@ function M.start(opts)
     end
     -- Procedures are resolved by name through this one global table.
     rawset(_G, api.NAMESPACE, api.procedures)
+    -- Before any write of this instance: what follows a session's writes (sessions.triggers).
+    if box.space.sessions ~= nil then triggers.install() end
     activity.start()
     expiry.start()
     ipv4_upgrade.start()

@@ -46,6 +46,25 @@ function M.stored(token)
     return token
 end
 
+-- The keys a session of this token may be stored under: its key, and while plain tokens are
+-- being hashed the token itself.
+function M.forms(token)
+    if not M.hashed() then return {token} end
+    if M.converting() then return {M.hash(token), token} end
+    return {M.hash(token)}
+end
+
+-- The session stored under `key`, a key read earlier (from an id, or another space), and the
+-- key it is stored under now: the same, or its hash if tokens were hashed since.
+function M.resolve(space, key)
+    local t = space:get(key)
+    if t == nil and M.hashed() and M.is_token(key) then
+        local hashed = M.hash(key)
+        return space:get(hashed), hashed
+    end
+    return t, key
+end
+
 -- The session whose token this is, and the key it is stored under; nil if there is none.
 function M.find(space, token)
     if not M.hashed() then return space:get(token), token end

@@ -3,7 +3,7 @@
 -- and sorted whole.
 local fiber = require('fiber')
 local activity = require('sessions.activity')
-local settings = require('sessions.settings')
+local expiry = require('sessions.expiry')
 local space = require('sessions.space')
 
 local F = space.F
@@ -12,33 +12,54 @@ local F = space.F
 -- more than this, here or in the service. The service decodes and serializes about 30 ms a MB:
 -- 256 KB keep it near 10 ms; 1000 sessions without extra take about 100 KB.
 local PAGE_BYTES = 256 * 1024
+-- The most sessions gone but not swept yet a page passes over (see walk).
+local SKIP = 1000
 
 local M = {}
 
 -- Whether session `a` comes before `b` in a list: newer stored activity first, then the greater
 -- key, as the user_id and ip indexes order them.
-local function before(a, b)
-    if a[F.activity] ~= b[F.activity] then return a[F.activity] > b[F.activity] end
+local function precedes(a_activity, a_key, b_activity, b_key)
+    if a_activity ~= b_activity then return a_activity > b_activity end
     -- Big-endian bytes compare as Tarantool orders uuids (bin() alone is in host order).
-    return a[F.token]:bin('b') > b[F.token]:bin('b')
+    return a_key:bin('b') > b_key:bin('b')
+end
+
+local function before(a, b)
+    return precedes(a[F.activity], a[F.token], b[F.activity], b[F.token])
+end
+
+-- The same for positions, {activity, key}; and whether the position p comes before the session t.
+local function position_before(p, q)
+    return precedes(p[1], p[2], q[1], q[2])
+end
+
+local function position_before_session(p, t)
+    return precedes(p[1], p[2], t[F.activity], t[F.token])
 end
 
 -- Up to `n` live sessions of `index` whose key (field `field`) is `key`, in the index's order
--- from the newest, after the position `after` ({activity, key}) when given. Stops at the first
--- expired one: all after it are older. O(log n + n) whatever the key's total.
-local function walk(index, field, key, after, cutoff, n)
-    local out, bytes = {}, 0
+-- from the newest, after the position `after` ({activity, key}) when given. Sessions gone but not
+-- swept yet are passed over, at most SKIP of them: a walk that meets more stops there and returns
+-- the position of the last it looked at (the page's `next`). O(log n + n) whatever the key's total.
+local function walk(index, field, key, after, now_s, marked, n)
+    local out, bytes, skipped = {}, 0, 0
     local from, iterator = {key}, 'REQ'
     if after ~= nil then from, iterator = {key, after[1], after[2]}, 'LT' end
     for _, t in index:pairs(from, {iterator = iterator}) do
         -- LT goes on into the keys below this one.
-        if #out >= n or t[field] ~= key or t[F.activity] < cutoff then break end
-        out[#out + 1] = t
-        bytes = bytes + t:bsize()
-        -- One more past the budget: it tells that a next page follows.
-        if bytes > PAGE_BYTES and #out < n then n = #out + 1 end
+        if #out >= n or t[field] ~= key then break end
+        if expiry.is_live(t, now_s, nil, marked) then
+            out[#out + 1] = t
+            bytes = bytes + t:bsize()
+            -- One more past the budget: it tells that a next page follows.
+            if bytes > PAGE_BYTES and #out < n then n = #out + 1 end
+        else
+            skipped = skipped + 1
+            if skipped >= SKIP then return out, {t[F.activity], t[F.token]} end
+        end
     end
-    return out
+    return out, nil
 end
 
 -- Merges two lists each in `before` order.
@@ -70,14 +91,27 @@ function M.page(index_name, keys, limit, after)
         activity.settle(index_name, key)
     end
     local index = space.get().index[index_name]
-    local cutoff = math.floor(fiber.time()) - settings.get().ttl
-    local found = walk(index, field, keys[1], after, cutoff, limit + 1)
-    if keys[2] ~= nil then found = merged(found, walk(index, field, keys[2], after, cutoff, limit + 1)) end
+    local now_s = math.floor(fiber.time())
     -- Marks are looked for by any key: a session marked under one form of an ip may be listed
     -- under the other (sessions.ipv4_upgrade). Those taken while settling are shown.
     local marked = false
     for _, key in ipairs(keys) do
         marked = marked or activity.may_be_marked(index_name, key)
+    end
+    local found, cut = walk(index, field, keys[1], after, now_s, marked, limit + 1)
+    if keys[2] ~= nil then
+        local other, other_cut = walk(index, field, keys[2], after, now_s, marked, limit + 1)
+        found = merged(found, other)
+        -- A walk that stopped at SKIP knows nothing past its cut: the page ends at the first cut.
+        if cut == nil or (other_cut ~= nil and position_before(other_cut, cut)) then cut = other_cut end
+    end
+    if cut ~= nil then
+        local known = {}
+        for _, t in ipairs(found) do
+            if position_before_session(cut, t) then break end
+            known[#known + 1] = t
+        end
+        found = known
     end
     -- The walks stop one past the page: at `limit`, or sooner past PAGE_BYTES.
     local size = math.min(limit, #found)
@@ -95,7 +129,11 @@ function M.page(index_name, keys, limit, after)
     end
     local last = found[size]
     local next_position = nil
-    if #found > size then next_position = {last[F.activity], last[F.token]} end
+    if #found > size then
+        next_position = {last[F.activity], last[F.token]}
+    elseif cut ~= nil then
+        next_position = cut
+    end
     return {sessions = out, next = next_position}
 end
 

@@ -65,6 +65,37 @@ local steps = {
             box.space._schema:insert{secret.KEY, string.hex(digest.urandom(32))}
         end,
     },
+    {
+        -- A session's own idle timeout and absolute end, and the key its id is made of after a
+        -- rotation: nullable fields at the end of the tuple, which a session without them does not
+        -- carry (no byte added, no tuple rewritten). Sessions that have a ttl or an end are also
+        -- kept by the second they are gone, for the sweep (sessions.deadlines); the keys sessions
+        -- had before a rotation point to their current one (sessions.aliases).
+        name = 'per-session ttl, lifetime and rotation',
+        up = function()
+            local s = space.get()
+            local format = s:format()
+            format[space.F.ttl] = {name = 'ttl', type = 'unsigned', is_nullable = true}
+            format[space.F.ends] = {name = 'ends', type = 'unsigned', is_nullable = true}
+            format[space.F.origin] = {name = 'origin', type = 'uuid', is_nullable = true}
+            s:format(format)
+            local deadlines = box.schema.space.create(space.DEADLINES, {
+                format = {{name = 'key', type = 'uuid'}, {name = 'at', type = 'unsigned'}},
+            })
+            deadlines:create_index('primary', {type = 'HASH', parts = {'key'}})
+            deadlines:create_index('at', {type = 'TREE', parts = {'at', 'key'}})
+            local aliases = box.schema.space.create(space.ALIASES, {
+                format = {
+                    {name = 'key', type = 'uuid'},         -- the key before the rotation
+                    {name = 'target', type = 'uuid'},      -- the key the session has now
+                    {name = 'until', type = 'unsigned'},   -- the old token works before this second (0: no more)
+                    {name = 'origin', type = 'boolean'},   -- whether the key is the one the id is made of
+                },
+            })
+            aliases:create_index('primary', {type = 'HASH', parts = {'key'}})
+            aliases:create_index('until', {type = 'TREE', parts = {'until', 'key'}})
+        end,
+    },
 }
 
 local M = {}

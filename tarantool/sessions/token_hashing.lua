@@ -7,6 +7,7 @@ local fiber = require('fiber')
 local fibers = require('sessions.fibers')
 local log = require('log')
 local activity = require('sessions.activity')
+local expiry = require('sessions.expiry')
 local keys = require('sessions.keys')
 local space = require('sessions.space')
 
@@ -53,6 +54,8 @@ local function run()
         end)
         total = total + #found
         from = last
+        -- The moved sessions may sit before where the sweep goes on from.
+        if #found > 0 then expiry.rewind() end
         fiber.yield()
     until complete
     keys.converted()

@@ -36,7 +36,7 @@ describe('with API_KEY set', () => {
       const res = await call(app, { url: `/new?user_id=${userId}&ip=127.0.0.1`, headers: { authorization: `${scheme} ${KEY}` } })
       expect(res).toEqual({
         statusCode: 200,
-        body: { status: 'success', data: { user_id: userId, ip: '127.0.0.1', extra: null, token: expect.stringMatching(UUID_V4), id: expect.stringMatching(SESSION_ID), create: expect.any(Number), activity: expect.any(Number) } }
+        body: { status: 'success', data: { user_id: userId, ip: '127.0.0.1', extra: null, token: expect.stringMatching(UUID_V4), id: expect.stringMatching(SESSION_ID), create: expect.any(Number), activity: expect.any(Number), expires: expect.any(Number) } }
       })
       created.push((res.body as { data: unknown }).data)
     }

@@ -9,7 +9,7 @@ import { ERRORS } from '../../src/errors.js'
 import { buildApp } from '../support/app.js'
 import { missing } from '../support/programs.js'
 
-const API = ['/new', '/get', '/del', '/user', '/ip', '/del_user', '/del_ip']
+const API = ['/new', '/get', '/del', '/user', '/ip', '/del_user', '/del_ip', '/rotate']
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 describe('API docs', () => {

@@ -1,7 +1,7 @@
 // /metrics in Prometheus text: scraped before and after traffic, the numbers move as they should.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { buildApp, newSession, uniqueUserId } from '../support/app.js'
+import { buildApp, newSession, ok, uniqueUserId } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'
 
@@ -87,8 +87,9 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('metrics', () => {
     // Again with a new session if the test process stalled past the next second: expired then,
     // the session answers 404 and marks nothing.
     await vi.waitFor(async () => {
-      const session = await newSession(app, uniqueUserId())
-      // Used in the second after its creation (the TTL is 1 s: still live), its activity changes.
+      // A ttl of its own: under the TTL setting (1 s) a session is gone when its second ends.
+      const session = await ok(app, { url: `/new?user_id=${uniqueUserId()}&ip=10.0.0.1&ttl=5` })
+      // Used in the second after its creation, its activity changes.
       // Counted from Tarantool's `create`: that second may have ended before /new answered.
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, (session.create + 1) * 1000 + 20 - Date.now())))
       expect((await app.inject({ url: `/get?token=${session.token}` })).statusCode).toBe(200)

@@ -20,11 +20,12 @@ describe('/new', () => {
     expect(res.statusCode).toBe(200)
     expect(res.body).toEqual({
       status: 'success',
-      data: { ip, extra: null, user_id: userId, create: expect.any(Number), activity: expect.any(Number), token: expect.stringMatching(UUID_V4), id: expect.stringMatching(SESSION_ID) }
+      data: { ip, extra: null, user_id: userId, create: expect.any(Number), activity: expect.any(Number), token: expect.stringMatching(UUID_V4), id: expect.stringMatching(SESSION_ID), expires: expect.any(Number) }
     })
     const session = (res.body as { data: Session }).data
-    expect(Object.keys(session)).toEqual(['ip', 'extra', 'user_id', 'create', 'activity', 'token', 'id'])
+    expect(Object.keys(session)).toEqual(['ip', 'extra', 'user_id', 'create', 'activity', 'token', 'id', 'expires'])
     expect(session.create).toBe(session.activity)
+    expect(session.expires).toBe(session.activity + 180 * 24 * 3600)
     expect(session.create).toBeGreaterThanOrEqual(before)
     expect(session.create).toBeLessThanOrEqual(after)
     expect(await ok(app, { url: `/get?token=${session.token}` })).toMatchObject({ user_id: userId, ip })

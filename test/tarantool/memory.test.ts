@@ -34,7 +34,7 @@ describe('a full Tarantool', () => {
     const before = Math.floor(Date.now() / 1000)
     const got = await call(app, { url: `/get?token=${first.token}` })
     const after = Math.floor(Date.now() / 1000)
-    expect(got).toEqual({ statusCode: 200, body: { status: 'success', data: { ...first, activity: expect.any(Number) } } })
+    expect(got).toEqual({ statusCode: 200, body: { status: 'success', data: { ...first, activity: expect.any(Number), expires: expect.any(Number) } } })
     const { activity } = (got.body as { data: { activity: number } }).data
     expect(activity).toBeGreaterThanOrEqual(before)
     expect(activity).toBeLessThanOrEqual(after)
