@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { connectConsole } from '../../src/admin-console.js'
+import type { SessionWithToken as Session } from '../../src/store/sessions-store.js'
 import { INIT_LUA } from '../../src/embedded-tarantool.js'
 import { buildApp, ok } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
@@ -156,5 +157,50 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations from schema 2',
     const [first] = await ok<Array<{ token: string, id: string }>>(app, { url: '/user?id=1&limit=1' })
     expect(await ok(app, { url: `/del?id=${first.id}` })).toMatchObject({ token: first.token, id: first.id })
     expect((await app.inject({ url: `/get?token=${first.token}` })).statusCode).toBe(404)
+  })
+})
+
+/** Writes schema-4 data (before per-session ttl, lifetime and rotation) into `dir`. */
+function writeSchemaFour (dir: string): void {
+  const rows = OLD.map((s, i) => `{uuid.fromstr('${s.token}'), ${s.user_id}, ${167772160 + i}, ${NOW} - 100, ${NOW} - ${i}` +
+    (s.extra === null ? '}' : `, {device = '${s.extra.device}'}}`)).join(',\n')
+  writeOldSchema(dir, 4, `for _, t in ipairs({${rows}}) do box.space.sessions:insert(t) end`)
+}
+
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations from schema 4', () => {
+  let dir: string
+  let tarantool: TestTarantool
+  let app: FastifyInstance
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sessions-migrate4-'))
+    writeSchemaFour(dir)
+    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir })
+    app = await buildApp({ uri: tarantool.uri })
+  })
+  afterAll(async () => {
+    await app?.close()
+    await tarantool?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('keeps every session, under the TTL setting, with its id; they rotate and take the new rules', async () => {
+    const TTL = 180 * 24 * 3600
+    const listed = [
+      ...await ok<Session[]>(app, { url: '/user?id=7' }),
+      ...await ok<Session[]>(app, { url: '/user?id=8' }),
+      ...await ok<Session[]>(app, { url: '/user?id=9' })
+    ]
+    expect(listed.map((s) => s.token).sort()).toEqual(OLD.map((s) => s.token).sort())
+    for (const s of listed) {
+      const old = OLD.find((o) => o.token === s.token)!
+      expect(s).toEqual({
+        ip: `10.0.0.${OLD.indexOf(old)}`, extra: old.extra, user_id: old.user_id, create: NOW - 100,
+        activity: NOW - OLD.indexOf(old), expires: NOW - OLD.indexOf(old) + TTL, token: old.token, id: expect.any(String)
+      })
+    }
+    const rotated = await ok(app, { url: `/rotate?token=${OLD[1].token}&grace=5` })
+    expect(rotated).toMatchObject({ id: listed.find((s) => s.token === OLD[1].token)!.id, extra: OLD[1].extra, create: NOW - 100 })
+    expect(await ok(app, { url: `/del?id=${rotated.id}` })).toMatchObject({ token: rotated.token })
+    expect((await app.inject({ url: `/get?token=${OLD[0].token}` })).statusCode).toBe(200)
   })
 })
