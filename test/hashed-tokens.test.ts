@@ -80,6 +80,21 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('TOKEN_STORAGE=hashed', () 
     for (const s of sessions) expect(holding(files, s.token), s.token).toEqual([])
   })
 
+  it('rotates: the new token opens the session under its id, the old one only for its grace; neither is stored', async () => {
+    const userId = uniqueUserId()
+    const created = await newSession(app, userId)
+    const rotated = await ok(app, { url: `/rotate?token=${created.token}&grace=30` })
+    expect(rotated).toMatchObject({ id: created.id, token: expect.any(String), user_id: userId })
+    expect(await ok(app, { url: `/get?token=${created.token}` })).toMatchObject({ id: created.id, token: created.token })
+    const again = await ok(app, { url: `/rotate?token=${rotated.token}` })
+    expect(await call(app, { url: `/get?token=${rotated.token}` })).toEqual({ statusCode: 404, body: apiError('token_not_found') })
+    expect(await ok<Session[]>(app, { url: `/user?id=${userId}` })).toEqual([{ ...again, token: undefined, activity: expect.any(Number), expires: expect.any(Number) }].map(({ token, ...rest }) => rest))
+    await snapshot(dir)
+    const files = dataFiles(dir)
+    for (const token of [created.token, rotated.token, again.token]) expect(holding(files, token), token).toEqual([])
+    expect(await ok(app, { url: `/del?id=${created.id}` })).toMatchObject({ id: created.id })
+  })
+
   it('refuses to start in plain mode on hashed tokens, saying why', async () => {
     await expect(buildApp({ uri: tarantool.uri, env: { TOKEN_STORAGE: 'plain' } })).rejects.toThrow(/TOKEN_STORAGE=plain is refused/)
     // The hashed service still serves.
@@ -108,6 +123,8 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('switching from plain to ha
     for (let i = 0; i < 1200; i += 100) {
       sessions.push(...await Promise.all(Array.from({ length: 100 }, async () => await newSession(plain, userId))))
     }
+    // One rotated while tokens were plain: its id is made of its first (plain) key.
+    sessions[1] = await ok(plain, { url: `/rotate?token=${sessions[1].token}` })
     await plain.close()
 
     const hashed = await buildApp({ uri: tarantool.uri, env: { TOKEN_STORAGE: 'hashed' } })
@@ -129,9 +146,11 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('switching from plain to ha
       expect(listed).toHaveLength(sessions.length)
       expect(listed.every((s) => s.token === undefined)).toBe(true)
       for (const s of sessions) expect((await ok(hashed, { url: `/get?token=${s.token}` })).user_id).toBe(userId)
+      expect(listed.find((s) => s.id === sessions[1].id)).toBeDefined()
+      expect(await ok(hashed, { url: `/del?id=${sessions[1].id}` })).toMatchObject({ id: sessions[1].id, user_id: userId })
       // An id read before the conversion still names the session to keep.
       const [kept] = sessions
-      expect(await ok(hashed, { url: `/del_user?id=${userId}&except_id=${kept.id}` })).toEqual({ deleted: sessions.length - 1 })
+      expect(await ok(hashed, { url: `/del_user?id=${userId}&except_id=${kept.id}` })).toEqual({ deleted: sessions.length - 2 })
       expect((await ok(hashed, { url: `/get?token=${kept.token}` })).user_id).toBe(userId)
       // The converted state holds no token: a snapshot of it (older files are Tarantool's to
       // remove, after checkpoint_count newer snapshots).
