@@ -66,7 +66,9 @@ async function metrics (app: FastifyInstance): Promise<void> {
   const up = new Gauge({ name: 'tarantool_up', help: '1 if Tarantool answered the scrape\'s stats call, else 0', registers })
   const gauges: Array<[Gauge, (s: StoreStats) => number]> = [
     [new Gauge({ name: 'sessions_stored', help: 'Sessions in Tarantool, expired ones not yet swept included', registers }), (s) => s.sessions],
-    [new Gauge({ name: 'sessions_sweep_last_duration_seconds', help: 'Duration of the last expiry pass', registers }), (s) => s.expiry.last_pass_seconds]
+    [new Gauge({ name: 'sessions_sweep_last_duration_seconds', help: 'Duration of the last expiry pass', registers }), (s) => s.expiry.last_pass_seconds],
+    [new Gauge({ name: 'sessions_with_own_expiry', help: 'Stored sessions with a ttl or lifetime of their own', registers }), (s) => s.deadlines ?? 0],
+    [new Gauge({ name: 'sessions_rotation_aliases', help: 'Keys kept after rotations: the first key of each rotated session, and old tokens within their grace', registers }), (s) => s.aliases ?? 0]
   ]
   // Kept by Tarantool since it started: a restart of Tarantool resets them, as counters may.
   const counters: Array<[Counter, (s: StoreStats) => number]> = [
@@ -75,6 +77,9 @@ async function metrics (app: FastifyInstance): Promise<void> {
     [new Counter({ name: 'sessions_sweep_passes_total', help: 'Full expiry passes', registers }), (s) => s.expiry.passes],
     [new Counter({ name: 'sessions_sweep_seconds_total', help: 'Time spent in expiry passes', registers }), (s) => s.expiry.pass_seconds],
     [new Counter({ name: 'sessions_activity_marked_total', help: 'New activity seconds taken by /get, to be written shortly after', registers }), (s) => s.activity?.marked ?? 0],
+    [new Counter({ name: 'sessions_sweep_scanned_total', help: 'Entries the expiry sweep looked at (what was due, and what it passed over)', registers }), (s) => s.expiry.scanned ?? 0],
+    [new Counter({ name: 'sessions_evicted_total', help: 'Sessions ended by /new to keep a user within MAX_SESSIONS_PER_USER', registers }), (s) => s.limits?.evicted ?? 0],
+    [new Counter({ name: 'sessions_limit_denied_total', help: '/new refused with too_many_sessions', registers }), (s) => s.limits?.denied ?? 0],
     [new Counter({ name: 'sessions_activity_written_total', help: 'Activity seconds written (marked minus those superseded or of deleted sessions)', registers }), (s) => s.activity?.written ?? 0]
   ]
   const refresh = async (): Promise<void> => {

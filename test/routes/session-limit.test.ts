@@ -77,6 +77,8 @@ describe('MAX_SESSIONS_PER_USER with evict_oldest', () => {
     expect((await listed(other)).map((s) => s.id).sort()).toEqual(others.map((s) => s.id).sort())
     const stats = await evicting.store.stats()
     expect(stats.limits?.evicted).toBeGreaterThanOrEqual(CONCURRENT - LIMIT)
+    const metrics = (await evicting.inject({ url: '/metrics' })).body
+    expect(Number(/^sessions_evicted_total (\d+)$/m.exec(metrics)?.[1])).toBe(stats.limits?.evicted)
   })
 })
 
@@ -87,6 +89,8 @@ describe('MAX_SESSIONS_PER_USER with deny', () => {
     const succeeded = replies.filter((r) => r.statusCode === 200)
     expect(succeeded).toHaveLength(LIMIT)
     for (const r of replies) if (r.statusCode !== 200) expect(r).toEqual({ statusCode: 409, body: apiError('too_many_sessions') })
+    const metrics = (await denying.inject({ url: '/metrics' })).body
+    expect(Number(/^sessions_limit_denied_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(CONCURRENT - LIMIT)
     expect((await listed(userId)).map((s) => s.id).sort()).toEqual(succeeded.map((r) => (r.body as { data: Session }).data.id).sort())
   })
 
