@@ -219,11 +219,13 @@ const IPROTO_DATA = 0x30
 const IPROTO_ERROR_24 = 0x31
 const MP_EXT_UUID = 2
 
-/** One response: the call's sync, and its values or Tarantool's error message. */
+/** One response: the call's sync, and its values or Tarantool's error message and code. */
 export interface Response {
   sync: number
   data?: unknown[]
   error?: string
+  /** The error's code (errcode.h), from the response type 0x8000 | code. */
+  errorCode?: number
 }
 
 // Uuids (the tokens) come back as their text; large unsigned integers as numbers (user ids are at
@@ -266,7 +268,7 @@ export class ResponseReader {
       at += 5 + length
       const sync = header[IPROTO_SYNC]
       if (header[IPROTO_CODE] === 0) onResponse({ sync, data: (body?.[IPROTO_DATA] ?? []) as unknown[] })
-      else onResponse({ sync, error: String(body?.[IPROTO_ERROR_24] ?? `Tarantool error 0x${header[IPROTO_CODE].toString(16)}`) })
+      else onResponse({ sync, errorCode: header[IPROTO_CODE] & 0x7fff, error: String(body?.[IPROTO_ERROR_24] ?? `Tarantool error 0x${header[IPROTO_CODE].toString(16)}`) })
     }
     if (at < buf.length) {
       // Kept apart from the chunk, which may be large and mostly read.

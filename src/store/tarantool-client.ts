@@ -4,12 +4,24 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { TarantoolTarget } from '../config.js'
 import { RequestWriter, ResponseReader, Uuid, type Response } from './iproto.js'
+import { errorKind } from './tarantool-errors.js'
 
-/** Tarantool could not be reached, or did not answer in time: worth retrying later. */
+/**
+ * Tarantool could not be reached, did not answer in time, or refused the call for now (read-only,
+ * out of memory, no quorum): worth retrying later. `applied`: 'no' when the call surely did not
+ * run (never sent, or refused before any write), 'unknown' when it may have (sent, then the
+ * connection or the deadline went; a synchronous write without its quorum in time).
+ */
 export class StorageUnavailableError extends Error {
-  constructor (message: string) {
+  readonly applied: 'no' | 'unknown'
+  /** Tarantool's error code, when Tarantool answered one. */
+  readonly tarantoolCode?: number
+
+  constructor (message: string, applied: 'no' | 'unknown' = 'unknown', tarantoolCode?: number) {
     super(message)
     this.name = 'StorageUnavailableError'
+    this.applied = applied
+    this.tarantoolCode = tarantoolCode
   }
 }
 
@@ -23,9 +35,12 @@ export class StorageAuthError extends Error {
 
 /** Tarantool answered with an error: a bug on one side or the other. */
 export class StorageError extends Error {
-  constructor (message: string) {
+  readonly tarantoolCode?: number
+
+  constructor (message: string, tarantoolCode?: number) {
     super(message)
     this.name = 'StorageError'
+    this.tarantoolCode = tarantoolCode
   }
 }
 
@@ -52,9 +67,6 @@ interface Pending {
   reject: (err: Error) => void
 }
 
-const READ_ONLY = /read-only|box\.cfg\.read_only|bootstrap/i
-// memtx_memory is full: no write fits until sessions expire or memory is added.
-const OUT_OF_MEMORY = /Failed to allocate/
 const HANDSHAKE_MIN_MS = 1000
 const RETRY_STEP_MS = 50
 const RETRY_MAX_MS = 500
@@ -158,7 +170,7 @@ export class TarantoolClient extends EventEmitter {
     // Late: timed out already, its connection dropped since.
     if (pending === undefined) return
     if (response.error !== undefined) {
-      this.#fail(pending, this.#classify(response.error))
+      this.#fail(pending, this.#classify(response.error, response.errorCode))
       return
     }
     this.#pending.delete(response.sync)
@@ -247,16 +259,17 @@ export class TarantoolClient extends EventEmitter {
     return new Uuid(value)
   }
 
-  /** Whether an error Tarantool answered is worth retrying later (503) or a bug (500). */
-  #classify (message: string): Error {
-    if (READ_ONLY.test(message)) return new StorageUnavailableError(`Tarantool is read-only: ${message}`)
-    if (OUT_OF_MEMORY.test(message)) return new StorageUnavailableError(`Tarantool is out of memory: ${message}`)
-    return new StorageError(message)
+  /** Whether an error Tarantool answered is worth retrying later (503) or a bug (500), by its code. */
+  #classify (message: string, code: number | undefined): Error {
+    const { kind, why } = errorKind(code)
+    if (kind === 'failed') return new StorageError(message, code)
+    return new StorageUnavailableError(`Tarantool is ${why}: ${message}`, kind === 'refused' ? 'no' : 'unknown', code)
   }
 
   #unavailable (): StorageUnavailableError {
     const reason = this.#lastError ? `: ${this.#lastError.message}` : ''
-    return new StorageUnavailableError(`Tarantool is ${this.#state}${reason}`)
+    // Never sent: not applied.
+    return new StorageUnavailableError(`Tarantool is ${this.#state}${reason}`, 'no')
   }
 
   #connect (): void {

@@ -123,12 +123,12 @@ describe('ResponseReader', () => {
   it('decodes values and errors, whatever the chunks', () => {
     const stream = Buffer.concat([
       frame(1, 0, TUPLE_BODY),
-      frame(2, 0x8000 | 31, msgpack.encode({ 0x31: "Can't modify data on a read-only instance" })),
+      frame(2, 0x8000 | 7, msgpack.encode({ 0x31: "Can't modify data on a read-only instance" })),
       frame(3, 0, msgpack.encode({ 0x30: [null, { code: 'token_not_found', message: 'Token not found' }] }))
     ])
     const expected: Response[] = [
       { sync: 1, data: [[UUID, 2 ** 53 - 1, '192.0.2.1']] },
-      { sync: 2, error: "Can't modify data on a read-only instance" },
+      { sync: 2, errorCode: 7, error: "Can't modify data on a read-only instance" },
       { sync: 3, data: [null, { code: 'token_not_found', message: 'Token not found' }] }
     ]
     // Whole, then cut at every byte into two chunks, then byte by byte.

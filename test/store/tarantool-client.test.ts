@@ -97,11 +97,14 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('TarantoolClient', () => {
     for (const result of results) {
       expect(result.status).toBe('rejected')
       expect((result as PromiseRejectedResult).reason).toBeInstanceOf(StorageUnavailableError)
+      // Sent, then the connection went: it may have run.
+      expect((result as PromiseRejectedResult).reason).toMatchObject({ applied: 'unknown' })
     }
 
-    // Far sooner than the 20 s timeout: nothing is sent while disconnected.
+    // Far sooner than the 20 s timeout: nothing is sent while disconnected, so nothing ran.
     const started = Date.now()
     await expect(stats(client)).rejects.toBeInstanceOf(StorageUnavailableError)
+    await expect(stats(client)).rejects.toMatchObject({ applied: 'no' })
     expect(Date.now() - started).toBeLessThan(1000)
     expect(client.state).not.toBe('connected')
   })

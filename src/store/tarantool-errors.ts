@@ -1,0 +1,42 @@
+// Tarantool's errors told apart by their IPROTO error code (errcode.h; `box.error.<NAME>` in Lua),
+// never by their text, which changes between versions.
+
+/** Tarantool error codes the service handles on purpose. */
+export const ER = {
+  MEMORY_ISSUE: 2,
+  READONLY: 7,
+  LOADING: 116,
+  BOOTSTRAP_READONLY: 203,
+  UNCOMMITTED_FOREIGN_SYNC_TXNS: 214,
+  SYNC_QUORUM_TIMEOUT: 216,
+  SYNC_ROLLBACK: 217,
+  QUORUM_WAIT: 222,
+  SYNC_QUEUE_UNCLAIMED: 227,
+  SYNC_QUEUE_FOREIGN: 228
+} as const
+
+/**
+ * What an error answer says of the call: `refused` ones were not applied (raised before anything
+ * was written: read-only, still loading, no synchronous queue owner, out of memory) and may be sent
+ * elsewhere or again; `unknown` ones (a synchronous write whose quorum did not come in time) may
+ * still be applied by the replica set; `failed` is any other error, a bug on one side.
+ */
+export type ErrorKind = 'refused' | 'unknown' | 'failed'
+
+const KINDS = new Map<number, { kind: ErrorKind, why: string }>([
+  [ER.MEMORY_ISSUE, { kind: 'refused', why: 'out of memory' }],
+  [ER.READONLY, { kind: 'refused', why: 'read-only' }],
+  [ER.LOADING, { kind: 'refused', why: 'still loading' }],
+  [ER.BOOTSTRAP_READONLY, { kind: 'refused', why: 'read-only while bootstrapping' }],
+  [ER.UNCOMMITTED_FOREIGN_SYNC_TXNS, { kind: 'refused', why: 'waiting for the previous leader\'s synchronous transactions' }],
+  [ER.QUORUM_WAIT, { kind: 'refused', why: 'waiting for a quorum to take over' }],
+  [ER.SYNC_QUEUE_UNCLAIMED, { kind: 'refused', why: 'without a leader for synchronous writes' }],
+  [ER.SYNC_QUEUE_FOREIGN, { kind: 'refused', why: 'not the leader for synchronous writes' }],
+  [ER.SYNC_QUORUM_TIMEOUT, { kind: 'unknown', why: 'without a quorum in time' }],
+  [ER.SYNC_ROLLBACK, { kind: 'unknown', why: 'rolling back synchronous writes' }]
+])
+
+/** What an error answer with this code means, and a few words on why, for messages. */
+export function errorKind (code: number | undefined): { kind: ErrorKind, why: string } {
+  return (code === undefined ? undefined : KINDS.get(code)) ?? { kind: 'failed', why: 'failing' }
+}
