@@ -33,10 +33,13 @@ export class AccessLog extends LogController {
     }
   }
 
-  /** Whether a request answered with `status` after `ms` gets its line. */
+  /**
+   * Whether a request answered with `status` after `ms` gets its line. With `errors`, a 503
+   * (storage_unavailable) gets none: during an outage those are summed up by the OutageLog.
+   */
   logs (status: number, ms: number): boolean {
     if (this.#mode === 'all') return true
     if (this.#mode === 'off') return false
-    return status >= 400 || ms >= this.#slowMs
+    return (status >= 400 && status !== 503) || ms >= this.#slowMs
   }
 }

@@ -76,6 +76,7 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
   await app.register(tarantool, {
     uri: opts.tarantoolUri,
     timeoutMs: config.TARANTOOL_TIMEOUT_MS,
+    maxInFlight: config.TARANTOOL_MAX_IN_FLIGHT,
     connectWaitMs: opts.connectWaitMs ?? 5000,
     settings: {
       ttlSeconds: config.SESSION_TTL_SECONDS,

@@ -12,6 +12,8 @@ export interface Config {
   /** `user:password@host:port`; unset: run an embedded Tarantool. */
   TARANTOOL_URI?: string
   TARANTOOL_TIMEOUT_MS: number
+  /** The most calls waiting on Tarantool at once; past it, requests answer 503 without a call. */
+  TARANTOOL_MAX_IN_FLIGHT: number
   TARANTOOL_BIN: string
   SESSION_TTL_SECONDS: number
   /** Default lifetime of a session from its creation, however used; 0: none. */
@@ -54,6 +56,7 @@ const schema = {
     REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
     TARANTOOL_URI: { type: 'string', pattern: '^[^:@/]+:.*@[^@/]+:[0-9]{1,5}$' },
     TARANTOOL_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: 600000, default: 1000 },
+    TARANTOOL_MAX_IN_FLIGHT: { type: 'integer', minimum: 1, maximum: 1000000, default: 1024 },
     TARANTOOL_BIN: { type: 'string', minLength: 1, default: 'tarantool' },
     SESSION_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 4294967295, default: 180 * 24 * 3600 },
     MAX_LIFETIME_SECONDS: { type: 'integer', minimum: 0, maximum: 315360000, default: 0 },

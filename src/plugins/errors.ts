@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError, ERRORS } from '../errors.js'
 import { PARAM_ERRORS } from '../params.js'
+import { OutageLog } from '../outage-log.js'
 import { StorageAuthError, StorageUnavailableError } from '../store/tarantool-client.js'
 
 // Fastify's own request errors that have a code of ours.
@@ -43,12 +44,16 @@ export function toApiError (err: FastifyError | Error, url?: string): ApiError {
   return new ApiError('internal_error')
 }
 
-/** Answers with the API's error envelope; logs what is not an expected failure. */
-export function sendError (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/**
+ * Answers with the API's error envelope; logs what is not an expected failure, and 503s through
+ * `outages` (a line per window, not per request).
+ */
+export function sendError (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply, outages?: OutageLog): FastifyReply {
   const apiError = toApiError(err, request.routeOptions.url)
   if (apiError.code === 'storage_unavailable') {
-    // Expected while Tarantool is away; the connection's own state changes are logged too.
-    request.log.warn(`request failed: storage_unavailable: ${err.message}`)
+    // Expected while Tarantool is away; the connection's own state changes are logged apart.
+    if (outages !== undefined) outages.failed(err.message)
+    else request.log.warn(`request failed: storage_unavailable: ${err.message}`)
   } else if (apiError.statusCode >= 500) {
     request.log.error({ err }, `request failed: ${apiError.code}`)
   }
@@ -78,7 +83,9 @@ export function sendClientError (err: Error & { code?: string }, socket: Socket)
 
 /** One error shape for every failure: `{status:'error', code, message}`; 5xx never show internals. */
 async function errors (app: FastifyInstance): Promise<void> {
-  app.setErrorHandler(sendError)
+  const outages = new OutageLog(app.log.child({ component: 'outage' }))
+  app.setErrorHandler((err: FastifyError, request, reply) => sendError(err, request, reply, outages))
+  app.addHook('onClose', async () => { outages.flush() })
 
   app.setNotFoundHandler((_request, reply) => {
     const { status, message } = ERRORS.not_found

@@ -15,6 +15,8 @@ declare module 'fastify' {
 export interface TarantoolPluginOptions {
   uri: string
   timeoutMs: number
+  /** The most calls waiting on Tarantool at once (TARANTOOL_MAX_IN_FLIGHT). */
+  maxInFlight: number
   /** How long start-up waits for the first connection before serving 503s until it comes. */
   connectWaitMs: number
   settings: StoreSettings
@@ -26,7 +28,7 @@ export interface TarantoolPluginOptions {
  * credentials; an unreachable Tarantool is waited for briefly, then reconnected in the background.
  */
 async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): Promise<void> {
-  const client = new TarantoolClient({ ...parseTarantoolUri(opts.uri), timeoutMs: opts.timeoutMs })
+  const client = new TarantoolClient({ ...parseTarantoolUri(opts.uri), timeoutMs: opts.timeoutMs, maxInFlight: opts.maxInFlight })
   const store = new SessionsStore(client, opts.policy)
   const log = app.log.child({ component: 'tarantool' })
 

@@ -46,12 +46,17 @@ export class StorageError extends Error {
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'auth_failed' | 'closed'
 
-/** How a call ended: answered, failed as storage_unavailable (503), or failed otherwise. */
-export type CallOutcome = 'ok' | 'unavailable' | 'error'
+/**
+ * How a call ended: answered, failed as storage_unavailable (503), not sent because too many calls
+ * wait on Tarantool already (503 too), or failed otherwise.
+ */
+export type CallOutcome = 'ok' | 'unavailable' | 'shed' | 'error'
 
 export interface TarantoolClientOptions extends TarantoolTarget {
   /** Longest wait for the answer to one call, in milliseconds. */
   timeoutMs: number
+  /** The most calls waiting on Tarantool at once; more fail at once, unsent (default: no limit). */
+  maxInFlight?: number
 }
 
 interface Pending {
@@ -93,6 +98,7 @@ const RETRY_MAX_MS = 500
 export class TarantoolClient extends EventEmitter {
   readonly #driver: TarantoolConnection
   readonly #timeoutMs: number
+  readonly #maxInFlight: number
   readonly #user: string
   // Calls in flight by sync, oldest (so soonest deadline) first.
   readonly #pending = new Map<number, Pending>()
@@ -112,6 +118,7 @@ export class TarantoolClient extends EventEmitter {
   constructor (opts: TarantoolClientOptions) {
     super()
     this.#timeoutMs = opts.timeoutMs
+    this.#maxInFlight = opts.maxInFlight ?? Infinity
     this.#user = opts.user
     this.#driver = new TarantoolConnection({
       host: opts.host,
@@ -146,6 +153,11 @@ export class TarantoolClient extends EventEmitter {
     if (this.#state !== 'connected' || socket === undefined || !socket.writable) {
       this.emit('call', name, 0, 'unavailable')
       return Promise.reject(this.#unavailable())
+    }
+    if (this.#pending.size >= this.#maxInFlight) {
+      // Queued calls would only wait longer: Tarantool is behind, and each of them adds to it.
+      this.emit('call', name, 0, 'shed')
+      return Promise.reject(new StorageUnavailableError(`${this.#pending.size} calls wait on Tarantool already, the most allowed`, 'no'))
     }
     return new Promise((resolve, reject) => {
       const sync = this.#sync = (this.#sync + 1) % 0x100000000

@@ -85,6 +85,27 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('TarantoolClient', () => {
     await vi.waitFor(async () => { await stats(client) }, { timeout: 5000, interval: 50 })
   })
 
+  it('sends no more than maxInFlight calls at once: the next fail at once, unsent, until answers come', async () => {
+    const tarantool = await startTarantool()
+    cleanup.push(tarantool.stop)
+    const client = new TarantoolClient({ ...parseTarantoolUri(tarantool.uri), timeoutMs: GENEROUS_TIMEOUT_MS, maxInFlight: 2 })
+    cleanup.push(() => client.close())
+    await client.waitConnected(5000)
+    const outcomes: string[] = []
+    client.on('call', (_name: string, _seconds: number, outcome: string) => outcomes.push(outcome))
+    tarantool.signal!('SIGSTOP')
+    cleanup.push(() => tarantool.signal!('SIGCONT'))
+    const waiting = [stats(client), stats(client)]
+    const started = Date.now()
+    await expect(stats(client)).rejects.toMatchObject({ name: 'StorageUnavailableError', applied: 'no' })
+    expect(Date.now() - started).toBeLessThan(100)
+    expect(outcomes).toEqual(['shed'])
+    tarantool.signal!('SIGCONT')
+    await Promise.all(waiting)
+    await stats(client)
+    expect(outcomes).toEqual(['shed', 'ok', 'ok', 'ok'])
+  })
+
   it('fails calls in flight as soon as the connection drops, and fails fast while down', async () => {
     const { tarantool, client } = await setup(20_000)
     tarantool.signal!('SIGSTOP')
