@@ -56,7 +56,7 @@ const schema = {
     REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
     TARANTOOL_URI: { type: 'string', pattern: '^[^:@/]+:.*@[^@/]+:[0-9]{1,5}$' },
     TARANTOOL_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: 600000, default: 1000 },
-    TARANTOOL_MAX_IN_FLIGHT: { type: 'integer', minimum: 1, maximum: 1000000, default: 1024 },
+    TARANTOOL_MAX_IN_FLIGHT: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
     TARANTOOL_BIN: { type: 'string', minLength: 1, default: 'tarantool' },
     SESSION_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 4294967295, default: 180 * 24 * 3600 },
     MAX_LIFETIME_SECONDS: { type: 'integer', minimum: 0, maximum: 315360000, default: 0 },
@@ -80,6 +80,9 @@ const schema = {
     API_KEY: { type: 'string', minLength: 16, pattern: '^[!"$-~]+$' }
   }
 } as const
+
+/** The Tarantool password docker-compose.yml falls back to: fine to try the service, never to run it. */
+export const DEFAULT_PASSWORD = 'change-me'
 
 const URI_HINT = 'TARANTOOL_URI must look like user:password@host:port'
 const API_KEY_HINT = 'API_KEY must be printable ASCII without spaces or #'

@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import sessionsApp, { serverOptions, VERSION } from './app.js'
-import { loadConfig, redactConfig, type Config } from './config.js'
+import { DEFAULT_PASSWORD, loadConfig, parseTarantoolUri, redactConfig, type Config } from './config.js'
 import { startEmbeddedTarantool, type EmbeddedTarantool } from './embedded-tarantool.js'
 import { loggerOptions } from './logger.js'
 
@@ -49,6 +49,10 @@ async function main (): Promise<void> {
   }
   const tarantoolVersion = await app.store.stats().then((stats) => stats.version, () => 'unreachable')
   app.log.info({ version: VERSION, tarantool: tarantoolVersion, embedded: embedded !== undefined, config: redactConfig(config) }, 'sessions started')
+  if (config.TARANTOOL_URI !== undefined && parseTarantoolUri(config.TARANTOOL_URI).password === DEFAULT_PASSWORD) {
+    app.log.warn(`THE TARANTOOL PASSWORD IS THE COMPOSE FILE'S DEFAULT '${DEFAULT_PASSWORD}': anyone who can reach Tarantool's port can read and end every session. ` +
+      'Set TARANTOOL_PASSWORD (docker-compose) or the password in TARANTOOL_URI to a secret of your own.')
+  }
 }
 
 main().catch((err: Error) => {

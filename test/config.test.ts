@@ -8,7 +8,7 @@ describe('loadConfig', () => {
       HOST: '127.0.0.1',
       REQUEST_TIMEOUT_MS: 10000,
       TARANTOOL_TIMEOUT_MS: 1000,
-      TARANTOOL_MAX_IN_FLIGHT: 1024,
+      TARANTOOL_MAX_IN_FLIGHT: 10000,
       TARANTOOL_BIN: 'tarantool',
       SESSION_TTL_SECONDS: 180 * 24 * 3600,
       MAX_LIFETIME_SECONDS: 0,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { runServer as runServerIn, stopAll, untilServing, type RunningServer } from './support/server.js'
-import { freePort, isRunning, TARANTOOL_BIN } from './support/tarantool.js'
+import { freePort, isRunning, startTarantool, TARANTOOL_BIN } from './support/tarantool.js'
 import { missing } from './support/programs.js'
 
 const cleanup: Array<() => void> = []
@@ -49,6 +49,26 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('server', () => {
     expect(line.version).toMatch(/^\d+\.\d+\.\d+/)
     expect(line.config).toMatchObject({ PORT: server.port, API_KEY: '[redacted]', SESSION_TTL_SECONDS: 15552000, LOG_LEVEL: 'info' })
     expect(server.output()).not.toContain(apiKey)
+  })
+
+  it('warns loudly when the Tarantool password is the compose file\'s default, and only then', async () => {
+    const tarantool = await startTarantool({ TARANTOOL_USER_PASSWORD: 'change-me' })
+    try {
+      const uri = tarantool.uri.replace(`:${tarantool.password}@`, ':change-me@')
+      const server = await runServer({ LOG_LEVEL: 'warn', TARANTOOL_URI: uri })
+      await untilServing(server)
+      const warnings = server.output().split('\n').filter((line) => line.includes('THE TARANTOOL PASSWORD IS'))
+      expect(warnings).toHaveLength(1)
+      expect(JSON.parse(warnings[0])).toMatchObject({ level: 40 })
+      expect(warnings[0]).toContain('TARANTOOL_PASSWORD')
+      server.process.kill('SIGTERM')
+      await server.exited
+    } finally {
+      await tarantool.stop()
+    }
+    const embedded = await runServer({ LOG_LEVEL: 'warn' })
+    await untilServing(embedded)
+    expect(embedded.output()).not.toContain('THE TARANTOOL PASSWORD IS')
   })
 
   it('leaves no Tarantool behind when it is killed outright', async () => {

@@ -12,6 +12,8 @@ declare module 'fastify' {
   }
 }
 
+const SETTINGS_RETRY_MS = 1000
+
 export interface TarantoolPluginOptions {
   uri: string
   timeoutMs: number
@@ -34,15 +36,26 @@ async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): P
 
   // The first push of the settings, which start-up waits for: settings Tarantool refuses stop it.
   let firstPush: Promise<void> | undefined
+  let retry: NodeJS.Timeout | undefined
+  // A failed push (a timeout, an error) is tried again every second while connected, and /ready
+  // says so meanwhile (store.settingsProblem).
+  const push = (): Promise<void> => {
+    clearTimeout(retry)
+    const pushed = store.configure(opts.settings)
+    pushed.catch((err: Error) => {
+      if (err instanceof SettingsRefusedError) return
+      log.error({ err }, 'could not apply settings in Tarantool, trying again in 1 s')
+      if (client.state === 'connected') retry = setTimeout(push, SETTINGS_RETRY_MS).unref()
+    })
+    return pushed
+  }
   client.on('connect', () => {
     log.info('connected to Tarantool')
     // Every (re)connect: the instance may be new, or may have restarted with older settings.
-    const push = store.configure(opts.settings)
-    firstPush ??= push
-    push.catch((err: Error) => {
-      log.error({ err }, 'could not apply settings in Tarantool')
-    })
+    const pushed = push()
+    firstPush ??= pushed
   })
+  app.addHook('onClose', async () => { clearTimeout(retry) })
   client.on('disconnect', (err: Error) => log.warn({ err }, 'lost the connection to Tarantool, reconnecting'))
   client.on('auth_failed', (err: Error) => log.error({ err }, 'Tarantool rejected the credentials'))
 

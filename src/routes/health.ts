@@ -20,8 +20,8 @@ const readySchema = {
 } as const
 
 /**
- * Probes: /health says the process serves HTTP (liveness); /ready
- * says Tarantool answered a call within TARANTOOL_TIMEOUT_MS and takes writes (readiness).
+ * Probes: /health says the process serves HTTP (liveness); /ready says Tarantool answered a call
+ * within TARANTOOL_TIMEOUT_MS, takes writes, and holds this service's settings (readiness).
  */
 export default async function healthRoutes (app: FastifyInstance): Promise<void> {
   app.get('/health', {
@@ -35,12 +35,14 @@ export default async function healthRoutes (app: FastifyInstance): Promise<void>
   app.get('/ready', {
     schema: {
       tags: ['probes'],
-      summary: 'Readiness: Tarantool answers and takes writes',
+      summary: 'Readiness: Tarantool answers, takes writes and holds this service\'s settings',
       response: responsesOf(readySchema, ['internal_error', 'storage_unavailable'], { bare: true })
     }
   }, async () => {
     const stats = await app.store.stats()
     if (stats.ro) throw new ApiError('storage_unavailable', 'Tarantool is read-only')
+    const problem = app.store.settingsProblem(stats)
+    if (problem !== undefined) throw new ApiError('storage_unavailable', problem)
     return success({ tarantool_version: stats.version, sessions: stats.sessions })
   })
 }

@@ -181,6 +181,9 @@ export class SessionsStore {
   readonly #plain: boolean
   #codec: SessionCodec | undefined
   #codecLoading: Promise<SessionCodec> | undefined
+  // The settings this service asks for, and why the last push of them failed (undefined: it did not).
+  #desired: StoreSettings | undefined
+  #settingsError: Error | undefined
 
   constructor (client: TarantoolClient, policy: StorePolicy) {
     this.#client = client
@@ -346,12 +349,39 @@ export class SessionsStore {
    * SettingsRefusedError when Tarantool cannot take them (TOKEN_STORAGE=plain on hashed tokens).
    */
   async configure (settings: StoreSettings): Promise<void> {
-    const [, failure] = await this.#client.call(PROC.configure, [{
-      ttl: settings.ttlSeconds,
-      sweep_interval: settings.sweepIntervalSeconds,
-      token_storage: settings.tokenStorage
-    }]) as [unknown, { message?: string } | undefined]
-    if (failure != null) throw new SettingsRefusedError(failure.message ?? 'Tarantool refused the settings')
+    this.#desired = settings
+    let failure: { message?: string } | undefined
+    try {
+      [, failure] = await this.#client.call(PROC.configure, [{
+        ttl: settings.ttlSeconds,
+        sweep_interval: settings.sweepIntervalSeconds,
+        token_storage: settings.tokenStorage
+      }]) as [unknown, { message?: string } | undefined]
+    } catch (err) {
+      this.#settingsError = err as Error
+      throw err
+    }
+    if (failure != null) {
+      this.#settingsError = new SettingsRefusedError(failure.message ?? 'Tarantool refused the settings')
+      throw this.#settingsError
+    }
+    this.#settingsError = undefined
+  }
+
+  /**
+   * Why Tarantool does not hold this service's settings, from its stats: the last push failed, or
+   * another service (or an older one) pushed others since. Undefined when it holds them.
+   */
+  settingsProblem (stats: StoreStats): string | undefined {
+    if (this.#settingsError !== undefined) return `this service's settings could not be applied in Tarantool: ${this.#settingsError.message}`
+    const want = this.#desired
+    if (want === undefined) return undefined
+    const differ: string[] = []
+    if (stats.ttl !== want.ttlSeconds) differ.push(`ttl ${stats.ttl} against SESSION_TTL_SECONDS=${want.ttlSeconds}`)
+    if (stats.sweep_interval !== want.sweepIntervalSeconds) differ.push(`sweep interval ${stats.sweep_interval} against SWEEP_INTERVAL_SECONDS=${want.sweepIntervalSeconds}`)
+    if (stats.token_storage !== undefined && stats.token_storage !== want.tokenStorage) differ.push(`token storage ${stats.token_storage} against TOKEN_STORAGE=${want.tokenStorage}`)
+    if (differ.length === 0) return undefined
+    return `Tarantool's settings are not this service's (another service with other settings shares it?): ${differ.join(', ')}`
   }
 
   /** Counters and settings in force in Tarantool. */

@@ -2,6 +2,10 @@
 // killed and brought back.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connectConsole, type AdminConsole } from '../../src/admin-console.js'
 import { apiError, buildApp, call } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'
@@ -54,5 +58,59 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('probes', () => {
     await vi.waitFor(async () => { expect((await call(app, { url: '/ready' })).statusCode).toBe(200) }, { timeout: 10_000, interval: 50 })
     // Soon, by itself; wide, for a busy machine (no figure is promised).
     expect(Date.now() - back).toBeLessThan(5000)
+  })
+
+  it('are not ready while Tarantool holds another service\'s settings, and say which', async () => {
+    const other = await buildApp({ uri: tarantool.uri, env: { SESSION_TTL_SECONDS: '3600' } })
+    try {
+      const res = await app.inject({ url: '/ready' })
+      expect(res.statusCode).toBe(503)
+      expect(res.json()).toEqual({ status: 'error', code: 'storage_unavailable', message: expect.stringContaining('ttl 3600 against SESSION_TTL_SECONDS=15552000') })
+      expect((await other.inject({ url: '/ready' })).statusCode).toBe(200)
+    } finally {
+      await other.close()
+    }
+    // Ours again once it pushes them (at its next connect: here, a new app with them).
+    const again = await buildApp({ uri: tarantool.uri })
+    await again.close()
+    expect((await app.inject({ url: '/ready' })).statusCode).toBe(200)
+  })
+})
+
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('readiness and a failed push of the settings', () => {
+  let dir: string
+  let tarantool: TestTarantool
+  let admin: AdminConsole
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sessions-probes-'))
+    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir, TARANTOOL_CONSOLE_SOCKET: join(dir, 'console.sock') })
+    admin = await connectConsole(join(dir, 'console.sock'))
+  })
+  afterAll(async () => {
+    admin?.close()
+    await tarantool?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('is not ready while its settings could not be pushed, and tries again until they are', async () => {
+    const app = await buildApp({ uri: tarantool.uri, env: { TARANTOOL_TIMEOUT_MS: '300' } })
+    onTestFinished(async () => { await app.close() })
+    expect((await app.inject({ url: '/ready' })).statusCode).toBe(200)
+    // configure fails from now on; a paused Tarantool makes the service reconnect, and push again.
+    await admin.eval('broken_configure = sessions.configure; sessions.configure = function() error("settings store broken") end')
+    tarantool.signal!('SIGSTOP')
+    try {
+      // A call that gets no answer at all: the connection is dropped as dead.
+      expect((await app.inject({ url: '/ready' })).statusCode).toBe(503)
+    } finally {
+      tarantool.signal!('SIGCONT')
+    }
+    await vi.waitFor(async () => {
+      const res = await app.inject({ url: '/ready' })
+      expect(res.statusCode).toBe(503)
+      expect(res.json().message).toContain('could not be applied')
+    }, { timeout: 10_000, interval: 100 })
+    await admin.eval('sessions.configure = broken_configure')
+    await vi.waitFor(async () => { expect((await app.inject({ url: '/ready' })).statusCode).toBe(200) }, { timeout: 5000, interval: 100 })
   })
 })
