@@ -90,6 +90,7 @@ end
 -- canonical text, extra: map or nil (checked by the service); opts (all optional): ttl and lifetime
 -- (seconds), extra_max_bytes, max_sessions (the user's limit; 0 or none: no limit) and
 -- limit_policy ('evict_oldest' or 'deny', sessions.limits).
+-- Idempotent: the same call again returns the session the first one made.
 -- The tuple ends after its last field given: a session without extra, ttl or lifetime has 5, a
 -- byte less than with a null extra, which moves most sessions to a smaller memtx size class.
 function api.new(token, user_id, ip, extra, opts)
@@ -103,7 +104,15 @@ function api.new(token, user_id, ip, extra, opts)
     end
     local s = space.get()
     local t = now()
-    local tuple = {keys.stored(token), user_id, ip, t, t}
+    local key = keys.stored(token)
+    -- The service chose the token: a call sent again (its answer lost, or a new leader asked after
+    -- a failover) finds the session it made and returns it, instead of making a second one.
+    local made = s:get(key)
+    if made ~= nil then
+        if made[F.user_id] ~= user_id then error('a session with this token exists for another user') end
+        return activity.current(made, key)
+    end
+    local tuple = {key, user_id, ip, t, t}
     if extra ~= nil or ttl ~= nil or lifetime ~= nil then tuple[F.extra] = extra or box.NULL end
     if ttl ~= nil or lifetime ~= nil then tuple[F.ttl] = ttl or box.NULL end
     if lifetime ~= nil then tuple[F.ends] = t + lifetime end

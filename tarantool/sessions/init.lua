@@ -7,6 +7,7 @@ local api = require('sessions.api')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
 local token_hashing = require('sessions.token_hashing')
+local settings = require('sessions.settings')
 local triggers = require('sessions.triggers')
 
 local M = {}
@@ -23,6 +24,7 @@ function M.start(opts)
     rawset(_G, api.NAMESPACE, api.procedures)
     -- Before any write of this instance: what follows a session's writes (sessions.triggers).
     if box.space.sessions ~= nil then triggers.install() end
+    settings.watch()
     activity.start()
     expiry.start()
     ipv4_upgrade.start()

@@ -25,6 +25,17 @@ function M.get()
     return current
 end
 
+-- Forgets the cached settings whenever their row changes, whoever writes it: on a replica, the
+-- leader's writes arrive by replication, so a member promoted later serves with the settings in
+-- force, not those it read at boot. (A trigger left by an earlier load of this code only clears
+-- that load's cache.)
+function M.watch()
+    box.space._schema:on_replace(function(old, new)
+        local t = new or old
+        if t ~= nil and t[1] == KEY then current = nil end
+    end)
+end
+
 local MAX = 2 ^ 32
 
 local function valid_seconds(value)

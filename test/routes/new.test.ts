@@ -119,4 +119,13 @@ describe('/new', () => {
     const listed = await ok<Session[]>(app, { url: `/user?id=${userId}` })
     expect(new Set(listed.map((s) => s.token))).toEqual(tokens)
   })
+
+  it('makes one session of a create sent twice with the same token (a retry), even at the limit', async () => {
+    const userId = uniqueUserId()
+    const token = crypto.randomUUID()
+    const first = await app.store.create(token, userId, '10.0.0.1', { a: 1 })
+    const again = await app.store.create(token, userId, '10.0.0.1', { a: 1 })
+    expect(again).toEqual(first)
+    expect(await ok<Session[]>(app, { url: `/user?id=${userId}` })).toHaveLength(1)
+  })
 })
