@@ -84,7 +84,7 @@ const schema = {
 /** The Tarantool password docker-compose.yml falls back to: fine to try the service, never to run it. */
 export const DEFAULT_PASSWORD = 'change-me'
 
-const URI_HINT = 'TARANTOOL_URI must look like user:password@host:port'
+const URI_HINT = 'TARANTOOL_URI must look like user:password@host:port (or user:password@host1:port1,host2:port2,... for a replica set)'
 const API_KEY_HINT = 'API_KEY must be printable ASCII without spaces or #'
 
 const OPTIONAL = new Set(['TARANTOOL_URI', 'API_KEY'])
@@ -97,8 +97,8 @@ export function redactConfig (config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config }
   for (const key of SECRETS) if (out[key] !== undefined) out[key] = '[redacted]'
   if (config.TARANTOOL_URI !== undefined) {
-    const { user, host, port } = parseTarantoolUri(config.TARANTOOL_URI)
-    out.TARANTOOL_URI = `${user}:[redacted]@${host.includes(':') ? `[${host}]` : host}:${port}`
+    const { user, members } = parseTarantoolUri(config.TARANTOOL_URI)
+    out.TARANTOOL_URI = `${user}:[redacted]@${members.map(memberAddress).join(',')}`
   }
   delete out.PATH
   return out
@@ -143,20 +143,33 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   return config
 }
 
+/** One member's address, `host:port` ([host] for IPv6), for logs and labels. */
+export function memberAddress ({ host, port }: { host: string, port: number }): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
 /**
- * Splits TARANTOOL_URI into its parts. The password is taken as written (no %-decoding): all
- * between the first ':' and the last '@', so it may contain both.
+ * Splits TARANTOOL_URI into its parts: `user:password@host:port`, or for a replica set
+ * `user:password@host1:port1,host2:port2,...` (credentials once). The password is taken as written
+ * (no %-decoding): all between the first ':' and the last '@', so it may contain both. `host` and
+ * `port` are the first member's; `members` all of them.
  */
-export function parseTarantoolUri (uri: string): TarantoolTarget {
+export function parseTarantoolUri (uri: string): TarantoolTarget & { members: Array<{ host: string, port: number }> } {
   const at = uri.lastIndexOf('@')
   const userColon = uri.indexOf(':')
-  const portColon = uri.lastIndexOf(':')
-  if (at < 0 || userColon < 1 || userColon > at || portColon < at) throw new Error(URI_HINT)
-  const port = Number(uri.slice(portColon + 1))
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new Error(`${URI_HINT}, with a port from 1 to 65535`)
-  }
-  const host = uri.slice(at + 1, portColon).replace(/^\[(.*)\]$/, '$1')
-  if (host === '') throw new Error(URI_HINT)
-  return { user: uri.slice(0, userColon), password: uri.slice(userColon + 1, at), host, port }
+  if (at < 0 || userColon < 1 || userColon > at) throw new Error(URI_HINT)
+  const members = uri.slice(at + 1).split(',').map((member) => {
+    const portColon = member.lastIndexOf(':')
+    if (portColon < 0) throw new Error(URI_HINT)
+    const port = Number(member.slice(portColon + 1))
+    if (!/^[0-9]{1,5}$/.test(member.slice(portColon + 1)) || port < 1 || port > 65535) {
+      throw new Error(`${URI_HINT}, with a port from 1 to 65535`)
+    }
+    const host = member.slice(0, portColon).replace(/^\[(.*)\]$/, '$1')
+    if (host === '') throw new Error(URI_HINT)
+    return { host, port }
+  })
+  const addresses = members.map(memberAddress)
+  if (new Set(addresses).size !== addresses.length) throw new Error('TARANTOOL_URI names a member twice')
+  return { user: uri.slice(0, userColon), password: uri.slice(userColon + 1, at), ...members[0], members }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { loadConfig, parseTarantoolUri } from '../src/config.js'
+import { loadConfig, parseTarantoolUri, redactConfig } from '../src/config.js'
 
 describe('loadConfig', () => {
   it('has defaults for everything', () => {
@@ -50,14 +50,27 @@ describe('loadConfig', () => {
 
 describe('parseTarantoolUri', () => {
   it('splits user, password, host and port', () => {
-    expect(parseTarantoolUri('sessions:secret@tarantool:3301')).toEqual({ user: 'sessions', password: 'secret', host: 'tarantool', port: 3301 })
+    expect(parseTarantoolUri('sessions:secret@tarantool:3301')).toEqual({ user: 'sessions', password: 'secret', host: 'tarantool', port: 3301, members: [{ host: 'tarantool', port: 3301 }] })
   })
 
   it('allows : and @ in the password and brackets around IPv6 hosts', () => {
-    expect(parseTarantoolUri('u:a:b@c@[::1]:3301')).toEqual({ user: 'u', password: 'a:b@c', host: '::1', port: 3301 })
+    expect(parseTarantoolUri('u:a:b@c@[::1]:3301')).toEqual({ user: 'u', password: 'a:b@c', host: '::1', port: 3301, members: [{ host: '::1', port: 3301 }] })
   })
 
   it('takes the password as written, % and all', () => {
     expect(parseTarantoolUri('u:p%41ss%zz@h:1').password).toBe('p%41ss%zz')
+  })
+
+  it('takes the members of a replica set, credentials once', () => {
+    expect(parseTarantoolUri('u:p@a:3301,[::1]:3302,c:3303')).toEqual({
+      user: 'u', password: 'p', host: 'a', port: 3301,
+      members: [{ host: 'a', port: 3301 }, { host: '::1', port: 3302 }, { host: 'c', port: 3303 }]
+    })
+    expect(loadConfig({ TARANTOOL_URI: 'u:p@a:3301,b:3302' }).TARANTOOL_URI).toBe('u:p@a:3301,b:3302')
+    expect(redactConfig(loadConfig({ TARANTOOL_URI: 'u:p@a:3301,b:3302' })).TARANTOOL_URI).toBe('u:[redacted]@a:3301,b:3302')
+  })
+
+  it.each(['u:p@a:3301,', 'u:p@a:3301,b', 'u:p@a:3301,b:0', 'u:p@a:3301,a:3301', 'u:p@a:3301,:3302'])('refuses %s', (uri) => {
+    expect(() => loadConfig({ TARANTOOL_URI: uri })).toThrow(/TARANTOOL_URI/)
   })
 })

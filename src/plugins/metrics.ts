@@ -4,6 +4,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { FastHistogram } from '../histogram.js'
 import type { StoreStats } from '../store/sessions-store.js'
 import type { CallOutcome, ConnectionState } from '../store/tarantool-client.js'
+import { ReplicaSetClient, type MemberState } from '../store/replica-set-client.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -53,6 +54,31 @@ async function metrics (app: FastifyInstance): Promise<void> {
       for (const state of states) this.set({ state }, app.tarantool.state === state ? 1 : 0)
     }
   })
+  // A replica set: each member as the service last saw it.
+  const set = app.tarantool instanceof ReplicaSetClient ? app.tarantool : undefined
+  if (set !== undefined) {
+    const memberGauge = (name: string, help: string, value: (m: MemberState) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['member'],
+        registers,
+        collect () {
+          this.reset()
+          for (const m of set.members()) {
+            const v = value(m)
+            if (v !== undefined) this.set({ member: m.address }, v)
+          }
+        }
+      })
+    }
+    memberGauge('tarantool_member_up', '1 if the member is connected and answered its last role report', (m) => m.connection === 'connected' && m.ro !== undefined ? 1 : 0)
+    memberGauge('tarantool_member_leader', '1 for the writable member the calls go to', (m) => m.leader ? 1 : 0)
+    memberGauge('tarantool_member_read_only', '1 if the member reports itself read-only', (m) => m.ro === undefined ? undefined : m.ro ? 1 : 0)
+    memberGauge('tarantool_member_replication_lag_seconds', 'The largest replication lag the member reports from another member', (m) => m.lag)
+    const changes = new Counter({ name: 'tarantool_leader_changes_total', help: 'Changes of the writable member (none included)', registers })
+    set.on('leader', () => changes.inc())
+  }
   const disconnects = new Counter({ name: 'tarantool_disconnects_total', help: 'Connections to Tarantool lost', registers })
   app.tarantool.on('disconnect', () => disconnects.inc())
   const calls = new FastHistogram('tarantool_call_duration_seconds',

@@ -2,13 +2,14 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { parseTarantoolUri } from '../config.js'
 import { SessionsStore, SettingsRefusedError, type StorePolicy, type StoreSettings } from '../store/sessions-store.js'
-import { TarantoolClient } from '../store/tarantool-client.js'
+import { ReplicaSetClient } from '../store/replica-set-client.js'
+import { TarantoolClient, type Tarantool } from '../store/tarantool-client.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     store: SessionsStore
     /** The connection under the store, for its state and events (metrics); not for calls. */
-    tarantool: TarantoolClient
+    tarantool: Tarantool
   }
 }
 
@@ -30,7 +31,11 @@ export interface TarantoolPluginOptions {
  * credentials; an unreachable Tarantool is waited for briefly, then reconnected in the background.
  */
 async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): Promise<void> {
-  const client = new TarantoolClient({ ...parseTarantoolUri(opts.uri), timeoutMs: opts.timeoutMs, maxInFlight: opts.maxInFlight })
+  const target = parseTarantoolUri(opts.uri)
+  // Several members: a replica set, whose writable member takes the calls.
+  const client: Tarantool = target.members.length > 1
+    ? new ReplicaSetClient({ ...target, timeoutMs: opts.timeoutMs, maxInFlight: opts.maxInFlight })
+    : new TarantoolClient({ ...target, timeoutMs: opts.timeoutMs, maxInFlight: opts.maxInFlight })
   const store = new SessionsStore(client, opts.policy)
   const log = app.log.child({ component: 'tarantool' })
 
@@ -57,6 +62,13 @@ async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): P
   })
   app.addHook('onClose', async () => { clearTimeout(retry) })
   client.on('disconnect', (err: Error) => log.warn({ err }, 'lost the connection to Tarantool, reconnecting'))
+  if (client instanceof ReplicaSetClient) {
+    client.on('leader', (address: string | undefined) => {
+      if (address !== undefined) log.info({ leader: address }, `the writable Tarantool member is ${address}`)
+      else log.warn({ members: client.members() }, 'no Tarantool member is writable; waiting for one')
+    })
+    client.on('split', (addresses: string[]) => log.error({ members: addresses }, 'more than one Tarantool member is writable: calls wait until one steps down'))
+  }
   client.on('auth_failed', (err: Error) => log.error({ err }, 'Tarantool rejected the credentials'))
 
   app.decorate('store', store)

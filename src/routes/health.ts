@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { ApiError } from '../errors.js'
 import { responsesOf, success } from '../schemas.js'
+import { ReplicaSetClient } from '../store/replica-set-client.js'
 
 const startedAt = Date.now()
 
@@ -14,7 +15,24 @@ const readySchema = {
   type: 'object',
   properties: {
     tarantool_version: { type: 'string' },
-    sessions: { type: 'integer', description: 'Sessions stored, expired ones not yet swept included' }
+    sessions: { type: 'integer', description: 'Sessions stored, expired ones not yet swept included' },
+    leader: { type: 'string', description: 'With a replica set: the writable member the calls go to' },
+    members: {
+      type: 'array',
+      description: 'With a replica set: every member as the service last saw it',
+      items: {
+        type: 'object',
+        properties: {
+          address: { type: 'string' },
+          connection: { type: 'string', description: 'connecting, connected, disconnected, auth_failed or closed' },
+          ro: { type: 'boolean', description: 'Whether it reports itself read-only' },
+          status: { type: 'string', description: 'box.info.status: running, orphan, loading...' },
+          leader: { type: 'boolean' },
+          lag: { type: 'number', description: 'The largest replication lag it reports, in seconds' }
+        },
+        required: ['address', 'connection', 'leader']
+      }
+    }
   },
   required: ['tarantool_version', 'sessions']
 } as const
@@ -43,6 +61,9 @@ export default async function healthRoutes (app: FastifyInstance): Promise<void>
     if (stats.ro) throw new ApiError('storage_unavailable', 'Tarantool is read-only')
     const problem = app.store.settingsProblem(stats)
     if (problem !== undefined) throw new ApiError('storage_unavailable', problem)
-    return success({ tarantool_version: stats.version, sessions: stats.sessions })
+    const set = app.tarantool instanceof ReplicaSetClient ? app.tarantool : undefined
+    if (set === undefined) return success({ tarantool_version: stats.version, sessions: stats.sessions })
+    const members = set.members().map(({ reportAgeMs: _age, ...m }) => m)
+    return success({ tarantool_version: stats.version, sessions: stats.sessions, leader: set.leader, members })
   })
 }

@@ -1,7 +1,7 @@
 import { ApiError, isErrorCode } from '../errors.js'
 import { uuidBytes } from './iproto.js'
 import { SessionCodec, type ListName } from './session-codec.js'
-import type { TarantoolClient } from './tarantool-client.js'
+import type { Tarantool } from './tarantool-client.js'
 
 /** The seed's SessionObject, with the session's id beside it. */
 export interface Session {
@@ -152,6 +152,14 @@ const PROC = {
   stats: 'sessions.stats'
 } as const
 
+/**
+ * The procedures that may be sent again when their outcome is unknown (a replica set's leader lost
+ * mid-call): a second run leaves things as one does and answers the same. /new is, by its token
+ * (chosen here, before the call); /rotate is, by its new token; reads are. /del is not (a second run
+ * answers token_not_found for a session the first ended), nor are the sign-outs (their count).
+ */
+const IDEMPOTENT = new Set<string>([PROC.new, PROC.get, PROC.rotate, PROC.byUser, PROC.byIp, PROC.secret, PROC.configure, PROC.stats])
+
 /** A page as the list procedures answer it: the tuples, and where the next page starts. */
 interface PageReply {
   sessions: SessionTuple[]
@@ -176,7 +184,7 @@ function unwrap<T> (values: unknown[]): T {
 
 /** Typed access to the sessions kept in Tarantool; callers never see procedure names or tuples. */
 export class SessionsStore {
-  readonly #client: TarantoolClient
+  readonly #client: Tarantool
   readonly #policy: StorePolicy
   readonly #plain: boolean
   #codec: SessionCodec | undefined
@@ -185,7 +193,7 @@ export class SessionsStore {
   #desired: StoreSettings | undefined
   #settingsError: Error | undefined
 
-  constructor (client: TarantoolClient, policy: StorePolicy) {
+  constructor (client: Tarantool, policy: StorePolicy) {
     this.#client = client
     this.#policy = policy
     this.#plain = policy.tokenStorage === 'plain'
@@ -203,7 +211,7 @@ export class SessionsStore {
     // The codec first: a session created and then not answered would be a session nobody holds.
     const codec = this.#codec ?? await this.#codecOf()
     const lifetime = lifetimes.lifetime ?? (p.maxLifetimeSeconds > 0 ? p.maxLifetimeSeconds : null)
-    const values = await c.call(PROC.new, [c.uuid(token), userId, storedIp(ip), extra ?? null, {
+    const values = await this.#call(PROC.new, [c.uuid(token), userId, storedIp(ip), extra ?? null, {
       ttl: lifetimes.ttl ?? null,
       lifetime,
       extra_max_bytes: p.extraMaxBytes,
@@ -217,7 +225,7 @@ export class SessionsStore {
   async touch (token: string, ip: string | undefined, extra: Extra | undefined): Promise<SessionWithToken> {
     const c = this.#client
     const codec = this.#codec ?? await this.#codecOf()
-    const values = await c.call(PROC.get, [c.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#policy.extraMaxBytes])
+    const values = await this.#call(PROC.get, [c.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#policy.extraMaxBytes])
     // The new activity, when Tarantool answers the stored tuple and it apart.
     const activity = typeof values[2] === 'number' ? values[2] : undefined
     return this.#session(codec, unwrap<SessionTuple>(values), token, activity) as SessionWithToken
@@ -230,14 +238,14 @@ export class SessionsStore {
   async rotate (token: string, newToken: string, grace: number): Promise<SessionWithToken> {
     const c = this.#client
     const codec = this.#codec ?? await this.#codecOf()
-    const values = await c.call(PROC.rotate, [c.uuid(token), c.uuid(newToken), grace])
+    const values = await this.#call(PROC.rotate, [c.uuid(token), c.uuid(newToken), grace])
     return this.#session(codec, unwrap<SessionTuple>(values), newToken) as SessionWithToken
   }
 
   /** Deletes a session by its token and returns what it was. */
   async delete (token: string): Promise<SessionWithToken> {
     const codec = this.#codec ?? await this.#codecOf()
-    const values = await this.#client.call(PROC.del, [this.#client.uuid(token)])
+    const values = await this.#call(PROC.del, [this.#client.uuid(token)])
     return this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken
   }
 
@@ -246,7 +254,7 @@ export class SessionsStore {
     const codec = this.#codec ?? await this.#codecOf()
     const key = codec.key(id)
     if (key === undefined) throw new ApiError('token_not_found')
-    const values = await this.#client.call(PROC.delKey, [this.#client.uuid(key)])
+    const values = await this.#call(PROC.delKey, [this.#client.uuid(key)])
     return this.#session(codec, unwrap<SessionTuple>(values))
   }
 
@@ -283,7 +291,7 @@ export class SessionsStore {
     let started: number | null = null
     for (;;) {
       const [proc, args] = call(started)
-      const reply = unwrap<{ deleted: number, done: boolean, started: number }>(await this.#client.call(proc, args))
+      const reply = unwrap<{ deleted: number, done: boolean, started: number }>(await this.#call(proc, args))
       deleted += reply.deleted
       if (reply.done) return { deleted }
       started = reply.started
@@ -310,11 +318,16 @@ export class SessionsStore {
       if (position === undefined) throw new ApiError('invalid_cursor')
       after = [position.activity, c.uuid(position.key)]
     }
-    const reply = unwrap<PageReply>(await c.call(proc, [key, page.limit, ...after]))
+    const reply = unwrap<PageReply>(await this.#call(proc, [key, page.limit, ...after]))
     const next = reply.next === undefined
       ? null
       : codec.cursor(list, { activity: reply.next[0], key: uuidBytes(reply.next[1]) })
     return { sessions: reply.sessions.map((t) => this.#session(codec, t)), next }
+  }
+
+  /** Calls a procedure, saying whether it may be sent again (IDEMPOTENT). */
+  async #call (proc: string, args: unknown[]): Promise<unknown[]> {
+    return await this.#client.call(proc, args, { idempotent: IDEMPOTENT.has(proc) })
   }
 
   /**
@@ -337,7 +350,7 @@ export class SessionsStore {
   /** The codec of ids and cursors, made from the instance's secret once it is read. */
   async #codecOf (): Promise<SessionCodec> {
     if (this.#codec !== undefined) return this.#codec
-    this.#codecLoading ??= this.#client.call(PROC.secret, []).then((values) => {
+    this.#codecLoading ??= this.#call(PROC.secret, []).then((values) => {
       this.#codec = new SessionCodec(unwrap<string>(values))
       return this.#codec
     }).finally(() => { this.#codecLoading = undefined })
@@ -352,7 +365,7 @@ export class SessionsStore {
     this.#desired = settings
     let failure: { message?: string } | undefined
     try {
-      [, failure] = await this.#client.call(PROC.configure, [{
+      [, failure] = await this.#call(PROC.configure, [{
         ttl: settings.ttlSeconds,
         sweep_interval: settings.sweepIntervalSeconds,
         token_storage: settings.tokenStorage
@@ -386,6 +399,6 @@ export class SessionsStore {
 
   /** Counters and settings in force in Tarantool. */
   async stats (): Promise<StoreStats> {
-    return unwrap(await this.#client.call(PROC.stats, []))
+    return unwrap(await this.#call(PROC.stats, []))
   }
 }

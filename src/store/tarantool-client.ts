@@ -46,6 +46,28 @@ export class StorageError extends Error {
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'auth_failed' | 'closed'
 
+export interface CallOptions {
+  /**
+   * Whether the call may be sent again when its outcome is unknown (its connection dropped after it
+   * was sent): a second run must leave things as one does and answer the same.
+   */
+  idempotent?: boolean
+}
+
+/**
+ * What the store and plugins need of Tarantool: one instance (TarantoolClient) or a replica set
+ * (ReplicaSetClient). Events: 'connect', 'disconnect' (Error), 'auth_failed' (Error), 'call'
+ * (procedure name, seconds, CallOutcome).
+ */
+export interface Tarantool extends EventEmitter {
+  readonly state: ConnectionState
+  readonly lastError: Error | undefined
+  call: (name: string, args: unknown[], opts?: CallOptions) => Promise<unknown[]>
+  uuid: (value: string | Uint8Array) => unknown
+  waitConnected: (timeoutMs: number) => Promise<void>
+  close: () => void
+}
+
 /**
  * How a call ended: answered, failed as storage_unavailable (503), not sent because too many calls
  * wait on Tarantool already (503 too), or failed otherwise.
@@ -95,7 +117,7 @@ const RETRY_MAX_MS = 500
  * Events: 'connect' (each time a connection is ready), 'disconnect' (Error), 'auth_failed' (Error),
  * 'call' (procedure name, seconds, CallOutcome) as each call ends.
  */
-export class TarantoolClient extends EventEmitter {
+export class TarantoolClient extends EventEmitter implements Tarantool {
   readonly #driver: TarantoolConnection
   readonly #timeoutMs: number
   readonly #maxInFlight: number
