@@ -18,6 +18,8 @@ const AUTH_RETRY_MS = 5000
 /** What a member says of itself (tarantool/sessions/member.lua, or sessions.stats on older Lua). */
 export interface MemberReport {
   ro: boolean
+  /** Whether it has taken up the leader's work (writes, the background fibers); absent from older Lua. */
+  writable?: boolean
   status?: string
   uuid?: string
   id?: number
@@ -232,7 +234,8 @@ export class ReplicaSetClient extends EventEmitter implements Tarantool {
 
   /** Chooses the leader from the members' last reports. */
   #elect (): void {
-    const writable = this.#members.filter((m) => m.client.state === 'connected' && m.report?.ro === false)
+    // Read-write, and done taking over (on 2.6, the previous leader's queue settled first).
+    const writable = this.#members.filter((m) => m.client.state === 'connected' && m.report?.ro === false && m.report.writable !== false)
     if (writable.length <= 1) {
       this.#setLeader(writable[0])
       return
