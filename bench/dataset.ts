@@ -113,15 +113,19 @@ export async function preloadCrowd (console: AdminConsole, opts: { userSessions:
  * Deletes the sessions the bench did not make in bulk (those /new made, with random tokens; the
  * bench's all start with be5c), in transactions of PRELOAD_BATCH; resolves with how many. At
  * 1,000,000 sessions, the /new and mixed rows add a few hundred thousand: with the crowded lists
- * on top, more than the embedded Tarantool's 256 MB of memtx_memory can hold.
+ * on top, more than the embedded Tarantool's 256 MB of memtx_memory can hold. A session the
+ * /rotate row rotated has a random token too, but keeps its first key (be5c...) as its `origin`
+ * (field 9): it stays, one of the N.
  */
 export async function removeMade (console: AdminConsole): Promise<number> {
   return await console.eval<number>(`
     local fiber = require('fiber')
+    local opt = require('sessions.space').opt
     local s = box.space.sessions
     local made = {}
     for _, t in s:pairs() do
-      if t[1]:str():sub(1, 4) ~= 'be5c' then made[#made + 1] = t[1] end
+      local first = opt(t, 9) or t[1]
+      if first:str():sub(1, 4) ~= 'be5c' then made[#made + 1] = t[1] end
     end
     for first = 1, #made, ${PRELOAD_BATCH} do
       box.begin()
@@ -155,6 +159,47 @@ export async function removeCrowd (console: AdminConsole): Promise<number> {
     drain(s.index.user_id, ${CROWD_USER})
     drain(s.index.ip, 12 * 16777216 + 1)
     return removed
+  `, { timeoutMs: 300_000 })
+}
+
+/**
+ * How many of the bench's sessions have been rotated (hold their first key, be5c..., as `origin`,
+ * field 9): one a rotation chain.
+ */
+export async function countRotated (console: AdminConsole): Promise<number> {
+  return await console.eval<number>(`
+    local opt = require('sessions.space').opt
+    local n = 0
+    for _, t in box.space.sessions:pairs() do
+      local first = opt(t, 9)
+      if first ~= nil and first:str():sub(1, 4) == 'be5c' then n = n + 1 end
+    end
+    return n
+  `, { timeoutMs: 300_000 })
+}
+
+/**
+ * Deletes the rows a rotation leaves for a session's old key (sessions.aliases: kept for a retried
+ * rotation until a minute after its grace, then deleted by the expiry fiber), in transactions of
+ * PRELOAD_BATCH; resolves with how many: one a rotation but each chain's first (which updates the
+ * row of the session's first key, deleted with the session). Removed here, their deletion does not
+ * land in the rows after /rotate's.
+ */
+export async function removeRetiredKeys (console: AdminConsole): Promise<number> {
+  return await console.eval<number>(`
+    local fiber = require('fiber')
+    local rows = require('sessions.space').aliases()
+    local keys = {}
+    for _, row in rows:pairs() do
+      if not row[4] then keys[#keys + 1] = row[1] end
+    end
+    for first = 1, #keys, ${PRELOAD_BATCH} do
+      box.begin()
+      for i = first, math.min(first + ${PRELOAD_BATCH} - 1, #keys) do rows:delete(keys[i]) end
+      box.commit()
+      fiber.yield()
+    end
+    return #keys
   `, { timeoutMs: 300_000 })
 }
 

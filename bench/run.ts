@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
-import { count, CROWD_IP, CROWD_USER, memory, preload, preloadCrowd, removeCrowd, removeMade, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
+import { count, countRotated, CROWD_IP, CROWD_USER, memory, preload, preloadCrowd, removeCrowd, removeMade, removeRetiredKeys, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
 import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
 import { buildService, cleanupOnExit, startFloor, startReference, startService, startWalker, type Running, type ServiceSettings } from './processes.js'
 import { cpuTable, median, row, table, writeResults, type Row } from './report.js'
@@ -74,13 +74,16 @@ interface ListAnswer { status: string, data: Array<Record<string, unknown>>, nex
  */
 async function referenceBodies (service: Running, token: string): Promise<Record<string, unknown>> {
   const get = await getJson<{ data: { user_id: number, id?: string } }>(`${service.url}/get?token=${token}`)
-  const created = await getJson(`${service.url}/new?user_id=1000000&ip=10.0.0.1`)
+  const created = await getJson<{ data: { token: string } }>(`${service.url}/new?user_id=1000000&ip=10.0.0.1`)
+  // A session of its own (/new's, removed with the others /new made): the bench's stay unrotated.
+  const rotated = await getJson<{ data: { token: string, id?: string } }>(`${service.url}/rotate?token=${created.data.token}`)
   const own = await getJson<ListAnswer>(`${service.url}/user?id=${get.data.user_id}`)
-  if (get.data.id === undefined || own.data.length === 0 || own.data[0].id === undefined || own.next !== null) {
-    throw new Error(`unexpected answers for the reference: ${JSON.stringify({ get, own }).slice(0, 300)}`)
+  if (get.data.id === undefined || own.data.length === 0 || own.data[0].id === undefined || own.next !== null ||
+    rotated.data.id === undefined || rotated.data.token === created.data.token) {
+    throw new Error(`unexpected answers for the reference: ${JSON.stringify({ get, own, rotated }).slice(0, 300)}`)
   }
   const list = { ...own, data: Array.from({ length: 5 }, () => own.data[0]) }
-  return { '/get': get, '/new': created, '/del': get, '/user': list, '/ip': list }
+  return { '/get': get, '/new': created, '/del': get, '/user': list, '/ip': list, '/rotate': rotated }
 }
 
 /**
@@ -349,6 +352,14 @@ async function main (): Promise<void> {
     for (const key of ['user', 'ip', 'new', 'mixed'] as const) {
       rows.push(await measure(ctx, `${WORKLOADS[key].name} @${total}`, WORKLOADS[key], all))
     }
+    // Rotation chains, each on a session of the second half (the mixed rows deleted from the top
+    // down: a few thousand), none of which a later row names by its first token.
+    const rotate = await measure(ctx, `${WORKLOADS.rotate.name} @${total}`, WORKLOADS.rotate, { from: Math.floor(total / 2), to: total, total })
+    rows.push(rotate)
+    // One rotated session a chain (about `connections` a service round, if each chain went on);
+    // one old key's row a rotation but each chain's first.
+    const rotated = await countRotated(admin)
+    const retired = await removeRetiredKeys(admin)
     const sessionsAfter = await count(admin)
 
     // The crowded lists, after the rows above (their users and ips are none of the crowd's), and
@@ -414,6 +425,12 @@ async function main (): Promise<void> {
       `during ${spread(duringWalk.during.map((r) => r.rps), 0)}; the walker listed ${spread(duringWalk.walkerSessionsPerSecond, 0)} sessions/s ` +
       `with ${spread(duringWalk.walkerCores.map((c) => 100 * c), 0)}% of a core of its own; ` +
       `non-2xx ${[...duringWalk.idle, ...duringWalk.during].reduce((n, r) => n + r.non2xx, 0)}`)
+    console.log(`${rotate.workload} (rotation chains: each request rotates a live session with the token the one before answered), side by side in the table: ` +
+      `${rotate.service.rps.toFixed(0)} req/s, ${rotate.ratio.rps.toFixed(2)} of the reference; p50 ${rotate.service.p50.toFixed(2)} ms (${rotate.ratio.p50.toFixed(2)}x), ` +
+      `p99 ${rotate.service.p99.toFixed(2)} ms (${rotate.ratio.p99.toFixed(2)}x); non-2xx ${rotate.service.non2xx}; ` +
+      `${rotated + retired} rotations on the service (warm-ups included) in ${rotated} chains, ${((rotated + retired) / rotated).toFixed(0)} a chain ` +
+      `(${settings.rounds} rounds of ${settings.load.connections} connections)` +
+      (rotated > 2 * settings.rounds * settings.load.connections ? ' (WARNING: more than two chains a connection and round: the chains broke off)' : ''))
     const file = writeResults(join(ROOT, 'bench/results'), {
       date: new Date().toISOString(),
       settings,
@@ -426,6 +443,7 @@ async function main (): Promise<void> {
       crowd: { userSessions: CROWD_USER_SESSIONS, ipSessions: CROWD_IP_SESSIONS, seconds: crowdSeconds, removed: crowdRemoved, madeRemovedBefore: removedMade },
       walk: walkResult,
       getDuringWalk: duringWalk,
+      rotation: { chains: rotated, rotations: rotated + retired },
       scale,
       referenceSwing: swing,
       sweep: sweepResult
