@@ -163,6 +163,56 @@ export async function removeCrowd (console: AdminConsole): Promise<number> {
 }
 
 /**
+ * One user with `sessions` sessions (the /del_user rows'), none of them a user or ip of the other
+ * rows: tokens `${tokenPrefix}-0000-4000-8000-<i>` (apart from tokenOf's and the crowd's), each at
+ * its own ip (`firstIp` + i, as a number), all live (last used one a second apart, within the past
+ * `sessions` seconds), in transactions of PRELOAD_BATCH; fails first if memtx has no room for
+ * them. The same call again puts back the same sessions (what /del_user ended).
+ */
+export async function preloadUser (console: AdminConsole, opts: { userId: number, sessions: number, tokenPrefix: string, firstIp: number }): Promise<void> {
+  await console.eval(`
+    local uuid, fiber = require('uuid'), require('fiber')
+    local s = box.space.sessions
+    local slab = box.slab.info()
+    local room = slab.quota_size - slab.arena_used
+    local need = ${opts.sessions * CROWD_BYTES_PER_SESSION}
+    if room < need then
+      error(string.format('no room in memtx_memory for user ${opts.userId}: %d bytes free, %d needed', room, need))
+    end
+    local now = math.floor(fiber.time())
+    for first = 0, ${opts.sessions} - 1, ${PRELOAD_BATCH} do
+      box.begin()
+      for i = first, math.min(first + ${PRELOAD_BATCH}, ${opts.sessions}) - 1 do
+        local activity = now - i
+        s:insert{uuid.fromstr(string.format('${opts.tokenPrefix}-0000-4000-8000-%012x', i)), ${opts.userId}, ${opts.firstIp} + i, activity - 86400, activity}
+      end
+      box.commit()
+    end
+  `, { timeoutMs: 300_000 })
+}
+
+/**
+ * Ends a user's sessions as the service's /del_user does, without the service: its procedure
+ * (sessions.del_user) called in a loop inside Tarantool until it is done, timed there
+ * (clock.monotonic). What the work itself costs, apart from the calls, Node and HTTP.
+ */
+export async function deleteUserInTarantool (console: AdminConsole, userId: number): Promise<{ deleted: number, seconds: number, calls: number }> {
+  return await console.eval<{ deleted: number, seconds: number, calls: number }>(`
+    local clock = require('clock')
+    local started_at = clock.monotonic()
+    local deleted, calls, started = 0, 0, nil
+    while true do
+      local reply = sessions.del_user(${userId}, nil, nil, started)
+      calls = calls + 1
+      deleted = deleted + reply.deleted
+      if reply.done then break end
+      started = reply.started
+    end
+    return {deleted = deleted, seconds = clock.monotonic() - started_at, calls = calls}
+  `, { timeoutMs: 300_000 })
+}
+
+/**
  * How many of the bench's sessions have been rotated (hold their first key, be5c..., as `origin`,
  * field 9): one a rotation chain.
  */
@@ -201,6 +251,11 @@ export async function removeRetiredKeys (console: AdminConsole): Promise<number>
     end
     return #keys
   `, { timeoutMs: 300_000 })
+}
+
+/** How many sessions a user has. */
+export async function countUser (console: AdminConsole, userId: number): Promise<number> {
+  return await console.eval<number>(`return box.space.sessions.index.user_id:count({${userId}})`)
 }
 
 /** Removes every session. */

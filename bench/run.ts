@@ -2,14 +2,15 @@
 // Runs the service as users run it (built, with its embedded Tarantool) and a bare Fastify
 // reference side by side, drives both with autocannon in alternating rounds, and reports medians
 // and ratios to the reference; for /get, also those of a floor (one no-op Tarantool call); then
-// the lists of a crowded user and address, and memory per session with TOKEN_STORAGE=hashed.
+// the lists of a crowded user and address, /del_user of a user with 10,000 sessions, and memory
+// per session with TOKEN_STORAGE=hashed.
 // See bench/README.md.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
-import { count, countRotated, CROWD_IP, CROWD_USER, memory, preload, preloadCrowd, removeCrowd, removeMade, removeRetiredKeys, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
+import { count, countRotated, countUser, CROWD_IP, CROWD_USER, deleteUserInTarantool, memory, preload, preloadCrowd, preloadUser, removeCrowd, removeMade, removeRetiredKeys, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
 import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
 import { buildService, cleanupOnExit, startFloor, startReference, startService, startWalker, type Running, type ServiceSettings } from './processes.js'
 import { cpuTable, median, row, table, writeResults, type Row } from './report.js'
@@ -26,6 +27,11 @@ const CROWD_IP_SESSIONS = 100_000
 const WALK_PAGE = 1000
 const WALK_PATH = `/ip?ip=${CROWD_IP}&limit=${WALK_PAGE}`
 const WALK_TIMEOUT_SECONDS = 120
+// The user the /del_user row signs out, made again before each sign-out (dataset.ts,
+// preloadUser): the crowded user's 10,000 sessions (its tokens and ips, after the crowd is gone).
+const DEL_USER = { userId: CROWD_USER, sessions: CROWD_USER_SESSIONS, tokenPrefix: 'be5c0001', firstIp: 11 * 16777216 }
+// The longest a sign-out may take.
+const DEL_TIMEOUT_SECONDS = 120
 
 const { values: args } = parseArgs({
   options: {
@@ -45,6 +51,8 @@ const settings = {
   rounds: Number(args.rounds ?? 3),
   // Full walks of the crowded address on each side, alternating (a walk is 1 to 3 s here).
   walks: args.quick ? 3 : 7,
+  // Sign-outs of the user with 10,000 sessions on each side, alternating.
+  signOuts: args.quick ? 5 : 9,
   load: {
     durationSeconds: Number(args.duration ?? (args.quick ? 1.5 : 10)),
     // After the other side's round, each side takes a moment to reach its pace (the service, with
@@ -59,8 +67,8 @@ const settings = {
 const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
 
 
-async function getJson<T> (url: string): Promise<T> {
-  const res = await fetch(url)
+async function getJson<T> (url: string, timeoutSeconds = 60): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutSeconds * 1000) })
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`)
   return await res.json() as T
 }
@@ -86,9 +94,13 @@ async function referenceBodies (service: Running, token: string): Promise<Record
   return { '/get': get, '/new': created, '/del': get, '/user': list, '/ip': list, '/rotate': rotated }
 }
 
+// The service's answer to a sign-out of the user with 10,000 sessions (checked against its first).
+const delUserBody = { status: 'success', data: { deleted: DEL_USER.sessions } }
+
 /**
  * The reference's answers to the crowded lists: the service's own first pages (USER_PAGE sessions
- * of the crowded user, WALK_PAGE of the crowded address), each with its `next` cursor.
+ * of the crowded user, WALK_PAGE of the crowded address), each with its `next` cursor; and to
+ * /del_user, the service's answer for the user with 10,000 sessions.
  */
 async function crowdBodies (service: Running): Promise<Record<string, unknown>> {
   const page = await getJson<ListAnswer>(`${service.url}/user?id=${CROWD_USER}&limit=${USER_PAGE}`)
@@ -96,7 +108,7 @@ async function crowdBodies (service: Running): Promise<Record<string, unknown>> 
   if (page.data.length !== USER_PAGE || page.next === null || walkPage.data.length !== WALK_PAGE || walkPage.next === null) {
     throw new Error(`the crowded lists answered ${page.data.length} and ${walkPage.data.length} sessions`)
   }
-  return { [`/user?limit=${USER_PAGE}`]: page, [`/ip?limit=${WALK_PAGE}`]: walkPage }
+  return { [`/user?limit=${USER_PAGE}`]: page, [`/ip?limit=${WALK_PAGE}`]: walkPage, '/del_user': delUserBody }
 }
 
 interface Context {
@@ -249,6 +261,77 @@ async function getDuringWalk (ctx: Context, dir: string, population: Population)
   return out
 }
 
+interface SignOutResult {
+  sessions: number
+  /** Seconds to answer, sign-out by sign-out: the service, and the reference (its canned answer). */
+  service: number[]
+  reference: number[]
+  /** The same sign-outs by the procedure alone, called in a loop inside Tarantool, and its calls. */
+  tarantool: number[]
+  calls: number
+  /** Medians; sessions ended per second of the median sign-out. */
+  seconds: { service: number, reference: number, tarantool: number }
+  sessionsPerSecond: { service: number, tarantool: number }
+  /** service / reference and service / tarantool, sign-out by sign-out, then the median. */
+  ratio: number
+  tarantoolRatio: number
+}
+
+/**
+ * /del_user of the user with 10,000 sessions (DEL_USER), one request at a time, alternating with
+ * the reference (its canned answer, the service's own), after one unmeasured a side; the user's
+ * sessions made again in Tarantool before each of the service's sign-outs. Each round also signs
+ * the user out by the procedure alone, in Tarantool (dataset.ts, deleteUserInTarantool): what the
+ * deletes themselves cost, apart from the calls, Node and HTTP.
+ */
+async function signOuts (ctx: Context): Promise<SignOutResult> {
+  const path = `/del_user?id=${DEL_USER.userId}`
+  step(`/del_user: ${settings.signOuts} sign-outs of a user with ${DEL_USER.sessions} sessions on each side, alternating, after one unmeasured; the user made again in Tarantool before each`)
+  const timed = async (url: string): Promise<{ seconds: number, answer: { data: { deleted: number } } }> => {
+    const started = performance.now()
+    const answer = await getJson<{ data: { deleted: number } }>(`${url}${path}`, DEL_TIMEOUT_SECONDS)
+    return { seconds: (performance.now() - started) / 1000, answer }
+  }
+  const service = async (): Promise<number> => {
+    await preloadUser(ctx.console, DEL_USER)
+    const { seconds, answer } = await timed(ctx.service.url)
+    const left = await countUser(ctx.console, DEL_USER.userId)
+    if (answer.data.deleted !== DEL_USER.sessions || left !== 0) {
+      throw new Error(`/del_user: ${JSON.stringify(answer)}, ${left} sessions left; ${DEL_USER.sessions} deleted and none left expected`)
+    }
+    return seconds
+  }
+  const first = await (async () => {
+    await preloadUser(ctx.console, DEL_USER)
+    return (await timed(ctx.service.url)).answer
+  })()
+  if (JSON.stringify(first) !== JSON.stringify(delUserBody)) {
+    throw new Error(`/del_user answered ${JSON.stringify(first)}, the reference answers ${JSON.stringify(delUserBody)}`)
+  }
+  await timed(ctx.reference.url)
+  const out = { service: [] as number[], reference: [] as number[], tarantool: [] as number[] }
+  let calls = 0
+  for (let i = 0; i < settings.signOuts; i++) {
+    out.reference.push((await timed(ctx.reference.url)).seconds)
+    out.service.push(await service())
+    await preloadUser(ctx.console, DEL_USER)
+    const direct = await deleteUserInTarantool(ctx.console, DEL_USER.userId)
+    if (direct.deleted !== DEL_USER.sessions) throw new Error(`sessions.del_user in Tarantool deleted ${direct.deleted} of ${DEL_USER.sessions}`)
+    out.tarantool.push(direct.seconds)
+    calls = direct.calls
+  }
+  const seconds = { service: median(out.service), reference: median(out.reference), tarantool: median(out.tarantool) }
+  return {
+    sessions: DEL_USER.sessions,
+    ...out,
+    calls,
+    seconds,
+    sessionsPerSecond: { service: DEL_USER.sessions / seconds.service, tarantool: DEL_USER.sessions / seconds.tarantool },
+    ratio: median(out.service.map((s, i) => s / out.reference[i])),
+    tarantoolRatio: median(out.service.map((s, i) => s / out.tarantool[i]))
+  }
+}
+
 /**
  * Memory per session with TOKEN_STORAGE=hashed: a service of its own (data in `dir/hashed`), with
  * `total` sessions stored under their tokens' hashes as it stores them; checks that it finds one
@@ -384,6 +467,8 @@ async function main (): Promise<void> {
     // Sessions of the first half: those the mixed rows deleted were the last ones.
     const duringWalk = await getDuringWalk(ctx, tmp, { from: 0, to: Math.floor(total / 2), total })
     const crowdRemoved = await removeCrowd(admin)
+    // Sign-outs, after the crowd is gone.
+    const signOut = await signOuts(ctx)
 
     const sweepResult = await sweep(ctx)
     const hashedMem = await hashedMemory(tmp, total)
@@ -425,6 +510,11 @@ async function main (): Promise<void> {
       `during ${spread(duringWalk.during.map((r) => r.rps), 0)}; the walker listed ${spread(duringWalk.walkerSessionsPerSecond, 0)} sessions/s ` +
       `with ${spread(duringWalk.walkerCores.map((c) => 100 * c), 0)}% of a core of its own; ` +
       `non-2xx ${[...duringWalk.idle, ...duringWalk.during].reduce((n, r) => n + r.non2xx, 0)}`)
+    console.log(`/del_user of a user with ${signOut.sessions} sessions (made again in Tarantool before each), one request at a time, side by side, ` +
+      `medians [min..max] over ${settings.signOuts} sign-outs a side: service ${spread(signOut.service, 3)} s to answer, ` +
+      `${signOut.sessionsPerSecond.service.toFixed(0)} sessions ended/s; reference (its canned answer) ${spread(signOut.reference.map((s) => 1000 * s), 2)} ms; ` +
+      `time ratio service/reference ${signOut.ratio.toFixed(0)}; the procedure alone, ${signOut.calls} calls in a loop inside Tarantool: ` +
+      `${spread(signOut.tarantool, 3)} s, ${signOut.sessionsPerSecond.tarantool.toFixed(0)} sessions/s (service/procedure ${signOut.tarantoolRatio.toFixed(2)})`)
     console.log(`${rotate.workload} (rotation chains: each request rotates a live session with the token the one before answered), side by side in the table: ` +
       `${rotate.service.rps.toFixed(0)} req/s, ${rotate.ratio.rps.toFixed(2)} of the reference; p50 ${rotate.service.p50.toFixed(2)} ms (${rotate.ratio.p50.toFixed(2)}x), ` +
       `p99 ${rotate.service.p99.toFixed(2)} ms (${rotate.ratio.p99.toFixed(2)}x); non-2xx ${rotate.service.non2xx}; ` +
@@ -444,6 +534,7 @@ async function main (): Promise<void> {
       walk: walkResult,
       getDuringWalk: duringWalk,
       rotation: { chains: rotated, rotations: rotated + retired },
+      signOut,
       scale,
       referenceSwing: swing,
       sweep: sweepResult
