@@ -2,8 +2,8 @@
 // Runs the service as users run it (built, with its embedded Tarantool) and a bare Fastify
 // reference side by side, drives both with autocannon in alternating rounds, and reports medians
 // and ratios to the reference; for /get, also those of a floor (one no-op Tarantool call); then
-// the lists of a crowded user and address, /del_user of a user with 10,000 sessions, and memory
-// per session with TOKEN_STORAGE=hashed.
+// the lists of a crowded user and address, /del_user of a user with 10,000 sessions, /get p99
+// while a user with 100,000 is signed out, and memory per session with TOKEN_STORAGE=hashed.
 // See bench/README.md.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -27,10 +27,12 @@ const CROWD_IP_SESSIONS = 100_000
 const WALK_PAGE = 1000
 const WALK_PATH = `/ip?ip=${CROWD_IP}&limit=${WALK_PAGE}`
 const WALK_TIMEOUT_SECONDS = 120
-// The user the /del_user row signs out, made again before each sign-out (dataset.ts,
-// preloadUser): the crowded user's 10,000 sessions (its tokens and ips, after the crowd is gone).
+// The users the /del_user rows sign out, made again before each sign-out (dataset.ts,
+// preloadUser): the crowded user's 10,000 sessions (its tokens and ips, after the crowd is gone),
+// and a user of 100,000 of its own, with tokens and ips apart from all others (13.x.y.z).
 const DEL_USER = { userId: CROWD_USER, sessions: CROWD_USER_SESSIONS, tokenPrefix: 'be5c0001', firstIp: 11 * 16777216 }
-// The longest a sign-out may take.
+const DEL_BIG_USER = { userId: 9_500_000, sessions: 100_000, tokenPrefix: 'be5c0004', firstIp: 13 * 16777216 }
+// The longest a sign-out may take (its request, and the load that runs meanwhile).
 const DEL_TIMEOUT_SECONDS = 120
 
 const { values: args } = parseArgs({
@@ -332,6 +334,59 @@ async function signOuts (ctx: Context): Promise<SignOutResult> {
   }
 }
 
+interface DuringSignOutResult {
+  during: RoundResult[]
+  idle: RoundResult[]
+  /** Seconds each sign-out took to answer (under the load): each round's measured length. */
+  signOutSeconds: number[]
+  /** Medians over the rounds; ratio: during / idle, round by round, then the median. */
+  p99: { idle: number, during: number, ratio: number }
+}
+
+/**
+ * /get p99 of the service in alternating rounds: while a client signs out the user with 100,000
+ * sessions (DEL_BIG_USER, made again before each: one /del_user, from the end of the round's
+ * warm-up to its answer, which ends the round), then idle for as long, after a warm-up of its
+ * own. The reference has no sessions to end: absolute numbers.
+ */
+async function getDuringSignOut (ctx: Context, population: Population): Promise<DuringSignOutResult> {
+  const path = `/del_user?id=${DEL_BIG_USER.userId}`
+  step(`/get during /del_user: ${settings.rounds} rounds while a client signs out a user with ${DEL_BIG_USER.sessions} sessions (made again before each), ` +
+    'each followed by an idle round as long, alternating')
+  const out: DuringSignOutResult = { during: [], idle: [], signOutSeconds: [], p99: { idle: 0, during: 0, ratio: 0 } }
+  const settle = Math.max(0.5, settings.load.warmupSeconds)
+  for (let i = 0; i < settings.rounds; i++) {
+    await preloadUser(ctx.console, DEL_BIG_USER)
+    let measuring: () => void = () => {}
+    const measured = new Promise<void>((resolve) => { measuring = resolve })
+    const load = startRound(ctx.service.url, WORKLOADS.get.requests(population),
+      { ...settings.load, warmupSeconds: settle, durationSeconds: DEL_TIMEOUT_SECONDS }, () => measuring())
+    let seconds: number
+    let answer: { data: { deleted: number } }
+    try {
+      await measured
+      const started = performance.now()
+      answer = await getJson<{ data: { deleted: number } }>(`${ctx.service.url}${path}`, DEL_TIMEOUT_SECONDS)
+      seconds = (performance.now() - started) / 1000
+    } finally {
+      load.instance.stop()
+    }
+    out.during.push(summarize(await load.instance, load.measured))
+    const left = await countUser(ctx.console, DEL_BIG_USER.userId)
+    if (answer.data.deleted !== DEL_BIG_USER.sessions || left !== 0) {
+      throw new Error(`/del_user under load: ${JSON.stringify(answer)}, ${left} left; ${DEL_BIG_USER.sessions} deleted and none left expected`)
+    }
+    out.signOutSeconds.push(seconds)
+    out.idle.push(await round(ctx.service.url, WORKLOADS.get.requests(population), { ...settings.load, warmupSeconds: settle, durationSeconds: seconds }))
+  }
+  out.p99 = {
+    idle: median(out.idle.map((r) => r.p99)),
+    during: median(out.during.map((r) => r.p99)),
+    ratio: median(out.during.map((r, i) => r.p99 / out.idle[i].p99))
+  }
+  return out
+}
+
 /**
  * Memory per session with TOKEN_STORAGE=hashed: a service of its own (data in `dir/hashed`), with
  * `total` sessions stored under their tokens' hashes as it stores them; checks that it finds one
@@ -467,8 +522,9 @@ async function main (): Promise<void> {
     // Sessions of the first half: those the mixed rows deleted were the last ones.
     const duringWalk = await getDuringWalk(ctx, tmp, { from: 0, to: Math.floor(total / 2), total })
     const crowdRemoved = await removeCrowd(admin)
-    // Sign-outs, after the crowd is gone.
+    // Sign-outs, after the crowd is gone (room for the user with 100,000 sessions).
     const signOut = await signOuts(ctx)
+    const duringSignOut = await getDuringSignOut(ctx, { from: 0, to: Math.floor(total / 2), total })
 
     const sweepResult = await sweep(ctx)
     const hashedMem = await hashedMemory(tmp, total)
@@ -515,6 +571,13 @@ async function main (): Promise<void> {
       `${signOut.sessionsPerSecond.service.toFixed(0)} sessions ended/s; reference (its canned answer) ${spread(signOut.reference.map((s) => 1000 * s), 2)} ms; ` +
       `time ratio service/reference ${signOut.ratio.toFixed(0)}; the procedure alone, ${signOut.calls} calls in a loop inside Tarantool: ` +
       `${spread(signOut.tarantool, 3)} s, ${signOut.sessionsPerSecond.tarantool.toFixed(0)} sessions/s (service/procedure ${signOut.tarantoolRatio.toFixed(2)})`)
+    console.log(`/get p99 while a client runs /del_user of a user with ${DEL_BIG_USER.sessions} sessions (service only, absolute: the reference has no sessions to end), ` +
+      `medians [min..max] over ${settings.rounds} alternating rounds, each as long as its sign-out took to answer (${spread(duringSignOut.signOutSeconds, 2)} s): ` +
+      `idle ${spread(duringSignOut.idle.map((r) => r.p99), 2)} ms, during ${spread(duringSignOut.during.map((r) => r.p99), 2)} ms; ` +
+      `during/idle ${duringSignOut.p99.ratio.toFixed(2)}x (median of the per-round ratios; target at most 2x)` +
+      `${duringSignOut.p99.ratio <= 2 ? '' : ': ABOVE TARGET'}; /get req/s idle ${spread(duringSignOut.idle.map((r) => r.rps), 0)}, ` +
+      `during ${spread(duringSignOut.during.map((r) => r.rps), 0)}; ${(DEL_BIG_USER.sessions / median(duringSignOut.signOutSeconds)).toFixed(0)} sessions ended/s under the load; ` +
+      `non-2xx ${[...duringSignOut.idle, ...duringSignOut.during].reduce((n, r) => n + r.non2xx, 0)}`)
     console.log(`${rotate.workload} (rotation chains: each request rotates a live session with the token the one before answered), side by side in the table: ` +
       `${rotate.service.rps.toFixed(0)} req/s, ${rotate.ratio.rps.toFixed(2)} of the reference; p50 ${rotate.service.p50.toFixed(2)} ms (${rotate.ratio.p50.toFixed(2)}x), ` +
       `p99 ${rotate.service.p99.toFixed(2)} ms (${rotate.ratio.p99.toFixed(2)}x); non-2xx ${rotate.service.non2xx}; ` +
@@ -535,6 +598,7 @@ async function main (): Promise<void> {
       getDuringWalk: duringWalk,
       rotation: { chains: rotated, rotations: rotated + retired },
       signOut,
+      getDuringSignOut: duringSignOut,
       scale,
       referenceSwing: swing,
       sweep: sweepResult
