@@ -113,15 +113,19 @@ export async function preloadCrowd (console: AdminConsole, opts: { userSessions:
  * Deletes the sessions the bench did not make in bulk (those /new made, with random tokens; the
  * bench's all start with be5c), in transactions of PRELOAD_BATCH; resolves with how many. At
  * 1,000,000 sessions, the /new and mixed rows add a few hundred thousand: with the crowded lists
- * on top, more than the embedded Tarantool's 256 MB of memtx_memory can hold.
+ * on top, more than the embedded Tarantool's 256 MB of memtx_memory can hold. A session the
+ * /rotate row rotated has a random token too, but keeps its first key (be5c...) as its `origin`
+ * (field 9): it stays, one of the N.
  */
 export async function removeMade (console: AdminConsole): Promise<number> {
   return await console.eval<number>(`
     local fiber = require('fiber')
+    local opt = require('sessions.space').opt
     local s = box.space.sessions
     local made = {}
     for _, t in s:pairs() do
-      if t[1]:str():sub(1, 4) ~= 'be5c' then made[#made + 1] = t[1] end
+      local first = opt(t, 9) or t[1]
+      if first:str():sub(1, 4) ~= 'be5c' then made[#made + 1] = t[1] end
     end
     for first = 1, #made, ${PRELOAD_BATCH} do
       box.begin()
@@ -156,6 +160,102 @@ export async function removeCrowd (console: AdminConsole): Promise<number> {
     drain(s.index.ip, 12 * 16777216 + 1)
     return removed
   `, { timeoutMs: 300_000 })
+}
+
+/**
+ * One user with `sessions` sessions (the /del_user rows'), none of them a user or ip of the other
+ * rows: tokens `${tokenPrefix}-0000-4000-8000-<i>` (apart from tokenOf's and the crowd's), each at
+ * its own ip (`firstIp` + i, as a number), all live (last used one a second apart, within the past
+ * `sessions` seconds), in transactions of PRELOAD_BATCH; fails first if memtx has no room for
+ * them. The same call again puts back the same sessions (what /del_user ended).
+ */
+export async function preloadUser (console: AdminConsole, opts: { userId: number, sessions: number, tokenPrefix: string, firstIp: number }): Promise<void> {
+  await console.eval(`
+    local uuid, fiber = require('uuid'), require('fiber')
+    local s = box.space.sessions
+    local slab = box.slab.info()
+    local room = slab.quota_size - slab.arena_used
+    local need = ${opts.sessions * CROWD_BYTES_PER_SESSION}
+    if room < need then
+      error(string.format('no room in memtx_memory for user ${opts.userId}: %d bytes free, %d needed', room, need))
+    end
+    local now = math.floor(fiber.time())
+    for first = 0, ${opts.sessions} - 1, ${PRELOAD_BATCH} do
+      box.begin()
+      for i = first, math.min(first + ${PRELOAD_BATCH}, ${opts.sessions}) - 1 do
+        local activity = now - i
+        s:insert{uuid.fromstr(string.format('${opts.tokenPrefix}-0000-4000-8000-%012x', i)), ${opts.userId}, ${opts.firstIp} + i, activity - 86400, activity}
+      end
+      box.commit()
+    end
+  `, { timeoutMs: 300_000 })
+}
+
+/**
+ * Ends a user's sessions as the service's /del_user does, without the service: its procedure
+ * (sessions.del_user) called in a loop inside Tarantool until it is done, timed there
+ * (clock.monotonic). What the work itself costs, apart from the calls, Node and HTTP.
+ */
+export async function deleteUserInTarantool (console: AdminConsole, userId: number): Promise<{ deleted: number, seconds: number, calls: number }> {
+  return await console.eval<{ deleted: number, seconds: number, calls: number }>(`
+    local clock = require('clock')
+    local started_at = clock.monotonic()
+    local deleted, calls, started = 0, 0, nil
+    while true do
+      local reply = sessions.del_user(${userId}, nil, nil, started)
+      calls = calls + 1
+      deleted = deleted + reply.deleted
+      if reply.done then break end
+      started = reply.started
+    end
+    return {deleted = deleted, seconds = clock.monotonic() - started_at, calls = calls}
+  `, { timeoutMs: 300_000 })
+}
+
+/**
+ * How many of the bench's sessions have been rotated (hold their first key, be5c..., as `origin`,
+ * field 9): one a rotation chain.
+ */
+export async function countRotated (console: AdminConsole): Promise<number> {
+  return await console.eval<number>(`
+    local opt = require('sessions.space').opt
+    local n = 0
+    for _, t in box.space.sessions:pairs() do
+      local first = opt(t, 9)
+      if first ~= nil and first:str():sub(1, 4) == 'be5c' then n = n + 1 end
+    end
+    return n
+  `, { timeoutMs: 300_000 })
+}
+
+/**
+ * Deletes the rows a rotation leaves for a session's old key (sessions.aliases: kept for a retried
+ * rotation until a minute after its grace, then deleted by the expiry fiber), in transactions of
+ * PRELOAD_BATCH; resolves with how many: one a rotation but each chain's first (which updates the
+ * row of the session's first key, deleted with the session). Removed here, their deletion does not
+ * land in the rows after /rotate's.
+ */
+export async function removeRetiredKeys (console: AdminConsole): Promise<number> {
+  return await console.eval<number>(`
+    local fiber = require('fiber')
+    local rows = require('sessions.space').aliases()
+    local keys = {}
+    for _, row in rows:pairs() do
+      if not row[4] then keys[#keys + 1] = row[1] end
+    end
+    for first = 1, #keys, ${PRELOAD_BATCH} do
+      box.begin()
+      for i = first, math.min(first + ${PRELOAD_BATCH} - 1, #keys) do rows:delete(keys[i]) end
+      box.commit()
+      fiber.yield()
+    end
+    return #keys
+  `, { timeoutMs: 300_000 })
+}
+
+/** How many sessions a user has. */
+export async function countUser (console: AdminConsole, userId: number): Promise<number> {
+  return await console.eval<number>(`return box.space.sessions.index.user_id:count({${userId}})`)
 }
 
 /** Removes every session. */

@@ -2,14 +2,15 @@
 // Runs the service as users run it (built, with its embedded Tarantool) and a bare Fastify
 // reference side by side, drives both with autocannon in alternating rounds, and reports medians
 // and ratios to the reference; for /get, also those of a floor (one no-op Tarantool call); then
-// the lists of a crowded user and address, and memory per session with TOKEN_STORAGE=hashed.
+// the lists of a crowded user and address, /del_user of a user with 10,000 sessions, /get p99
+// while a user with 100,000 is signed out, and memory per session with TOKEN_STORAGE=hashed.
 // See bench/README.md.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
-import { count, CROWD_IP, CROWD_USER, memory, preload, preloadCrowd, removeCrowd, removeMade, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
+import { count, countRotated, countUser, CROWD_IP, CROWD_USER, deleteUserInTarantool, memory, preload, preloadCrowd, preloadUser, removeCrowd, removeMade, removeRetiredKeys, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
 import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
 import { buildService, cleanupOnExit, startFloor, startReference, startService, startWalker, type Running, type ServiceSettings } from './processes.js'
 import { cpuTable, median, row, table, writeResults, type Row } from './report.js'
@@ -26,6 +27,13 @@ const CROWD_IP_SESSIONS = 100_000
 const WALK_PAGE = 1000
 const WALK_PATH = `/ip?ip=${CROWD_IP}&limit=${WALK_PAGE}`
 const WALK_TIMEOUT_SECONDS = 120
+// The users the /del_user rows sign out, made again before each sign-out (dataset.ts,
+// preloadUser): the crowded user's 10,000 sessions (its tokens and ips, after the crowd is gone),
+// and a user of 100,000 of its own, with tokens and ips apart from all others (13.x.y.z).
+const DEL_USER = { userId: CROWD_USER, sessions: CROWD_USER_SESSIONS, tokenPrefix: 'be5c0001', firstIp: 11 * 16777216 }
+const DEL_BIG_USER = { userId: 9_500_000, sessions: 100_000, tokenPrefix: 'be5c0004', firstIp: 13 * 16777216 }
+// The longest a sign-out may take (its request, and the load that runs meanwhile).
+const DEL_TIMEOUT_SECONDS = 120
 
 const { values: args } = parseArgs({
   options: {
@@ -45,6 +53,8 @@ const settings = {
   rounds: Number(args.rounds ?? 3),
   // Full walks of the crowded address on each side, alternating (a walk is 1 to 3 s here).
   walks: args.quick ? 3 : 7,
+  // Sign-outs of the user with 10,000 sessions on each side, alternating.
+  signOuts: args.quick ? 5 : 9,
   load: {
     durationSeconds: Number(args.duration ?? (args.quick ? 1.5 : 10)),
     // After the other side's round, each side takes a moment to reach its pace (the service, with
@@ -59,8 +69,8 @@ const settings = {
 const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
 
 
-async function getJson<T> (url: string): Promise<T> {
-  const res = await fetch(url)
+async function getJson<T> (url: string, timeoutSeconds = 60): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutSeconds * 1000) })
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`)
   return await res.json() as T
 }
@@ -74,18 +84,25 @@ interface ListAnswer { status: string, data: Array<Record<string, unknown>>, nex
  */
 async function referenceBodies (service: Running, token: string): Promise<Record<string, unknown>> {
   const get = await getJson<{ data: { user_id: number, id?: string } }>(`${service.url}/get?token=${token}`)
-  const created = await getJson(`${service.url}/new?user_id=1000000&ip=10.0.0.1`)
+  const created = await getJson<{ data: { token: string } }>(`${service.url}/new?user_id=1000000&ip=10.0.0.1`)
+  // A session of its own (/new's, removed with the others /new made): the bench's stay unrotated.
+  const rotated = await getJson<{ data: { token: string, id?: string } }>(`${service.url}/rotate?token=${created.data.token}`)
   const own = await getJson<ListAnswer>(`${service.url}/user?id=${get.data.user_id}`)
-  if (get.data.id === undefined || own.data.length === 0 || own.data[0].id === undefined || own.next !== null) {
-    throw new Error(`unexpected answers for the reference: ${JSON.stringify({ get, own }).slice(0, 300)}`)
+  if (get.data.id === undefined || own.data.length === 0 || own.data[0].id === undefined || own.next !== null ||
+    rotated.data.id === undefined || rotated.data.token === created.data.token) {
+    throw new Error(`unexpected answers for the reference: ${JSON.stringify({ get, own, rotated }).slice(0, 300)}`)
   }
   const list = { ...own, data: Array.from({ length: 5 }, () => own.data[0]) }
-  return { '/get': get, '/new': created, '/del': get, '/user': list, '/ip': list }
+  return { '/get': get, '/new': created, '/del': get, '/user': list, '/ip': list, '/rotate': rotated }
 }
+
+// The service's answer to a sign-out of the user with 10,000 sessions (checked against its first).
+const delUserBody = { status: 'success', data: { deleted: DEL_USER.sessions } }
 
 /**
  * The reference's answers to the crowded lists: the service's own first pages (USER_PAGE sessions
- * of the crowded user, WALK_PAGE of the crowded address), each with its `next` cursor.
+ * of the crowded user, WALK_PAGE of the crowded address), each with its `next` cursor; and to
+ * /del_user, the service's answer for the user with 10,000 sessions.
  */
 async function crowdBodies (service: Running): Promise<Record<string, unknown>> {
   const page = await getJson<ListAnswer>(`${service.url}/user?id=${CROWD_USER}&limit=${USER_PAGE}`)
@@ -93,7 +110,7 @@ async function crowdBodies (service: Running): Promise<Record<string, unknown>> 
   if (page.data.length !== USER_PAGE || page.next === null || walkPage.data.length !== WALK_PAGE || walkPage.next === null) {
     throw new Error(`the crowded lists answered ${page.data.length} and ${walkPage.data.length} sessions`)
   }
-  return { [`/user?limit=${USER_PAGE}`]: page, [`/ip?limit=${WALK_PAGE}`]: walkPage }
+  return { [`/user?limit=${USER_PAGE}`]: page, [`/ip?limit=${WALK_PAGE}`]: walkPage, '/del_user': delUserBody }
 }
 
 interface Context {
@@ -246,6 +263,130 @@ async function getDuringWalk (ctx: Context, dir: string, population: Population)
   return out
 }
 
+interface SignOutResult {
+  sessions: number
+  /** Seconds to answer, sign-out by sign-out: the service, and the reference (its canned answer). */
+  service: number[]
+  reference: number[]
+  /** The same sign-outs by the procedure alone, called in a loop inside Tarantool, and its calls. */
+  tarantool: number[]
+  calls: number
+  /** Medians; sessions ended per second of the median sign-out. */
+  seconds: { service: number, reference: number, tarantool: number }
+  sessionsPerSecond: { service: number, tarantool: number }
+  /** service / reference and service / tarantool, sign-out by sign-out, then the median. */
+  ratio: number
+  tarantoolRatio: number
+}
+
+/**
+ * /del_user of the user with 10,000 sessions (DEL_USER), one request at a time, alternating with
+ * the reference (its canned answer, the service's own), after one unmeasured a side; the user's
+ * sessions made again in Tarantool before each of the service's sign-outs. Each round also signs
+ * the user out by the procedure alone, in Tarantool (dataset.ts, deleteUserInTarantool): what the
+ * deletes themselves cost, apart from the calls, Node and HTTP.
+ */
+async function signOuts (ctx: Context): Promise<SignOutResult> {
+  const path = `/del_user?id=${DEL_USER.userId}`
+  step(`/del_user: ${settings.signOuts} sign-outs of a user with ${DEL_USER.sessions} sessions on each side, alternating, after one unmeasured; the user made again in Tarantool before each`)
+  const timed = async (url: string): Promise<{ seconds: number, answer: { data: { deleted: number } } }> => {
+    const started = performance.now()
+    const answer = await getJson<{ data: { deleted: number } }>(`${url}${path}`, DEL_TIMEOUT_SECONDS)
+    return { seconds: (performance.now() - started) / 1000, answer }
+  }
+  const service = async (): Promise<number> => {
+    await preloadUser(ctx.console, DEL_USER)
+    const { seconds, answer } = await timed(ctx.service.url)
+    const left = await countUser(ctx.console, DEL_USER.userId)
+    if (answer.data.deleted !== DEL_USER.sessions || left !== 0) {
+      throw new Error(`/del_user: ${JSON.stringify(answer)}, ${left} sessions left; ${DEL_USER.sessions} deleted and none left expected`)
+    }
+    return seconds
+  }
+  const first = await (async () => {
+    await preloadUser(ctx.console, DEL_USER)
+    return (await timed(ctx.service.url)).answer
+  })()
+  if (JSON.stringify(first) !== JSON.stringify(delUserBody)) {
+    throw new Error(`/del_user answered ${JSON.stringify(first)}, the reference answers ${JSON.stringify(delUserBody)}`)
+  }
+  await timed(ctx.reference.url)
+  const out = { service: [] as number[], reference: [] as number[], tarantool: [] as number[] }
+  let calls = 0
+  for (let i = 0; i < settings.signOuts; i++) {
+    out.reference.push((await timed(ctx.reference.url)).seconds)
+    out.service.push(await service())
+    await preloadUser(ctx.console, DEL_USER)
+    const direct = await deleteUserInTarantool(ctx.console, DEL_USER.userId)
+    if (direct.deleted !== DEL_USER.sessions) throw new Error(`sessions.del_user in Tarantool deleted ${direct.deleted} of ${DEL_USER.sessions}`)
+    out.tarantool.push(direct.seconds)
+    calls = direct.calls
+  }
+  const seconds = { service: median(out.service), reference: median(out.reference), tarantool: median(out.tarantool) }
+  return {
+    sessions: DEL_USER.sessions,
+    ...out,
+    calls,
+    seconds,
+    sessionsPerSecond: { service: DEL_USER.sessions / seconds.service, tarantool: DEL_USER.sessions / seconds.tarantool },
+    ratio: median(out.service.map((s, i) => s / out.reference[i])),
+    tarantoolRatio: median(out.service.map((s, i) => s / out.tarantool[i]))
+  }
+}
+
+interface DuringSignOutResult {
+  during: RoundResult[]
+  idle: RoundResult[]
+  /** Seconds each sign-out took to answer (under the load): each round's measured length. */
+  signOutSeconds: number[]
+  /** Medians over the rounds; ratio: during / idle, round by round, then the median. */
+  p99: { idle: number, during: number, ratio: number }
+}
+
+/**
+ * /get p99 of the service in alternating rounds: while a client signs out the user with 100,000
+ * sessions (DEL_BIG_USER, made again before each: one /del_user, from the end of the round's
+ * warm-up to its answer, which ends the round), then idle for as long, after a warm-up of its
+ * own. The reference has no sessions to end: absolute numbers.
+ */
+async function getDuringSignOut (ctx: Context, population: Population): Promise<DuringSignOutResult> {
+  const path = `/del_user?id=${DEL_BIG_USER.userId}`
+  step(`/get during /del_user: ${settings.rounds} rounds while a client signs out a user with ${DEL_BIG_USER.sessions} sessions (made again before each), ` +
+    'each followed by an idle round as long, alternating')
+  const out: DuringSignOutResult = { during: [], idle: [], signOutSeconds: [], p99: { idle: 0, during: 0, ratio: 0 } }
+  const settle = Math.max(0.5, settings.load.warmupSeconds)
+  for (let i = 0; i < settings.rounds; i++) {
+    await preloadUser(ctx.console, DEL_BIG_USER)
+    let measuring: () => void = () => {}
+    const measured = new Promise<void>((resolve) => { measuring = resolve })
+    const load = startRound(ctx.service.url, WORKLOADS.get.requests(population),
+      { ...settings.load, warmupSeconds: settle, durationSeconds: DEL_TIMEOUT_SECONDS }, () => measuring())
+    let seconds: number
+    let answer: { data: { deleted: number } }
+    try {
+      await measured
+      const started = performance.now()
+      answer = await getJson<{ data: { deleted: number } }>(`${ctx.service.url}${path}`, DEL_TIMEOUT_SECONDS)
+      seconds = (performance.now() - started) / 1000
+    } finally {
+      load.instance.stop()
+    }
+    out.during.push(summarize(await load.instance, load.measured))
+    const left = await countUser(ctx.console, DEL_BIG_USER.userId)
+    if (answer.data.deleted !== DEL_BIG_USER.sessions || left !== 0) {
+      throw new Error(`/del_user under load: ${JSON.stringify(answer)}, ${left} left; ${DEL_BIG_USER.sessions} deleted and none left expected`)
+    }
+    out.signOutSeconds.push(seconds)
+    out.idle.push(await round(ctx.service.url, WORKLOADS.get.requests(population), { ...settings.load, warmupSeconds: settle, durationSeconds: seconds }))
+  }
+  out.p99 = {
+    idle: median(out.idle.map((r) => r.p99)),
+    during: median(out.during.map((r) => r.p99)),
+    ratio: median(out.during.map((r, i) => r.p99 / out.idle[i].p99))
+  }
+  return out
+}
+
 /**
  * Memory per session with TOKEN_STORAGE=hashed: a service of its own (data in `dir/hashed`), with
  * `total` sessions stored under their tokens' hashes as it stores them; checks that it finds one
@@ -349,6 +490,14 @@ async function main (): Promise<void> {
     for (const key of ['user', 'ip', 'new', 'mixed'] as const) {
       rows.push(await measure(ctx, `${WORKLOADS[key].name} @${total}`, WORKLOADS[key], all))
     }
+    // Rotation chains, each on a session of the second half (the mixed rows deleted from the top
+    // down: a few thousand), none of which a later row names by its first token.
+    const rotate = await measure(ctx, `${WORKLOADS.rotate.name} @${total}`, WORKLOADS.rotate, { from: Math.floor(total / 2), to: total, total })
+    rows.push(rotate)
+    // One rotated session a chain (about `connections` a service round, if each chain went on);
+    // one old key's row a rotation but each chain's first.
+    const rotated = await countRotated(admin)
+    const retired = await removeRetiredKeys(admin)
     const sessionsAfter = await count(admin)
 
     // The crowded lists, after the rows above (their users and ips are none of the crowd's), and
@@ -373,6 +522,9 @@ async function main (): Promise<void> {
     // Sessions of the first half: those the mixed rows deleted were the last ones.
     const duringWalk = await getDuringWalk(ctx, tmp, { from: 0, to: Math.floor(total / 2), total })
     const crowdRemoved = await removeCrowd(admin)
+    // Sign-outs, after the crowd is gone (room for the user with 100,000 sessions).
+    const signOut = await signOuts(ctx)
+    const duringSignOut = await getDuringSignOut(ctx, { from: 0, to: Math.floor(total / 2), total })
 
     const sweepResult = await sweep(ctx)
     const hashedMem = await hashedMemory(tmp, total)
@@ -414,6 +566,24 @@ async function main (): Promise<void> {
       `during ${spread(duringWalk.during.map((r) => r.rps), 0)}; the walker listed ${spread(duringWalk.walkerSessionsPerSecond, 0)} sessions/s ` +
       `with ${spread(duringWalk.walkerCores.map((c) => 100 * c), 0)}% of a core of its own; ` +
       `non-2xx ${[...duringWalk.idle, ...duringWalk.during].reduce((n, r) => n + r.non2xx, 0)}`)
+    console.log(`/del_user of a user with ${signOut.sessions} sessions (made again in Tarantool before each), one request at a time, side by side, ` +
+      `medians [min..max] over ${settings.signOuts} sign-outs a side: service ${spread(signOut.service, 3)} s to answer, ` +
+      `${signOut.sessionsPerSecond.service.toFixed(0)} sessions ended/s; reference (its canned answer) ${spread(signOut.reference.map((s) => 1000 * s), 2)} ms; ` +
+      `time ratio service/reference ${signOut.ratio.toFixed(0)}; the procedure alone, ${signOut.calls} calls in a loop inside Tarantool: ` +
+      `${spread(signOut.tarantool, 3)} s, ${signOut.sessionsPerSecond.tarantool.toFixed(0)} sessions/s (service/procedure ${signOut.tarantoolRatio.toFixed(2)})`)
+    console.log(`/get p99 while a client runs /del_user of a user with ${DEL_BIG_USER.sessions} sessions (service only, absolute: the reference has no sessions to end), ` +
+      `medians [min..max] over ${settings.rounds} alternating rounds, each as long as its sign-out took to answer (${spread(duringSignOut.signOutSeconds, 2)} s): ` +
+      `idle ${spread(duringSignOut.idle.map((r) => r.p99), 2)} ms, during ${spread(duringSignOut.during.map((r) => r.p99), 2)} ms; ` +
+      `during/idle ${duringSignOut.p99.ratio.toFixed(2)}x (median of the per-round ratios; target at most 2x)` +
+      `${duringSignOut.p99.ratio <= 2 ? '' : ': ABOVE TARGET'}; /get req/s idle ${spread(duringSignOut.idle.map((r) => r.rps), 0)}, ` +
+      `during ${spread(duringSignOut.during.map((r) => r.rps), 0)}; ${(DEL_BIG_USER.sessions / median(duringSignOut.signOutSeconds)).toFixed(0)} sessions ended/s under the load; ` +
+      `non-2xx ${[...duringSignOut.idle, ...duringSignOut.during].reduce((n, r) => n + r.non2xx, 0)}`)
+    console.log(`${rotate.workload} (rotation chains: each request rotates a live session with the token the one before answered), side by side in the table: ` +
+      `${rotate.service.rps.toFixed(0)} req/s, ${rotate.ratio.rps.toFixed(2)} of the reference; p50 ${rotate.service.p50.toFixed(2)} ms (${rotate.ratio.p50.toFixed(2)}x), ` +
+      `p99 ${rotate.service.p99.toFixed(2)} ms (${rotate.ratio.p99.toFixed(2)}x); non-2xx ${rotate.service.non2xx}; ` +
+      `${rotated + retired} rotations on the service (warm-ups included) in ${rotated} chains, ${((rotated + retired) / rotated).toFixed(0)} a chain ` +
+      `(${settings.rounds} rounds of ${settings.load.connections} connections)` +
+      (rotated > 2 * settings.rounds * settings.load.connections ? ' (WARNING: more than two chains a connection and round: the chains broke off)' : ''))
     const file = writeResults(join(ROOT, 'bench/results'), {
       date: new Date().toISOString(),
       settings,
@@ -426,6 +596,9 @@ async function main (): Promise<void> {
       crowd: { userSessions: CROWD_USER_SESSIONS, ipSessions: CROWD_IP_SESSIONS, seconds: crowdSeconds, removed: crowdRemoved, madeRemovedBefore: removedMade },
       walk: walkResult,
       getDuringWalk: duringWalk,
+      rotation: { chains: rotated, rotations: rotated + retired },
+      signOut,
+      getDuringSignOut: duringSignOut,
       scale,
       referenceSwing: swing,
       sweep: sweepResult

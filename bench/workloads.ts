@@ -27,10 +27,51 @@ const newPath = (p: Population): string => `/new?user_id=${randomUser(p.total)}&
 const generate = (path: (p: Population) => string) => (p: Population): Request[] =>
   [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path(p) }) }]
 
+// A rotation's answer: the session with its new token.
+const TOKEN = /"token":"([0-9a-f-]{36})"/
+
+/**
+ * Rotation chains: each connection takes a session never rotated (the next of `from` to `to - 1`,
+ * across the rounds of this generator) and rotates it again and again, each time with the token
+ * the one before answered, so that each request rotates a live session; after an answer that is
+ * not a rotation (a timeout, an error), it takes the next session. On the reference, whose canned
+ * answer always holds the same token, the very same requests and the same reading of the answer.
+ *
+ * Each connection keeps its token in `chain`: autocannon copies the requests (deeply) for each
+ * connection, so each has a `chain` of its own, handed to setupRequest in the request, and from
+ * there to onResponse in the connection's context (which autocannon clears each time the list of
+ * requests comes round to its start: with one request, before each request is set up).
+ */
+function rotations (p: Population): Request[] {
+  let next = p.from
+  const claim = (): string => {
+    if (next >= p.to) throw new Error(`rotation chains: no session left to start one (${p.to - p.from} taken)`)
+    return tokenOf(next++)
+  }
+  interface Chain { token?: string }
+  return [{
+    method: 'GET',
+    chain: {} satisfies Chain,
+    setupRequest: (req, context) => {
+      const chain = req.chain as Chain
+      context.chain = chain
+      chain.token ??= claim()
+      return { ...req, path: `/rotate?token=${chain.token}` }
+    },
+    onResponse: (status, body, context) => {
+      const chain = context.chain as Chain
+      chain.token = status === 200 ? TOKEN.exec(body)?.[1] : undefined
+    }
+  }]
+}
+
 /** Sessions in a page of the crowded user's list (its first page, every time). */
 export const USER_PAGE = 100
 
-/** The workloads of the table, in the order they run (userPage after the others, on the crowded user: see dataset.ts). */
+/**
+ * The workloads of the table, in the order they run (rotate after mixed, on sessions no later row
+ * names by their first token; userPage after the others, on the crowded user: see dataset.ts).
+ */
 export const WORKLOADS: Record<string, Workload> = {
   get: { name: '/get', requests: generate((p) => `/get?token=${tokenOf(randomIn(p))}`) },
   user: { name: '/user', requests: generate((p) => `/user?id=${randomUser(p.total)}`) },
@@ -53,5 +94,6 @@ export const WORKLOADS: Record<string, Workload> = {
       }]
     }
   },
-  userPage: { name: `/user page of ${USER_PAGE}`, requests: generate(() => `/user?id=${CROWD_USER}&limit=${USER_PAGE}`) }
+  userPage: { name: `/user page of ${USER_PAGE}`, requests: generate(() => `/user?id=${CROWD_USER}&limit=${USER_PAGE}`) },
+  rotate: { name: '/rotate', requests: rotations }
 }

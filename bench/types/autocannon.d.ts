@@ -3,7 +3,14 @@ declare module 'autocannon' {
   export interface Request {
     method?: string
     path?: string
+    /** Any other field: each connection has its own copy (autocannon copies the requests deeply). */
+    [field: string]: unknown
     setupRequest?: (req: Request, context: Record<string, unknown>) => Request
+    /**
+     * Called with each response of this request, before the connection's next request is set up;
+     * `context`: the connection's, cleared each time its list of requests comes round to its start.
+     */
+    onResponse?: (status: number, body: string, context: Record<string, unknown>) => void
   }
   export interface Options {
     url: string
