@@ -22,7 +22,18 @@ end
 local work_dir = env('TARANTOOL_WORK_DIR', '.')
 fio.mktree(work_dir)
 
-box.cfg{
+local ok, replication = pcall(require('sessions.replication').config, env, work_dir)
+if not ok then
+    log.error('sessions: %s', replication)
+    os.exit(1)
+end
+local listen = env('TARANTOOL_PORT', '3301')
+local sessions = require('sessions')
+-- The procedures exist before any client can call: a connection that comes during box.cfg or
+-- the set-up finds them defined (sessions.start tells what it may still miss).
+sessions.expose()
+
+local cfg = {
     work_dir = work_dir,
     -- The pid file is locked: a second instance on the same data refuses to start.
     pid_file = 'tarantool.pid',
@@ -31,6 +42,13 @@ box.cfg{
     checkpoint_interval = tonumber(env('TARANTOOL_CHECKPOINT_INTERVAL', 3600)),
     log_level = tonumber(env('TARANTOOL_LOG_LEVEL', 5)),
 }
+if replication ~= nil then
+    -- Members reach each other during box.cfg to bootstrap or rejoin the set: the port must be
+    -- open from the start.
+    for name, value in pairs(replication) do cfg[name] = value end
+    cfg.listen = listen
+end
+box.cfg(cfg)
 
 local console_socket = env('TARANTOOL_CONSOLE_SOCKET')
 if console_socket ~= nil then
@@ -40,9 +58,10 @@ if console_socket ~= nil then
     fio.chmod(console_socket, tonumber('600', 8))
 end
 
-require('sessions').start{
+sessions.start{
     user = env('TARANTOOL_USER_NAME', 'sessions'),
     password = password,
+    replication_password = replication and env('TARANTOOL_REPLICATION_PASSWORD'),
 }
 
 local parent_pid = tonumber(env('TARANTOOL_PARENT_PID'))
@@ -50,5 +69,7 @@ if parent_pid ~= nil then
     require('sessions.parent_watch').start(parent_pid)
 end
 
--- Listen only now: an open port means the procedures are there to call.
-box.cfg{listen = env('TARANTOOL_PORT', '3301')}
+if replication == nil then
+    -- Listen only now: an open port means the procedures are there to call.
+    box.cfg{listen = listen}
+end

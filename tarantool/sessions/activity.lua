@@ -183,7 +183,7 @@ local function worker()
 end
 
 -- Starts the fiber, first cancelling one left by an earlier load of this code; writes the marks
--- pending when Tarantool shuts down.
+-- pending when Tarantool shuts down. Run when the member becomes writable (sessions.role).
 function M.start()
     fibers.restart(FIBER_NAME, worker)
     if M.on_shutdown == nil then
@@ -192,6 +192,13 @@ function M.start()
         end
         box.ctl.on_shutdown(M.on_shutdown)
     end
+end
+
+-- Stops the fiber: the member is read-only (sessions.role). Marks not written yet stay here, for
+-- reads, and are written if it becomes writable again; a planned switchover writes them first
+-- (sessions.switchover).
+function M.stop()
+    fibers.stop(FIBER_NAME)
 end
 
 return M

@@ -324,4 +324,7 @@ function api.stats()
     }
 end
 
+-- This member's role and replication, polled by the service on every member (sessions.member).
+api.member = require('sessions.member').info
+
 return M

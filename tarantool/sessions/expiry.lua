@@ -199,10 +199,17 @@ function M.wakeup()
     wakeup:signal()
 end
 
--- Starts the fiber, first cancelling one left by an earlier load of this code.
+-- Starts the fiber, first cancelling one left by an earlier load of this code. Run when the
+-- member becomes writable (sessions.role).
 function M.start()
     M.rewind()
     fibers.restart(FIBER_NAME, worker)
+end
+
+-- Stops the fiber: the member is read-only, another one sweeps (sessions.role).
+function M.stop()
+    fibers.stop(FIBER_NAME)
+    M.rewind()
 end
 
 return M

@@ -17,9 +17,14 @@ function M.running(name)
     return #named(name) > 0
 end
 
+-- Cancels the fiber called `name`, if there is one.
+function M.stop(name)
+    for _, f in ipairs(named(name)) do f:cancel() end
+end
+
 -- Cancels the fiber called `name`, if there is one, and runs `fn` in a new fiber of that name.
 function M.restart(name, fn)
-    for _, f in ipairs(named(name)) do f:cancel() end
+    M.stop(name)
     return fiber.create(function()
         fiber.self():name(name)
         return fn()

@@ -1,4 +1,5 @@
--- The sessions application: schema, access, public API, and the activity and expiry fibers.
+-- The sessions application: schema, access, public API, and the background work of the writable
+-- member (activity writer, expiry sweep, conversions), which follows the member's role.
 local log = require('log')
 local migrations = require('sessions.migrations')
 local access = require('sessions.access')
@@ -6,29 +7,70 @@ local activity = require('sessions.activity')
 local api = require('sessions.api')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
+local replication = require('sessions.replication')
+local role = require('sessions.role')
+local switchover = require('sessions.switchover')
 local token_hashing = require('sessions.token_hashing')
 local settings = require('sessions.settings')
+local space = require('sessions.space')
 local triggers = require('sessions.triggers')
 
 local M = {}
 
--- Prepares the instance and starts serving; safe to call again after a code reload.
-function M.start(opts)
-    if box.info.ro then
-        log.info('sessions: read-only instance, schema and access left to the master')
-    else
-        migrations.apply()
-        access.setup(opts.user, opts.password, api)
-    end
-    -- Procedures are resolved by name through this one global table.
+-- Defines the procedures (the global tables they are resolved through by name). Needs no box.cfg:
+-- init.lua calls it before, so that no client ever meets an undefined procedure.
+function M.expose()
     rawset(_G, api.NAMESPACE, api.procedures)
-    -- Before any write of this instance: what follows a session's writes (sessions.triggers).
-    if box.space.sessions ~= nil then triggers.install() end
-    settings.watch()
+    rawset(_G, switchover.NAMESPACE, switchover.procedures)
+end
+
+-- What follows a session's writes (sessions.triggers), before any write of this member, once the
+-- space exists: on a replica it arrives by replication.
+local function follow_writes()
+    local s = box.space.sessions
+    if s ~= nil and #s:on_replace() == 0 then triggers.install() end
+end
+
+-- Runs when the member becomes writable: the pending migrations (a member promoted with newer
+-- code applies its own), access (procedures added by newer code), then the background work.
+local function writable(opts)
+    migrations.apply()
+    -- With replication, a write to these is acknowledged once a quorum of the members has it.
+    replication.sync_spaces({space.NAME, space.DEADLINES, space.ALIASES}, opts.replication ~= nil)
+    -- Before the service user may call anything.
+    follow_writes()
+    access.setup(opts)
     activity.start()
     expiry.start()
     ipv4_upgrade.start()
     token_hashing.start()
+end
+
+local function read_only()
+    activity.stop()
+    expiry.stop()
+    ipv4_upgrade.stop()
+    token_hashing.stop()
+end
+
+-- Prepares the instance and starts serving; safe to call again after a code reload. opts: user,
+-- password (the service user), replication_password (with TARANTOOL_REPLICATION).
+function M.start(opts)
+    local setup = {user = opts.user, password = opts.password, api = api}
+    if opts.replication_password ~= nil then
+        setup.replication = {user = replication.USER, password = opts.replication_password, api = switchover}
+    end
+    M.expose()
+    follow_writes()
+    settings.watch()
+    if box.info.ro then
+        log.info('sessions: read-only member, schema and access left to the writable one')
+    end
+    role.start{
+        writable = function() writable(setup) end,
+        read_only = read_only,
+        idle = follow_writes,
+    }
     log.info('sessions: ready, schema version %d', migrations.version())
 end
 

@@ -93,13 +93,22 @@ local function run()
     end
 end
 
--- Starts the conversion, unless one from an earlier load of this code is running.
+-- Starts the conversion, unless one from an earlier load of this code is running. Run when the
+-- member becomes writable (sessions.role): on a replica, the record of the end may have arrived
+-- by replication since `pending` was read, so it is read again.
 function M.start()
+    pending = nil
     if not M.pending() or fibers.running(FIBER_NAME) or box.info.ro then return end
     fiber.create(function()
         local ok, err = pcall(run)
-        if not ok then log.error('sessions: IPv4 conversion failed: %s', err) end
+        -- A member that became read-only stops here (sessions.role cancels it).
+        if not ok and not box.info.ro then log.error('sessions: IPv4 conversion failed: %s', err) end
     end)
+end
+
+-- Stops the conversion: the member is read-only. The writable member converts what is left.
+function M.stop()
+    fibers.stop(FIBER_NAME)
 end
 
 return M

@@ -70,12 +70,19 @@ function M.start()
         fiber.self():name(FIBER_NAME)
         while not box.info.ro and keys.converting() do
             local ok, err = pcall(run)
-            if not ok then
+            -- A member that became read-only stops here (sessions.role cancels it).
+            if not ok and not box.info.ro then
                 log.error('sessions: hashing tokens failed, trying again in 1 s: %s', err)
                 fiber.sleep(1)
             end
         end
     end)
+end
+
+-- Stops the conversion: the member is read-only. The writable member goes on with it from the
+-- start (what is converted is passed over), and it records its end in _schema.
+function M.stop()
+    fibers.stop(FIBER_NAME)
 end
 
 return M

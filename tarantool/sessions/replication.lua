@@ -1,0 +1,125 @@
+-- The replica set from the environment: which box.cfg options a member starts with, and what this
+-- Tarantool can do (elections, promote) by its version. Read once, before the first box.cfg.
+local fio = require('fio')
+local log = require('log')
+
+local M = {}
+
+-- The replication user: role 'replication' only (sessions.access), its password from
+-- TARANTOOL_REPLICATION_PASSWORD. Members connect to each other as this user.
+M.USER = 'replicator'
+
+-- {major, minor, patch} of this Tarantool, from '2.6.0-0-g47aa4e01e'.
+local function parse_version(text)
+    local major, minor, patch = text:match('^(%d+)%.(%d+)%.(%d+)')
+    return {tonumber(major), tonumber(minor), tonumber(patch)}
+end
+
+M.version = parse_version(require('tarantool').version)
+
+-- Whether this Tarantool is `major.minor.patch` or later.
+function M.at_least(major, minor, patch)
+    local v = M.version
+    if v[1] ~= major then return v[1] > major end
+    if v[2] ~= minor then return v[2] > minor end
+    return v[3] >= patch
+end
+
+-- Raft elections (box.cfg.election_mode, box.info.election) came in 2.6.1.
+M.HAS_ELECTIONS = M.at_least(2, 6, 1)
+-- 2.11 replaced replication_connect_quorum by bootstrap_strategy and added election_fencing_mode.
+local HAS_BOOTSTRAP_STRATEGY = M.at_least(2, 11, 0)
+
+local ELECTION_MODES = {off = true, voter = true, candidate = true, manual = true}
+
+-- 'host:port,host:port' -> {'host:port', ...}, blanks dropped.
+local function split(list)
+    local out = {}
+    for item in list:gmatch('[^,%s]+') do out[#out + 1] = item end
+    return out
+end
+
+-- Whether the data directory holds a snapshot: the member ran before, and is not the one that
+-- bootstraps the set.
+local function has_data(work_dir)
+    return #fio.glob(fio.pathjoin(work_dir, '*.snap')) > 0
+end
+
+-- The replication options of box.cfg for `env` (a function name -> value or nil), or nil when
+-- TARANTOOL_REPLICATION is not set (a single instance, as before). Raises on a bad setting.
+function M.config(env, work_dir)
+    local list = env('TARANTOOL_REPLICATION')
+    if list == nil then return nil end
+    local peers = split(list)
+    if #peers == 0 then error('TARANTOOL_REPLICATION names no member') end
+    local password = env('TARANTOOL_REPLICATION_PASSWORD')
+    if password == nil then
+        error('TARANTOOL_REPLICATION_PASSWORD is required with TARANTOOL_REPLICATION: ' ..
+            'the password members replicate with')
+    end
+    local quorum = tonumber(env('TARANTOOL_SYNCHRO_QUORUM', math.floor(#peers / 2) + 1))
+    if quorum == nil or quorum < 1 or quorum > #peers or quorum ~= math.floor(quorum) then
+        error(('TARANTOOL_SYNCHRO_QUORUM must be an integer from 1 to %d, the members'):format(#peers))
+    end
+    local mode = env('TARANTOOL_ELECTION_MODE', M.HAS_ELECTIONS and 'candidate' or 'off')
+    if not ELECTION_MODES[mode] then
+        error('TARANTOOL_ELECTION_MODE must be off, voter, candidate or manual')
+    end
+    if mode ~= 'off' and not M.HAS_ELECTIONS then
+        error(('TARANTOOL_ELECTION_MODE=%s needs Tarantool 2.6.1 or later (this is %s): set it to off')
+            :format(mode, require('tarantool').version))
+    end
+    local uris = {}
+    for i, peer in ipairs(peers) do
+        uris[i] = ('%s:%s@%s'):format(M.USER, password, peer)
+    end
+    local cfg = {
+        replication = uris,
+        replication_synchro_quorum = quorum,
+        replication_synchro_timeout = tonumber(env('TARANTOOL_SYNCHRO_TIMEOUT', 5)),
+        replication_timeout = tonumber(env('TARANTOOL_REPLICATION_TIMEOUT', 1)),
+    }
+    if not HAS_BOOTSTRAP_STRATEGY then
+        -- The default (all) leaves a member restarted while another is down read-only (orphan)
+        -- until that one is back; a majority is enough to know the set.
+        cfg.replication_connect_quorum = quorum
+    end
+    if mode == 'off' then
+        -- Without elections nothing stops two writers but this: only the member that bootstraps
+        -- the set starts writable; every other one, and any member restarted on its data (an
+        -- old leader coming back), starts read-only until promoted (sessions.role).
+        cfg.read_only = not (env('TARANTOOL_BOOTSTRAP_LEADER') == 'true' and not has_data(work_dir))
+    else
+        -- Raft decides: read_only = true would keep even an elected leader from writing.
+        cfg.election_mode = mode
+        cfg.read_only = false
+        if HAS_BOOTSTRAP_STRATEGY then
+            -- The leader resigns after 2 x replication_timeout without a quorum, before the
+            -- others may elect a new one (4 x): the two never overlap.
+            cfg.election_fencing_mode = 'strict'
+        end
+    end
+    return cfg
+end
+
+-- Makes the spaces called `names` synchronous (a write is acknowledged once a quorum has it), or
+-- no longer so; those that are already as asked are left alone. Writable member only: the change
+-- reaches the others by replication.
+function M.sync_spaces(names, enabled)
+    for _, name in ipairs(names) do
+        local s = box.space[name]
+        if s ~= nil and (s.is_sync == true) ~= enabled then
+            if s.alter ~= nil then
+                s:alter({is_sync = enabled})
+            else
+                -- 2.6.0 has no space:alter(): the flag is changed in _space, as alter() does.
+                local row = box.space._space:get(s.id):totable()
+                row[6].is_sync = enabled
+                box.space._space:replace(row)
+            end
+            log.info('sessions: space %s is %s', name, enabled and 'synchronous' or 'no longer synchronous')
+        end
+    end
+end
+
+return M
