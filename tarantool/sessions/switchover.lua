@@ -16,6 +16,7 @@ local fiber = require('fiber')
 local log = require('log')
 local net_box = require('net.box')
 local activity = require('sessions.activity')
+local replication = require('sessions.replication')
 
 local M = {NAMESPACE = 'sessions_peer', procedures = {}}
 
@@ -57,10 +58,7 @@ local function acked(lsn)
     return count
 end
 
-local function quorum()
-    if box.info.synchro ~= nil then return box.info.synchro.quorum end
-    return tonumber(box.cfg.replication_synchro_quorum) or 1
-end
+local quorum = replication.synchro_quorum
 
 -- Waits, until `deadline` (fiber.clock()), for this member's own synchronous transactions to be
 -- settled, once it is read-only: none left in its queue where box.info.synchro shows it (2.7.3,

@@ -2,7 +2,7 @@
 // has none): what the writable member acknowledges is on a quorum of members, and stays.
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { StorageUnavailableError, type TarantoolClient } from '../../src/store/tarantool-client.js'
+import { StorageError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
 import { ER } from '../../src/store/tarantool-errors.js'
 import { consoleEval, createSession, holds, memberClient, startCluster, waitHolds, type TestCluster } from '../support/cluster.js'
 import { missing } from '../support/programs.js'
@@ -57,6 +57,29 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('a replica set', () => {
         }
       }
     })
+  })
+
+  it('lets the replication user replicate and step a member down, nothing else; the service user may not step one down', async () => {
+    const replica = cluster.members[1]
+    const password = await consoleEval<string>(replica.console, "return os.getenv('TARANTOOL_REPLICATION_PASSWORD')")
+    const peer = new TarantoolClient({ host: '127.0.0.1', port: replica.port, user: 'replicator', password, timeoutMs: 5_000 })
+    try {
+      await peer.waitConnected(5_000)
+      // On a read-only member it changes nothing, and tells what the member has.
+      const [answer] = await peer.call('sessions_peer.step_down', []) as [Record<string, unknown>]
+      expect(answer).toMatchObject({ was_writable: false, settled: true, vclock: expect.any(Array) })
+      for (const name of ['sessions.stats', 'sessions.member', 'LUA', 'box.schema.user.info']) {
+        const denied = await peer.call(name, name === 'LUA' ? ['return 1'] : []).catch((err: Error) => err)
+        expect(denied).toBeInstanceOf(StorageError)
+        expect((denied as Error).message).toMatch(/denied/i)
+      }
+    } finally {
+      peer.close()
+    }
+    const denied = await clients[1].call('sessions_peer.step_down', []).catch((err: Error) => err)
+    expect(denied).toBeInstanceOf(StorageError)
+    expect((denied as Error).message).toMatch(/denied/i)
+    expect(await consoleEval(cluster.members[0].console, 'return box.info.ro')).toBe(false)
   })
 
   it('makes sessions and its companions synchronous on every member', async () => {
