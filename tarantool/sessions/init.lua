@@ -17,6 +17,9 @@ local triggers = require('sessions.triggers')
 
 local M = {}
 
+-- Whether start() has run: for tools that wait until the instance is up (scripts/cluster.ts).
+M.started = false
+
 -- Defines the procedures (the global tables they are resolved through by name). Needs no box.cfg:
 -- init.lua calls it before, so that no client ever meets an undefined procedure.
 function M.expose()
@@ -71,6 +74,7 @@ function M.start(opts)
         read_only = read_only,
         idle = follow_writes,
     }
+    M.started = true
     log.info('sessions: ready, schema version %d', migrations.version())
 end
 

@@ -1,6 +1,7 @@
 -- What this member is in its replica set, for the service, which calls sessions.member() on every
 -- member about four times a second to find the writable one and show the set. Reads box.info
 -- only, one section at a time: no space is read, nothing is written.
+local replication = require('sessions.replication')
 local role = require('sessions.role')
 
 local M = {}
@@ -35,14 +36,6 @@ local function uuid_of(list, id)
     return nil
 end
 
--- The quorum a synchronous write waits for: as evaluated where box.info.synchro shows it (a
--- formula such as "N / 2 + 1" on 2.10 and later), else the configured number.
-local function synchro_quorum()
-    local synchro = box.info.synchro
-    if synchro ~= nil then return synchro.quorum end
-    return tonumber(box.cfg.replication_synchro_quorum)
-end
-
 -- This member: {uuid, id, ro, ro_reason, status, version, lsn, writable, elections, election,
 -- synchro_quorum, replication}; see tarantool/README.md.
 function M.info()
@@ -60,7 +53,7 @@ function M.info()
         -- Whether the work of the writable member (sweep, activity, conversions) runs here.
         writable = role.writable,
         elections = mode ~= nil and mode ~= 'off',
-        synchro_quorum = synchro_quorum(),
+        synchro_quorum = replication.synchro_quorum(),
         replication = list,
     }
     local election = box.info.election

@@ -27,6 +27,8 @@ end
 
 -- Raft elections (box.cfg.election_mode, box.info.election) came in 2.6.1.
 M.HAS_ELECTIONS = M.at_least(2, 6, 1)
+-- replication_synchro_quorum as a formula of the members registered: 2.5.3, 2.6.2, 2.7.1.
+local HAS_QUORUM_FORMULA = M.at_least(2, 6, 2)
 -- 2.11 replaced replication_connect_quorum by bootstrap_strategy and added election_fencing_mode.
 local HAS_BOOTSTRAP_STRATEGY = M.at_least(2, 11, 0)
 
@@ -57,9 +59,17 @@ function M.config(env, work_dir)
         error('TARANTOOL_REPLICATION_PASSWORD is required with TARANTOOL_REPLICATION: ' ..
             'the password members replicate with')
     end
-    local quorum = tonumber(env('TARANTOOL_SYNCHRO_QUORUM', math.floor(#peers / 2) + 1))
+    local majority = math.floor(#peers / 2) + 1
+    local quorum = tonumber(env('TARANTOOL_SYNCHRO_QUORUM', majority))
     if quorum == nil or quorum < 1 or quorum > #peers or quorum ~= math.floor(quorum) then
         error(('TARANTOOL_SYNCHRO_QUORUM must be an integer from 1 to %d, the members'):format(#peers))
+    end
+    local synchro_quorum = quorum
+    if env('TARANTOOL_SYNCHRO_QUORUM') == nil and HAS_QUORUM_FORMULA then
+        -- A majority of the members registered so far, evaluated by Tarantool as they join: the
+        -- member that bootstraps a set with elections is alone at first, and must be able to elect
+        -- itself (quorum 1) to create the replication user the others join with.
+        synchro_quorum = 'N / 2 + 1'
     end
     local mode = env('TARANTOOL_ELECTION_MODE', M.HAS_ELECTIONS and 'candidate' or 'off')
     if not ELECTION_MODES[mode] then
@@ -75,7 +85,7 @@ function M.config(env, work_dir)
     end
     local cfg = {
         replication = uris,
-        replication_synchro_quorum = quorum,
+        replication_synchro_quorum = synchro_quorum,
         replication_synchro_timeout = tonumber(env('TARANTOOL_SYNCHRO_TIMEOUT', 5)),
         replication_timeout = tonumber(env('TARANTOOL_REPLICATION_TIMEOUT', 1)),
     }
@@ -100,6 +110,19 @@ function M.config(env, work_dir)
         end
     end
     return cfg
+end
+
+-- The number of members a synchronous write waits for, this one included: as Tarantool evaluates
+-- it where box.info.synchro shows it (2.7.3, 2.8.1 and later), else the number configured, or for
+-- the formula a majority of the members registered (box.info.replication).
+function M.synchro_quorum()
+    local synchro = box.info.synchro
+    if synchro ~= nil then return synchro.quorum end
+    local configured = box.cfg.replication_synchro_quorum
+    if type(configured) == 'number' then return configured end
+    local registered = 0
+    for _ in pairs(box.info.replication) do registered = registered + 1 end
+    return math.floor(registered / 2) + 1
 end
 
 -- Makes the spaces called `names` synchronous (a write is acknowledged once a quorum has it), or

@@ -16,11 +16,17 @@ local fiber = require('fiber')
 local log = require('log')
 local net_box = require('net.box')
 local activity = require('sessions.activity')
+local replication = require('sessions.replication')
 
 local M = {NAMESPACE = 'sessions_peer', procedures = {}}
 
 -- How long a peer may take to answer a connection or a call.
 local CONNECT_TIMEOUT = 2
+
+-- Raises why a promotion cannot go on, as the operator reads it (no position in the code).
+local function fail(message, ...)
+    error(message:format(...), 0)
+end
 
 local function synchro_timeout()
     return box.cfg.replication_synchro_timeout or 5
@@ -52,24 +58,25 @@ local function acked(lsn)
     return count
 end
 
-local function quorum()
-    if box.info.synchro ~= nil then return box.info.synchro.quorum end
-    return tonumber(box.cfg.replication_synchro_quorum) or 1
-end
+local quorum = replication.synchro_quorum
 
 -- Waits, until `deadline` (fiber.clock()), for this member's own synchronous transactions to be
--- settled: none left in its queue where box.info.synchro shows it (2.7.3, 2.8.1 and later); on
--- 2.6, its last row received by a quorum and nothing written since (a confirmation follows the
--- quorum's acknowledgement at once). Whether they are.
+-- settled, once it is read-only: none left in its queue where box.info.synchro shows it (2.7.3,
+-- 2.8.1 and later). On 2.6, where the queue cannot be seen: its last row received by a quorum and
+-- nothing written since (a confirmation follows the quorum's acknowledgement at once); or, since
+-- 2.6.0 at times never hears an acknowledgement, replication_synchro_timeout passed (a transaction
+-- waits no longer: it is confirmed or rolled back by then) and nothing written since. Whether they
+-- are.
 local function settle_own(deadline)
+    local given_up_at = fiber.clock() + synchro_timeout() + 0.2
     while fiber.clock() < deadline do
         if box.info.synchro ~= nil then
             if box.info.synchro.queue.len == 0 then return true end
             fiber.sleep(0.01)
         else
             local lsn = box.info.lsn
-            if acked(lsn) >= quorum() then
-                fiber.sleep(0.05)
+            if acked(lsn) >= quorum() or fiber.clock() > given_up_at then
+                fiber.sleep(0.1)
                 if box.info.lsn == lsn then return true end
             else
                 fiber.sleep(0.01)
@@ -86,7 +93,7 @@ function M.procedures.step_down()
     local was_writable = not box.info.ro
     local settled = true
     if was_writable then
-        if elections() then error('this member runs elections: its leadership is decided by them') end
+        if elections() then fail('this member runs elections: its leadership is decided by them') end
         -- The last marks of use, while it may still write them.
         pcall(activity.flush)
         box.cfg{read_only = true}
@@ -150,8 +157,8 @@ end
 
 local function promote_elected(timeout)
     if box.ctl.promote == nil then
-        error(('this Tarantool (%s) elects its leader but has no box.ctl.promote() (2.6.3, 2.7.2, 2.8.1 ' ..
-            'and later): the leader is elected by itself, no command is needed'):format(box.info.version))
+        fail('this Tarantool (%s) elects its leader but has no box.ctl.promote() (2.6.3, 2.7.2, 2.8.1 ' ..
+            'and later): the leader is elected by itself, no command is needed', box.info.version)
     end
     box.ctl.promote()
     box.ctl.wait_rw(timeout)
@@ -171,7 +178,7 @@ function M.promote(opts)
     opts = opts or {}
     local timeout = opts.timeout or 2 * synchro_timeout() + 5
     if #(box.cfg.replication or {}) == 0 then
-        error('this Tarantool is not in a replica set (TARANTOOL_REPLICATION is not set)')
+        fail('this Tarantool is not in a replica set (TARANTOOL_REPLICATION is not set)')
     end
     if elections() then
         if box.info.election.state == 'leader' and not box.info.ro then return summary({already = true}) end
@@ -189,20 +196,20 @@ function M.promote(opts)
         end
     end
     if previous == nil and not opts.force then
-        error(('no writable member answered%s: if the leader is dead, use --force')
-            :format(#unreachable > 0 and ' (' .. table.concat(unreachable, '; ') .. ')' or ''))
+        fail('no writable member answered%s: if the leader is dead, use --force',
+            #unreachable > 0 and ' (' .. table.concat(unreachable, '; ') .. ')' or '')
     end
     if previous ~= nil and not previous.settled then
-        error(('the old leader (id %d) stepped down but could not settle its synchronous transactions ' ..
-            'in time (no quorum?): every member is read-only now'):format(previous.id))
+        fail('the old leader (id %d) stepped down but could not settle its synchronous transactions ' ..
+            'in time (no quorum?): every member is read-only now', previous.id)
     end
     if #replies + 1 < quorum() then
-        error(('only %d members of the set answer, fewer than the synchronous quorum (%d): this member ' ..
-            'could not write anyway'):format(#replies + 1, quorum()))
+        fail('only %d members of the set answer, fewer than the synchronous quorum (%d): this member ' ..
+            'could not write anyway', #replies + 1, quorum())
     end
     if not catch_up(replies, fiber.clock() + timeout) then
-        error(('did not receive within %d s all that the other members have: every member is read-only ' ..
-            'now; promote the most advanced one'):format(timeout))
+        fail('did not receive within %g s all that the other members have: every member is read-only ' ..
+            'now; promote the most advanced one', timeout)
     end
     take_over()
     log.warn('sessions: promoted to the writable member%s', opts.force and ' (forced)' or '')

@@ -1,15 +1,20 @@
 // Starts a real replica set for the tests: three (or `size`) local `tarantool` processes running
 // the project's own tarantool/init.lua on loopback ports, with their data in a temporary directory,
-// each with an admin console socket in its directory. Member 1 bootstraps the set
-// (TARANTOOL_BOOTSTRAP_LEADER=true) and is the writable one when there are no elections.
+// each with an admin console socket in its directory; configured as `npm run cluster` does
+// (scripts/cluster.ts). Member 1 bootstraps the set (TARANTOOL_BOOTSTRAP_LEADER=true) and is the
+// writable one when there are no elections.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CONSOLE_SOCKET_NAME, connectConsole } from '../../src/admin-console.js'
+import { clusterUri, consoleEval, memberEnvironment, waitBooted, waitReady } from '../../scripts/cluster.js'
+import { parseTarantoolUri } from '../../src/config.js'
 import { freePort, INIT_LUA } from '../../src/embedded-tarantool.js'
+import { StorageError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
 import { TARANTOOL_BIN, USER } from './tarantool.js'
+
+export { consoleEval }
 
 export interface ClusterMember {
   /** `sessions:password@127.0.0.1:port`: this member alone, as the service user. */
@@ -48,47 +53,6 @@ export interface ClusterOptions {
   timeoutMs?: number
 }
 
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Runs `lua` on a console socket once; rejects when nothing answers there. */
-export async function consoleEval<T> (socket: string, lua: string, timeoutMs = 10_000): Promise<T> {
-  const admin = await connectConsole(socket, { timeoutMs })
-  try {
-    return await admin.eval<T>(lua)
-  } finally {
-    admin.close()
-  }
-}
-
-/** Polls `check` every 50 ms until it returns true (errors count as false); throws after `timeoutMs`. */
-async function until (what: string, check: () => Promise<boolean>, timeoutMs: number, details: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      if (await check()) return
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what} within ${timeoutMs} ms${last instanceof Error ? ` (${last.message})` : ''}:\n${details()}`)
-    }
-    await delay(50)
-  }
-}
-
-// Done with box.cfg and the app started: the console listens only after box.cfg.
-const BOOTED = "return type(box.cfg) ~= 'function' and rawget(_G, 'sessions') ~= nil"
-// The set is ready on this member: it has the schema and the procedures, it is connected to every
-// other member both ways, and the writable member runs its background work.
-const READY = `
-local role = require('sessions.role')
-if box.space._func.index.name:get('sessions.member') == nil then return false end
-for _, r in pairs(box.info.replication) do
-  if r.id ~= box.info.id and (r.upstream == nil or r.upstream.status ~= 'follow' or r.downstream == nil) then return false end
-end
-return {ro = box.info.ro, writable = role.writable}`
-
 /** Starts a replica set and waits until it is ready: every member connected to every other, one writable. */
 export async function startCluster (opts: ClusterOptions = {}): Promise<TestCluster> {
   if (TARANTOOL_BIN === undefined) throw new Error('a replica set needs a local tarantool executable')
@@ -107,50 +71,33 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<TestClus
   const outputs: string[] = ports.map(() => '')
   const details = (): string => outputs.map((out, i) => `--- member ${i + 1}:\n${out}`).join('\n')
 
-  const members = ports.map((port, i): ClusterMember & { launch: () => void } => {
-    const dir = join(root, `m${i + 1}`)
+  const members = ports.map((port, index) => {
+    const dir = join(root, `m${index + 1}`)
     mkdirSync(dir, { mode: 0o700 })
-    const socket = join(dir, CONSOLE_SOCKET_NAME)
     const env: Record<string, string> = {
-      TARANTOOL_PORT: `127.0.0.1:${port}`,
-      TARANTOOL_WORK_DIR: dir,
-      TARANTOOL_USER_NAME: USER,
-      TARANTOOL_USER_PASSWORD: password,
-      TARANTOOL_REPLICATION: replication,
-      TARANTOOL_REPLICATION_PASSWORD: replicationPassword,
+      ...memberEnvironment({ index, dir, port, replication, password, replicationPassword }),
       TARANTOOL_SYNCHRO_TIMEOUT: String(opts.synchroTimeout ?? 1),
-      TARANTOOL_CONSOLE_SOCKET: socket,
       TARANTOOL_LOG_LEVEL: '5',
-      // Members exit by themselves if the test process dies without stopping them.
-      TARANTOOL_PARENT_PID: String(process.pid),
-      ...(i === 0 ? { TARANTOOL_BOOTSTRAP_LEADER: 'true' } : {}),
       ...opts.env
     }
     let proc: ChildProcess | undefined
     let exited: Promise<void> = Promise.resolve()
+    const running = (): boolean => proc !== undefined && proc.exitCode === null && proc.signalCode === null
     const launch = (): void => {
-      outputs[i] = ''
+      outputs[index] = ''
       const started = spawn(bin, [INIT_LUA], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
-      const keep = (chunk: Buffer): void => { outputs[i] = (outputs[i] + chunk.toString()).slice(-6000) }
+      const keep = (chunk: Buffer): void => { outputs[index] = (outputs[index] + chunk.toString()).slice(-6000) }
       started.stdout!.on('data', keep)
       started.stderr!.on('data', keep)
       exited = new Promise((resolve) => started.once('close', () => resolve()))
       proc = started
     }
-    const running = (): boolean => proc !== undefined && proc.exitCode === null && proc.signalCode === null
-    const booted = async (): Promise<void> => {
-      await until(`member ${i + 1} did not start`, async () => {
-        if (!running()) throw new Error('it exited')
-        return await consoleEval<boolean>(socket, BOOTED, 2_000)
-      }, timeoutMs, details)
-    }
-    const member = {
+    const member: ClusterMember = {
       uri: `${USER}:${password}@127.0.0.1:${port}`,
       port,
-      console: socket,
+      console: env.TARANTOOL_CONSOLE_SOCKET,
       dir,
-      launch,
-      signal: (signal: NodeJS.Signals) => { if (running()) proc!.kill(signal) },
+      signal: (signal) => { if (running()) proc!.kill(signal) },
       kill: () => { if (running()) proc!.kill('SIGKILL') },
       stop: async () => {
         if (running()) {
@@ -162,30 +109,84 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<TestClus
       restart: async () => {
         await exited
         launch()
-        await booted()
+        await waitBooted(member.console, running, timeoutMs, details)
       }
     }
-    return member
+    return { member, launch, running }
   })
 
   const stop = async (): Promise<void> => {
-    await Promise.all(members.map(async (m) => await m.stop()))
+    await Promise.all(members.map(async ({ member }) => await member.stop()))
     rmSync(root, { recursive: true, force: true })
   }
   try {
-    for (const m of members) m.launch()
-    await until('the replica set was not ready', async () => {
-      const states = await Promise.all(members.map(async (m) => await consoleEval<false | { ro: boolean, writable: boolean }>(m.console, READY, 2_000)))
-      if (states.some((s) => s === false)) return false
-      return states.filter((s) => s !== false && !s.ro && s.writable).length === 1
-    }, timeoutMs, details)
+    for (const { launch } of members) launch()
+    await Promise.all(members.map(async ({ member, running }) => await waitBooted(member.console, running, timeoutMs, details)))
+    await waitReady(members.map(({ member }) => member.console), timeoutMs, details)
   } catch (err) {
     await stop()
     throw err
   }
-  return {
-    members: members.map(({ launch: _, ...m }) => m),
-    uri: `${USER}:${password}@${ports.map((port) => `127.0.0.1:${port}`).join(',')}`,
-    stop
+  return { members: members.map(({ member }) => member), uri: clusterUri(password, ports), stop }
+}
+
+/** A client of one member as the service user, connected; close it when done. */
+export async function memberClient (member: ClusterMember, timeoutMs = 5_000): Promise<TarantoolClient> {
+  const client = new TarantoolClient({ ...parseTarantoolUri(member.uri), timeoutMs })
+  try {
+    await client.waitConnected(5_000)
+  } catch (err) {
+    client.close()
+    throw err
+  }
+  return client
+}
+
+/** How many of these tokens (plain, as the service sends them) the member holds a session of. */
+export async function holds (member: ClusterMember, tokens: string[]): Promise<number> {
+  return await consoleEval<number>(member.console, `
+    local uuid, n = require('uuid'), 0
+    for _, t in ipairs(require('json').decode('${JSON.stringify(tokens)}')) do
+      if box.space.sessions:get(uuid.fromstr(t)) ~= nil then n = n + 1 end
+    end
+    return n`)
+}
+
+/** Waits until the member holds a session of each of these tokens (a follower receives them shortly after). */
+export async function waitHolds (member: ClusterMember, tokens: string[], timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (await holds(member, tokens) < tokens.length) {
+    if (Date.now() > deadline) throw new Error(`the member on port ${member.port} holds ${await holds(member, tokens)} of ${tokens.length} sessions`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+// ER_WAL_IO: on Tarantool 2.6.0, what the transactions queued behind a synchronous one that timed
+// out get when they are rolled back with it (2.10 answers them ER_SYNC_ROLLBACK, 217).
+const ER_WAL_IO = 40
+
+/**
+ * Whether a call failed with an unknown outcome: its quorum did not come in time (216), or it was
+ * rolled back with one that did not (217, or 40 on 2.6.0). Sending it again is safe for sessions.new
+ * with the same token (it is idempotent), as the service does.
+ */
+export function outcomeUnknown (err: unknown): boolean {
+  if (err instanceof StorageUnavailableError) return err.applied === 'unknown'
+  return err instanceof StorageError && err.tarantoolCode === ER_WAL_IO
+}
+
+/**
+ * Creates a session of `token` through sessions.new, sending it again while the outcome is unknown.
+ * Tarantool 2.6.0 needs it even with every member up: under back-to-back synchronous writes, about
+ * one in a few hundred waits out replication_synchro_timeout and is rolled back with those behind it.
+ */
+export async function createSession (client: TarantoolClient, token: string, attempts = 5): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await client.call('sessions.new', [client.uuid(token), 1, 167772161, null])
+      return
+    } catch (err) {
+      if (!outcomeUnknown(err) || i >= attempts) throw err
+    }
   }
 }
