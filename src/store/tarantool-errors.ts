@@ -6,6 +6,7 @@ export const ER = {
   MEMORY_ISSUE: 2,
   READONLY: 7,
   NO_SUCH_PROC: 33,
+  WAL_IO: 40,
   ACCESS_DENIED: 42,
   LOADING: 116,
   BOOTSTRAP_READONLY: 203,
@@ -35,6 +36,8 @@ const KINDS = new Map<number, { kind: ErrorKind, why: string }>([
   [ER.SYNC_QUEUE_UNCLAIMED, { kind: 'refused', why: 'without a leader for synchronous writes' }],
   [ER.SYNC_QUEUE_FOREIGN, { kind: 'refused', why: 'not the leader for synchronous writes' }],
   [ER.SYNC_QUORUM_TIMEOUT, { kind: 'unknown', why: 'without a quorum in time' }],
+  // Also what the transactions queued behind a rolled-back synchronous one get.
+  [ER.WAL_IO, { kind: 'unknown', why: 'failing to write its log' }],
   [ER.SYNC_ROLLBACK, { kind: 'unknown', why: 'rolling back synchronous writes' }]
 ])
 
