@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { CONSOLE_SOCKET_NAME, connectConsole } from '../src/admin-console.js'
 import { loadConfig } from '../src/config.js'
-import { findExecutable, INIT_LUA } from '../src/embedded-tarantool.js'
+import { findExecutable, INIT_LUA, tarantoolRunningOn } from '../src/embedded-tarantool.js'
 
 const SERVICE_USER = 'sessions'
 
@@ -82,8 +82,8 @@ export async function waitUntil (what: string, check: () => Promise<boolean>, ti
   }
 }
 
-// Done with box.cfg and the app started: the console listens only after box.cfg.
-const BOOTED = "return type(box.cfg) ~= 'function' and require('sessions').started"
+// Done with box.cfg and the app started (the console listens only after box.cfg): its pid, else null.
+const BOOTED = "return type(box.cfg) ~= 'function' and require('sessions').started and box.info.pid or box.NULL"
 
 // On this member: whether it has the procedures and is connected to every other member both ways,
 // and whether it is the writable one with its background work running.
@@ -97,11 +97,14 @@ return {connected = connected, writable = not box.info.ro and require('sessions.
 
 interface MemberState { connected: boolean, writable: boolean, elections: boolean }
 
-/** Waits until a member's console answers with box.cfg done; `alive()` false stops the wait. */
-export async function waitBooted (socket: string, alive: () => boolean, timeoutMs: number, details?: () => string): Promise<void> {
+/**
+ * Waits until the member of process `pid` answers on its console with box.cfg done (not another
+ * process on the same socket); `alive()` false stops the wait.
+ */
+export async function waitBooted (socket: string, pid: number | undefined, alive: () => boolean, timeoutMs: number, details?: () => string): Promise<void> {
   await waitUntil(`the member with the console ${socket} did not start`, async () => {
     if (!alive()) throw new Error('it exited')
-    return await consoleEval<boolean>(socket, BOOTED, 2_000)
+    return await consoleEval<number | null>(socket, BOOTED, 2_000) === pid
   }, timeoutMs, details)
 }
 
@@ -159,6 +162,10 @@ async function main (): Promise<void> {
   const root = resolve(config.DATA_DIR, 'cluster')
   mkdirSync(root, { recursive: true, mode: 0o700 })
   const { password, replicationPassword } = secrets(root)
+  for (const i of [1, 2, 3]) {
+    const pid = tarantoolRunningOn(join(root, `m${i}`))
+    if (pid !== undefined) throw new Error(`a Tarantool (pid ${pid}) runs on ${join(root, `m${i}`)} already: is another npm run cluster running?`)
+  }
   const ports = [0, 1, 2].map((i) => basePort + i)
   const replication = ports.map((port) => `127.0.0.1:${port}`).join(',')
   const env = values['election-mode'] !== undefined ? { TARANTOOL_ELECTION_MODE: values['election-mode'] } : undefined
@@ -203,7 +210,7 @@ async function main (): Promise<void> {
   })
   try {
     const alive = (i: number) => () => children[i].exitCode === null && children[i].signalCode === null
-    await Promise.all(sockets.map(async (socket, i) => await waitBooted(socket, alive(i), 60_000)))
+    await Promise.all(sockets.map(async (socket, i) => await waitBooted(socket, children[i].pid, alive(i), 60_000)))
     await waitReady(sockets, 60_000)
   } catch (err) {
     await stop()

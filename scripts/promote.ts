@@ -42,10 +42,10 @@ function options (): { socket: string, force: boolean, timeout?: number } {
 }
 
 function describe (result: Promoted): string {
-  const member = `member ${result.id} (${result.uuid})`
+  const member = `the member with id ${result.id} (${result.uuid})`
   if (result.already === true) return `${member} is the writable one already`
   if (result.elected === true) return `${member} was elected leader in term ${result.term}`
-  const from = result.previous !== undefined ? ` in place of member ${result.previous}` : ''
+  const from = result.previous !== undefined ? ` in place of the one with id ${result.previous}` : ''
   const unreachable = result.unreachable !== undefined && result.unreachable.length > 0
     ? `\nnot reachable: ${result.unreachable.join('; ')}`
     : ''

@@ -114,7 +114,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('promote', () => {
   it('switches over while sessions are written: the old leader stops, the new one catches up and takes over, nothing acknowledged is lost', async () => {
     const load = writer(clients)
     await waitFor('writes on the first member', async () => load.byMember[0] > 20, true)
-    expect(await promote(cluster.members[1])).toMatch(/is the writable one in place of member/)
+    expect(await promote(cluster.members[1])).toMatch(/is the writable one in place of the one with id \d+/)
     // The writes move to the new leader.
     await waitFor('writes on the second member', async () => load.byMember[1] > 20, true)
     const { acknowledged: written, refused, failures } = await load.stop()

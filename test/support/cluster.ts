@@ -81,6 +81,7 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<TestClus
       ...opts.env
     }
     let proc: ChildProcess | undefined
+    const pid = (): number | undefined => proc?.pid
     let exited: Promise<void> = Promise.resolve()
     const running = (): boolean => proc !== undefined && proc.exitCode === null && proc.signalCode === null
     const launch = (): void => {
@@ -109,10 +110,10 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<TestClus
       restart: async () => {
         await exited
         launch()
-        await waitBooted(member.console, running, timeoutMs, details)
+        await waitBooted(member.console, pid(), running, timeoutMs, details)
       }
     }
-    return { member, launch, running }
+    return { member, launch, running, pid }
   })
 
   const stop = async (): Promise<void> => {
@@ -121,7 +122,7 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<TestClus
   }
   try {
     for (const { launch } of members) launch()
-    await Promise.all(members.map(async ({ member, running }) => await waitBooted(member.console, running, timeoutMs, details)))
+    await Promise.all(members.map(async ({ member, running, pid }) => await waitBooted(member.console, pid(), running, timeoutMs, details)))
     await waitReady(members.map(({ member }) => member.console), timeoutMs, details)
   } catch (err) {
     await stop()
