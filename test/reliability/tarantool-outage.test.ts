@@ -115,7 +115,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('Tarantool outages under lo
 
   it('embedded: restarts a Tarantool that died, and the service heals without a restart', { timeout: 60_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sessions-outage-'))
-    cleanup.push(() => { stopAll(); rmSync(dataDir, { recursive: true, force: true }) })
+    cleanup.push(() => { stopAll(); rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }) })
     const server = await runServer(dataDir)
     await untilServing(server)
     const load = startLoad(server.port)
