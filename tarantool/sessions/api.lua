@@ -30,11 +30,8 @@ local function now()
     return math.floor(fiber.time())
 end
 
--- A value from the service that may be null (box.NULL: equal to nil, but true in a test), as nil.
-local function given(v)
-    if v == nil then return nil end
-    return v
-end
+-- A value from the service that may be null, as nil.
+local given = space.given
 
 -- The session a token opens at now_s, and the key it is stored under: by the token's key, or by
 -- a key it had before a rotation, within its grace (sessions.aliases).

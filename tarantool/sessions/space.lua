@@ -35,11 +35,15 @@ function M.aliases()
     return box.space[M.ALIASES]
 end
 
--- A field that may be absent or null, as nil (a null is box.NULL: equal to nil, but true in a test).
-function M.opt(t, field)
-    local v = t[field]
+-- A value that may be null, as nil (a null is box.NULL: equal to nil, but true in a test).
+function M.given(v)
     if v == nil then return nil end
     return v
+end
+
+-- A field that may be absent or null, as nil.
+function M.opt(t, field)
+    return M.given(t[field])
 end
 
 return M
