@@ -1,12 +1,12 @@
 // A replica set of three real members (test/support/cluster.ts), without elections (Tarantool 2.6.0
 // has none): what the writable member acknowledges is on a quorum of members, and stays.
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { StorageError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
 import { ER } from '../../src/store/tarantool-errors.js'
 import { consoleEval, createSession, holds, memberClient, startCluster, waitHolds, type TestCluster } from '../support/cluster.js'
 import { missing } from '../support/programs.js'
-import { TARANTOOL_BIN } from '../support/tarantool.js'
+import { healthcheck, TARANTOOL_BIN } from '../support/tarantool.js'
 
 const SYNCHRO_TIMEOUT_S = 1
 
@@ -57,6 +57,14 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('a replica set', () => {
         }
       }
     })
+  })
+
+  // The containers' healthcheck (tarantool/healthcheck.lua), as docker-compose.ha.yml runs it.
+  const healthOf = (member: TestCluster['members'][number]): ReturnType<typeof healthcheck> =>
+    healthcheck(member.port, /:([^:@]+)@/.exec(member.uri)![1], cluster.members.map((m) => `127.0.0.1:${m.port}`).join(','))
+
+  it('passes the container healthcheck on every member that serves and follows', () => {
+    for (const member of cluster.members) expect(healthOf(member)).toEqual({ code: 0, output: '' })
   })
 
   it('lets the replication user replicate and step a member down, nothing else; the service user may not step one down', async () => {
@@ -130,5 +138,12 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('a replica set', () => {
       expect(await consoleEval(member.console, 'return box.info.ro')).toBe(true)
     }
     await create()
+
+    // A read-only member that follows nobody (the others gone) fails the healthcheck.
+    cluster.members[2].kill()
+    cluster.members[0].kill()
+    await vi.waitFor(() => {
+      expect(healthOf(cluster.members[1])).toEqual({ code: 1, output: 'unhealthy: read-only and following no member\n' })
+    }, { timeout: 10_000, interval: 200 })
   })
 })

@@ -1,7 +1,7 @@
 // Starts real Tarantool instances for the tests from the project's own tarantool/init.lua: a local
 // `tarantool` process when the binary is there, else a container of the official image through
 // testcontainers when a Docker engine is there.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -134,4 +134,15 @@ async function startContainer (extraEnv: Record<string, string>): Promise<TestTa
 export async function startTarantool (env: Record<string, string> = {}): Promise<TestTarantool> {
   if (TARANTOOL_BIN !== undefined) return await startLocal(TARANTOOL_BIN, env)
   return await startContainer(env)
+}
+
+/** The containers' healthcheck (tarantool/healthcheck.lua) run against `port`: its exit code and what it wrote. */
+export function healthcheck (port: number, password: string, replication = ''): { code: number | null, output: string } {
+  if (TARANTOOL_BIN === undefined) throw new Error('the healthcheck needs a local tarantool executable')
+  const run = spawnSync(TARANTOOL_BIN, [join(dirname(INIT_LUA), 'healthcheck.lua')], {
+    env: { PATH: process.env.PATH, TARANTOOL_PORT: `127.0.0.1:${port}`, TARANTOOL_USER_NAME: USER, TARANTOOL_USER_PASSWORD: password, TARANTOOL_REPLICATION: replication },
+    encoding: 'utf8',
+    timeout: 10_000
+  })
+  return { code: run.status, output: run.stdout + run.stderr }
 }
