@@ -139,9 +139,15 @@ function secrets (dir: string): Secrets {
 
 const USAGE = `usage: npm run cluster -- [--base-port PORT] [--election-mode MODE]
   --base-port      the first member's port; the others take the next ones (default 3301)
-  --election-mode  TARANTOOL_ELECTION_MODE of every member (default: candidate where Tarantool has elections, else off)`
+  --election-mode  TARANTOOL_ELECTION_MODE of every member (default: candidate where Tarantool has elections, else off)
+Every member also takes TARANTOOL_SYNCHRO_QUORUM, TARANTOOL_SYNCHRO_TIMEOUT, TARANTOOL_REPLICATION_TIMEOUT,
+TARANTOOL_ELECTION_MODE, TARANTOOL_MEMTX_MEMORY and TARANTOOL_LOG_LEVEL from this environment.`
 
 const STOP_TIMEOUT_MS = 3_000
+
+// Settings of every member that npm run cluster takes from its environment.
+const MEMBER_SETTINGS = ['TARANTOOL_SYNCHRO_QUORUM', 'TARANTOOL_SYNCHRO_TIMEOUT', 'TARANTOOL_REPLICATION_TIMEOUT',
+  'TARANTOOL_ELECTION_MODE', 'TARANTOOL_MEMTX_MEMORY', 'TARANTOOL_LOG_LEVEL']
 
 async function main (): Promise<void> {
   let values: { 'base-port'?: string, 'election-mode'?: string }
@@ -168,7 +174,9 @@ async function main (): Promise<void> {
   }
   const ports = [0, 1, 2].map((i) => basePort + i)
   const replication = ports.map((port) => `127.0.0.1:${port}`).join(',')
-  const env = values['election-mode'] !== undefined ? { TARANTOOL_ELECTION_MODE: values['election-mode'] } : undefined
+  // The members' own settings, where this environment has them (tarantool/README.md).
+  const passed = Object.fromEntries(MEMBER_SETTINGS.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])))
+  const env = { ...passed, ...(values['election-mode'] !== undefined ? { TARANTOOL_ELECTION_MODE: values['election-mode'] } : {}) }
 
   const children: ChildProcess[] = []
   const stop = async (): Promise<void> => {
