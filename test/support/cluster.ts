@@ -51,6 +51,8 @@ export interface ClusterOptions {
   env?: Record<string, string>
   /** Longest wait for the set to be ready, ms (default 30 s). */
   timeoutMs?: number
+  /** The init.lua member `index` (0-based) runs (default: the project's own, for all). */
+  initLua?: (index: number) => string
 }
 
 /** Starts a replica set and waits until it is ready: every member connected to every other, one writable. */
@@ -86,7 +88,7 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<TestClus
     const running = (): boolean => proc !== undefined && proc.exitCode === null && proc.signalCode === null
     const launch = (): void => {
       outputs[index] = ''
-      const started = spawn(bin, [INIT_LUA], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      const started = spawn(bin, [opts.initLua?.(index) ?? INIT_LUA], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
       const keep = (chunk: Buffer): void => { outputs[index] = (outputs[index] + chunk.toString()).slice(-6000) }
       started.stdout!.on('data', keep)
       started.stderr!.on('data', keep)
