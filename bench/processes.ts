@@ -2,7 +2,9 @@
 // port, and their cleanup: every process started here is stopped on exit, on failure and on Ctrl-C.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { CONSOLE_SOCKET_NAME } from '../src/admin-console.js'
 import { freePort, waitListening } from '../src/embedded-tarantool.js'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -56,6 +58,8 @@ export interface ServiceSettings {
   accessLog?: string
   /** TOKEN_STORAGE: 'plain' (the service's default) or 'hashed'. */
   tokenStorage?: 'plain' | 'hashed'
+  /** TARANTOOL_URI: a Tarantool of its own (a replica set) instead of the embedded one. */
+  tarantoolUri?: string
 }
 
 /**
@@ -67,8 +71,72 @@ export async function startService (dir: string, opts: ServiceSettings & { nodeA
     DATA_DIR: join(dir, 'data'),
     ...(opts.logLevel === undefined ? {} : { LOG_LEVEL: opts.logLevel }),
     ...(opts.accessLog === undefined ? {} : { ACCESS_LOG: opts.accessLog }),
-    ...(opts.tokenStorage === undefined ? {} : { TOKEN_STORAGE: opts.tokenStorage })
+    ...(opts.tokenStorage === undefined ? {} : { TOKEN_STORAGE: opts.tokenStorage }),
+    ...(opts.tarantoolUri === undefined ? {} : { TARANTOOL_URI: opts.tarantoolUri })
   }, dir)
+}
+
+/** A replica set that `npm run cluster` runs: the service's TARANTOOL_URI and each member's console. */
+export interface RunningCluster {
+  uri: string
+  consoles: string[]
+  stop: () => Promise<void>
+}
+
+/** Three free loopback ports in a row, for the members of a set. */
+async function freePorts (): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = await freePort()
+    if (base > 65_533) continue
+    if (await Promise.all([base + 1, base + 2].map(async (port) => await portFree(port))).then((free) => free.every(Boolean))) return base
+  }
+  throw new Error('found no three free loopback ports in a row')
+}
+
+function portFree (port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const server = createServer()
+    server.once('error', () => resolvePort(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)))
+  })
+}
+
+/**
+ * Starts a local replica set of three members as users do (`npm run cluster`, data under
+ * `dir/cluster`, the members' settings in `env`), logging to `dir/cluster.log`; resolves once the
+ * set is ready, with the TARANTOOL_URI it printed.
+ */
+export async function startCluster (dir: string, env: Record<string, string> = {}): Promise<RunningCluster> {
+  const basePort = await freePorts()
+  const log = openSync(join(dir, 'cluster.log'), 'a')
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/cluster.ts'), '--base-port', String(basePort)], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env, DATA_DIR: dir },
+    stdio: ['ignore', 'pipe', log]
+  })
+  closeSync(log)
+  started.add(proc)
+  const exited = new Promise<void>((resolveExit) => proc.once('close', () => { started.delete(proc); resolveExit() }))
+  let output = ''
+  proc.stdout!.setEncoding('utf8')
+  proc.stdout!.on('data', (chunk: string) => { output += chunk })
+  const uri = await new Promise<string>((resolveUri, reject) => {
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`the replica set was not ready within 120 s; see ${join(dir, 'cluster.log')}`)) }, 120_000)
+    proc.stdout!.on('data', () => {
+      const found = /TARANTOOL_URI=(\S+)/.exec(output)?.[1]
+      if (found !== undefined) { clearTimeout(timer); resolveUri(found) }
+    })
+    void exited.then(() => { clearTimeout(timer); reject(new Error(`npm run cluster exited: ${output.slice(-300)}; see ${join(dir, 'cluster.log')}`)) })
+  })
+  const consoles = [1, 2, 3].map((i) => join(dir, 'cluster', `m${i}`, CONSOLE_SOCKET_NAME))
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return
+    proc.kill('SIGTERM')
+    const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
+    await exited
+    clearTimeout(killer)
+  }
+  return { uri, consoles, stop }
 }
 
 /** The reference's answers (URL path -> JSON body) as a file in `dir`, for the processes that answer them. */

@@ -54,10 +54,14 @@ const columns = (widths: number[]) => (cells: string[]): string =>
   cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' ')
 const fixed = (n: number, digits = 0): string => n.toFixed(digits)
 
-/** The table: req/s, p50 and p99 (ms) of the service, and each as a ratio to the reference. */
-export function table (rows: Row[]): string {
-  const head = ['workload', 'req/s', 'ref req/s', 'ratio', 'p50', 'ref p50', 'ratio', 'p99', 'ref p99', 'ratio', 'non-2xx']
-  const line = columns([24, 8, 10, 6, 6, 8, 6, 6, 8, 6, 8])
+/**
+ * The table: req/s, p50 and p99 (ms) of the service, and each as a ratio to the reference
+ * (`names` the columns of each side when they are not the service and the reference).
+ */
+export function table (rows: Row[], names = { service: '', reference: 'ref ' }): string {
+  const { service: s, reference: r } = names
+  const head = ['workload', `${s}req/s`, `${r}req/s`, 'ratio', `${s}p50`, `${r}p50`, 'ratio', `${s}p99`, `${r}p99`, 'ratio', `${s}non-2xx`]
+  const line = columns([24, 8, 10, 6, 6, 8, 6, 6, 8, 6, 8].map((width, i) => Math.max(width, head[i].length + 1)))
   return [
     line(head),
     ...rows.map((r) => line([

@@ -1,10 +1,12 @@
 // npm run bench [-- --quick] [--sessions N] [--rounds R] [--duration S] [--warmup S] [--connections C]
+//   [--replica-set [--synchro-quorum Q]]
 // Runs the service as users run it (built, with its embedded Tarantool) and a bare Fastify
 // reference side by side, drives both with autocannon in alternating rounds, and reports medians
 // and ratios to the reference; for /get, also those of a floor (one no-op Tarantool call); then
 // the lists of a crowded user and address, /del_user of a user with 10,000 sessions, /get p99
 // while a user with 100,000 is signed out, and memory per session with TOKEN_STORAGE=hashed.
-// See bench/README.md.
+// --replica-set: /get and /new on a 3-member replica set against a single node instead
+// (replica-set.ts). See bench/README.md.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +15,7 @@ import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/a
 import { count, countRotated, countUser, CROWD_IP, CROWD_USER, deleteUserInTarantool, memory, preload, preloadCrowd, preloadUser, removeCrowd, removeMade, removeRetiredKeys, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
 import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
 import { buildService, cleanupOnExit, startFloor, startReference, startService, startWalker, type Running, type ServiceSettings } from './processes.js'
+import { runReplicaSet } from './replica-set.js'
 import { cpuTable, median, row, table, writeResults, type Row } from './report.js'
 import { walk, type Walk } from './walk.js'
 import { USER_PAGE, WORKLOADS, type Population, type Workload } from './workloads.js'
@@ -44,7 +47,9 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     connections: { type: 'string' },
     'log-level': { type: 'string' },
-    'access-log': { type: 'string' }
+    'access-log': { type: 'string' },
+    'replica-set': { type: 'boolean', default: false },
+    'synchro-quorum': { type: 'string' }
   }
 })
 const settings = {
@@ -609,7 +614,14 @@ async function main (): Promise<void> {
   }
 }
 
-main().catch((err: Error) => {
+const mode = args['replica-set']
+  ? async () => await runReplicaSet({
+    ...settings,
+    sessions: args.sessions === undefined ? undefined : settings.sessions,
+    synchroQuorum: args['synchro-quorum'] === undefined ? undefined : Number(args['synchro-quorum'])
+  })
+  : main
+mode().catch((err: Error) => {
   console.error(`bench failed: ${err.stack ?? err.message}`)
   process.exitCode = 1
 })
