@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { connectConsole } from '../../src/admin-console.js'
-import { buildApp, call, uniqueUserId } from '../support/app.js'
+import { buildApp, call, ok, uniqueUserId } from '../support/app.js'
 import { freePort, startTarantool, TARANTOOL_BIN, USER } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'
 
@@ -71,9 +71,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('credentials refused after 
       logStream: { write: (line) => lines.push(JSON.parse(line)) }
     })
     cleanup.push(() => app.close())
-    const created = await call<{ token: string }>(app, { url: `/new?user_id=${uniqueUserId()}&ip=127.0.0.1` })
-    expect(created.statusCode).toBe(200)
-    const token = (created.body as { data: { token: string } }).data.token
+    const { token } = await ok(app, { url: `/new?user_id=${uniqueUserId()}&ip=127.0.0.1` })
 
     const admin = await connectConsole(consoleSocket, { timeoutMs: 5000 })
     try {

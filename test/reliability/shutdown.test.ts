@@ -22,7 +22,8 @@ afterEach(() => {
 /** A data directory of the test's own, removed after it. */
 function dataDir (): string {
   const dir = mkdtempSync(join(tmpdir(), 'sessions-shutdown-'))
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+  // Retried: a Tarantool left by a failed test may still be writing there as it exits.
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }))
   return dir
 }
 
