@@ -31,20 +31,55 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ PORT: 9000, TARANTOOL_URI: 'svc:p@ss:w@db.local:3301', SESSION_TTL_SECONDS: 60, LOG_LEVEL: 'debug' })
   })
 
-  it.each([
+  // A bad value for every setting (PATH takes any string), with the message that names it.
+  const INVALID: Array<[Record<string, string>, RegExp]> = [
     [{ PORT: 'eighty' }, /PORT must be integer/],
     [{ PORT: '70000' }, /PORT must be <= 65535/],
+    [{ HOST: '' }, /HOST must NOT have fewer than 1 characters/],
+    [{ REQUEST_TIMEOUT_MS: '99' }, /REQUEST_TIMEOUT_MS must be >= 100/],
+    [{ REQUEST_TIMEOUT_MS: '600001' }, /REQUEST_TIMEOUT_MS must be <= 600000/],
+    [{ TARANTOOL_URI: 'localhost:3301' }, /TARANTOOL_URI must look like user:password@host:port/],
+    [{ TARANTOOL_URI: 'u:p@host:70000' }, /port from 1 to 65535/],
+    [{ TARANTOOL_URI: 'u:p@host:0' }, /port from 1 to 65535/],
+    [{ TARANTOOL_TIMEOUT_MS: '0' }, /TARANTOOL_TIMEOUT_MS must be >= 1/],
+    [{ TARANTOOL_MAX_IN_FLIGHT: '0' }, /TARANTOOL_MAX_IN_FLIGHT must be >= 1/],
+    [{ TARANTOOL_MAX_IN_FLIGHT: 'many' }, /TARANTOOL_MAX_IN_FLIGHT must be integer/],
+    [{ TARANTOOL_BIN: '' }, /TARANTOOL_BIN must NOT have fewer than 1 characters/],
     [{ SESSION_TTL_SECONDS: '0' }, /SESSION_TTL_SECONDS must be >= 1/],
+    [{ SESSION_TTL_SECONDS: '4294967296' }, /SESSION_TTL_SECONDS must be <= 4294967295/],
+    [{ MAX_LIFETIME_SECONDS: '-1' }, /MAX_LIFETIME_SECONDS must be >= 0/],
+    [{ MAX_LIFETIME_SECONDS: '315360001' }, /MAX_LIFETIME_SECONDS must be <= 315360000/],
+    [{ MAX_SESSIONS_PER_USER: '-1' }, /MAX_SESSIONS_PER_USER must be >= 0/],
+    [{ MAX_SESSIONS_PER_USER: '1000001' }, /MAX_SESSIONS_PER_USER must be <= 1000000/],
+    [{ SESSION_LIMIT_POLICY: 'drop' }, /SESSION_LIMIT_POLICY must be equal to one of the allowed values/],
+    [{ SWEEP_INTERVAL_SECONDS: '0' }, /SWEEP_INTERVAL_SECONDS must be >= 1/],
+    [{ SWEEP_INTERVAL_SECONDS: '86401' }, /SWEEP_INTERVAL_SECONDS must be <= 86400/],
     [{ EXTRA_MAX_BYTES: '1.5' }, /EXTRA_MAX_BYTES must be integer/],
+    [{ EXTRA_MAX_BYTES: '15' }, /EXTRA_MAX_BYTES must be >= 16/],
+    [{ LIST_LIMIT: '0' }, /LIST_LIMIT must be >= 1/],
+    [{ LIST_LIMIT: '1001' }, /LIST_LIMIT must be <= 1000/],
+    [{ TOKEN_STORAGE: 'sha256' }, /TOKEN_STORAGE must be equal to one of the allowed values/],
+    [{ DATA_DIR: '' }, /DATA_DIR must NOT have fewer than 1 characters/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be equal to one of the allowed values/],
     [{ ACCESS_LOG: 'some' }, /ACCESS_LOG must be equal to one of the allowed values/],
     [{ SLOW_REQUEST_MS: '-1' }, /SLOW_REQUEST_MS must be >= 0/],
-    [{ TARANTOOL_URI: 'localhost:3301' }, /TARANTOOL_URI must look like user:password@host:port/],
-    [{ TARANTOOL_URI: 'u:p@host:70000' }, /port from 1 to 65535/],
-    [{ TARANTOOL_URI: 'u:p@host:0' }, /port from 1 to 65535/]
-  ])('rejects %j with a clear message', (env, message) => {
+    [{ API_KEY: 'short' }, /API_KEY must NOT have fewer than 16 characters/],
+    [{ API_KEY: 'has a space in the middle' }, /API_KEY must be printable ASCII without spaces or #/]
+  ]
+
+  it.each(INVALID)('rejects %j with a message that names it', (env, message) => {
     expect(() => loadConfig(env)).toThrow(/^Invalid configuration: /)
     expect(() => loadConfig(env)).toThrow(message)
+  })
+
+  it('has a bad value above for every setting but PATH', () => {
+    const settings = [...Object.keys(loadConfig({})), 'TARANTOOL_URI', 'API_KEY'].filter((key) => key !== 'PATH')
+    const tried = new Set(INVALID.flatMap(([env]) => Object.keys(env)))
+    expect(settings.filter((key) => !tried.has(key))).toEqual([])
+  })
+
+  it('names every invalid setting at once', () => {
+    expect(() => loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud' })).toThrow(/PORT must be integer.*LOG_LEVEL must be equal/)
   })
 })
 

@@ -1,10 +1,11 @@
 // `npm start` as a user runs it: embedded Tarantool, real HTTP, signals.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { runServer as runServerIn, stopAll, untilServing, type RunningServer } from './support/server.js'
+import { refused, runServer as runServerIn, stopAll, untilServing, type RunningServer } from './support/server.js'
+import { http } from './support/http.js'
 import { freePort, isRunning, startTarantool, TARANTOOL_BIN } from './support/tarantool.js'
 import { missing } from './support/programs.js'
 
@@ -14,11 +15,16 @@ afterEach(() => {
   for (const fn of cleanup.splice(0)) fn()
 })
 
-/** The service on a data directory of its own, removed after the test. */
-async function runServer (env: Record<string, string> = {}): Promise<RunningServer & { base: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sessions-server-'))
-  cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }))
-  const server = await runServerIn(dataDir, env)
+/** A temporary directory, removed after the test. */
+function tempDir (): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sessions-server-'))
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** The service on a data directory of its own, removed after the test; `cwd` holds its .env, if any. */
+async function runServer (env: Record<string, string> = {}, cwd?: string): Promise<RunningServer & { base: string }> {
+  const server = await runServerIn(tempDir(), env, { cwd })
   return { ...server, base: `http://127.0.0.1:${server.port}` }
 }
 
@@ -93,6 +99,36 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('server', () => {
     expect(server.output()).toMatch(/could not start: .*EADDRINUSE/)
     expect(Number.isInteger(server.tarantoolPid())).toBe(true)
     expect(isRunning(server.tarantoolPid())).toBe(false)
+  })
+
+  it('reads .env in its working directory, and the environment wins over it', async () => {
+    const cwd = tempDir()
+    const [dotenvPort, port] = [await freePort(), await freePort()]
+    const apiKey = 'key-from-the-dotenv-file'
+    writeFileSync(join(cwd, '.env'), [
+      '# as .env.example has them',
+      `PORT=${dotenvPort}`,
+      'SESSION_TTL_SECONDS=3600',
+      'MAX_SESSIONS_PER_USER=5',
+      `API_KEY=${apiKey}`
+    ].join('\n') + '\n')
+    // API_KEY given empty, as compose passes an unset one: unset, so .env's holds.
+    const server = await runServer({ PORT: String(port), MAX_SESSIONS_PER_USER: '7', API_KEY: '' }, cwd)
+    await untilServing(server)
+    const started = server.output().split('\n').find((line) => line.includes('"sessions started"'))
+    expect(JSON.parse(started!).config).toMatchObject({ PORT: port, SESSION_TTL_SECONDS: 3600, MAX_SESSIONS_PER_USER: 7, API_KEY: '[redacted]' })
+    expect(await refused(dotenvPort)).toBe(true)
+    expect((await http(port, '/user?id=1')).status).toBe(401)
+    expect(await http(port, '/user?id=1', { headers: { authorization: `Bearer ${apiKey}` } })).toMatchObject({ status: 200, body: { status: 'success', data: [] } })
+  })
+
+  it('stops at start, naming the setting, when .env holds an invalid value', async () => {
+    const cwd = tempDir()
+    writeFileSync(join(cwd, '.env'), 'SWEEP_INTERVAL_SECONDS=0\n')
+    const server = await runServer({}, cwd)
+    expect(await server.exited).toBe(1)
+    expect(server.output()).toContain('Invalid configuration: env/SWEEP_INTERVAL_SECONDS must be >= 1')
+    expect(server.output()).not.toContain('starting Tarantool')
   })
 
   it('exits with a clear message on invalid configuration', async () => {

@@ -1,10 +1,13 @@
 // npm run backup while the service serves, then wipe the data, npm run restore, and every session
-// that existed before the backup is back, identical.
+// that existed before the backup is back, identical. Then as an operator meets it: a restore over
+// the data directory the service ran on (newer sessions in it), a damaged backup, a backup into a
+// directory already used.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readManifest, sha256 } from '../../scripts/backup-manifest.js'
 import type { Session } from '../../src/store/sessions-store.js'
 import { uniqueUserId } from '../support/app.js'
 import { TARANTOOL_BIN } from '../support/tarantool.js'
@@ -98,5 +101,114 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup and restore', () =>
     const restarted = await runServer(dataDir)
     await untilServing(restarted)
     for (const [user, sessions] of before) expect(await listing(restarted.port, user)).toEqual(sessions)
+  })
+})
+
+/** Each file under `dir` (subdirectories too, by relative path) with its SHA-256; sockets left out. */
+function contents (dir: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    const path = join(dir, name)
+    const stat = statSync(path)
+    if (stat.isDirectory()) out[name] = 'dir'
+    else if (stat.isFile()) out[name] = sha256(path)
+  }
+  return out
+}
+
+/** The data files (snapshots, write-ahead logs) directly in `dir`, with their SHA-256. */
+function dataFiles (dir: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(contents(dir)).filter(([name]) => /^[^/]+\.(snap|xlog)$/.test(name)))
+}
+
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('restore onto the data directory the service ran on', () => {
+  const inUse = join(root, 'in-use')
+  const inUseBackup = join(root, 'in-use-backup')
+  const userId = uniqueUserId()
+  const newerUserId = uniqueUserId()
+  let backedUp: Session[] = []
+  let deletedAfter: Session
+  let newer: Session[] = []
+
+  // The service runs, the backup is taken, then sessions change: one of the backup's deleted, new
+  // ones created. The service is stopped, as it must be for a restore.
+  beforeAll(async () => {
+    const server = await runServer(inUse)
+    await untilServing(server)
+    const create = async (user: number): Promise<Session> => {
+      const res = await http(server.port, `/new?user_id=${user}&ip=127.0.0.1`)
+      expect(res.status).toBe(200)
+      return res.body.data
+    }
+    for (let i = 0; i < 3; i++) await create(userId)
+    backedUp = (await http(server.port, `/user?id=${userId}`)).body.data
+    expect(backedUp).toHaveLength(3)
+    const backup = await script('backup', '--out', inUseBackup, '--data-dir', inUse)
+    expect(backup.code).toBe(0)
+
+    deletedAfter = backedUp[1]
+    expect((await http(server.port, `/del?id=${deletedAfter.id}`)).status).toBe(200)
+    newer = [await create(userId), await create(newerUserId), await create(newerUserId)]
+    server.process.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+  }, 60_000)
+
+  it('refuses a backup whose files do not match their checksums, leaving the data directory as it was', { timeout: 30_000 }, async () => {
+    // A copy cut short, as an interrupted transfer leaves it.
+    const damaged = join(root, 'damaged-backup')
+    cpSync(inUseBackup, damaged, { recursive: true })
+    const snapshot = readManifest(damaged).files.find((file) => file.name.endsWith('.snap'))!
+    truncateSync(join(damaged, snapshot.name), Math.floor(snapshot.bytes / 2))
+    const before = contents(inUse)
+    expect(Object.keys(dataFiles(inUse)).length).toBeGreaterThan(0)
+
+    const restore = await script('restore', '--from', damaged, '--data-dir', inUse)
+    expect(restore.output).toContain(`restore failed: ${snapshot.name} in ${damaged} is not the file that was backed up`)
+    expect(restore.code).toBe(1)
+    expect(contents(inUse)).toEqual(before)
+  })
+
+  it('moves the data files aside into DATA_DIR/replaced-<time>/; the service then serves the backup\'s sessions, not the newer ones', { timeout: 60_000 }, async () => {
+    const before = dataFiles(inUse)
+    const asideBefore = readdirSync(inUse).filter((name) => name.startsWith('replaced-'))
+    const restore = await script('restore', '--from', inUseBackup, '--data-dir', inUse)
+    expect(restore.output).toContain(`restored ${backedUp.length} sessions`)
+    expect(restore.code).toBe(0)
+
+    // The files that were there, moved whole into one new directory, which the output names.
+    const aside = readdirSync(inUse).filter((name) => name.startsWith('replaced-') && !asideBefore.includes(name))
+    expect(aside).toHaveLength(1)
+    expect(aside[0]).toMatch(/^replaced-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z$/)
+    expect(restore.output).toContain(`moved the data files there were (${Object.keys(before).join(', ')}) to ${join(inUse, aside[0])}`)
+    expect(contents(join(inUse, aside[0]))).toEqual(before)
+    for (const file of readManifest(inUseBackup).files) expect(sha256(join(inUse, file.name))).toBe(file.sha256)
+
+    const server = await runServer(inUse)
+    await untilServing(server)
+    // The user's sessions as the backup had them: the one deleted since back, the one created
+    // since absent.
+    expect((await http(server.port, `/user?id=${userId}`)).body).toEqual({ status: 'success', data: backedUp, next: null })
+    expect((await http(server.port, `/user?id=${newerUserId}`)).body).toEqual({ status: 'success', data: [], next: null })
+    for (const session of newer) {
+      expect((await http(server.port, `/get?token=${session.token}`)).body).toMatchObject({ status: 'error', code: 'token_not_found' })
+    }
+    expect((await http(server.port, `/get?token=${deletedAfter.token}`)).body).toMatchObject({ status: 'success', data: { id: deletedAfter.id } })
+  })
+})
+
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup into a directory that is not empty', () => {
+  it('is refused, and the directory left as it was', { timeout: 30_000 }, async () => {
+    const dir = join(root, 'busy-data')
+    const used = join(root, 'used-backup')
+    mkdirSync(used)
+    writeFileSync(join(used, 'manifest.json'), '{"an": "earlier backup"}\n')
+    const server = await runServer(dir)
+    await untilServing(server)
+
+    const backup = await script('backup', '--out', used, '--data-dir', dir)
+    expect(backup.output).toContain(`backup failed: ${used} is not empty: back up into a new directory`)
+    expect(backup.code).toBe(1)
+    expect(readdirSync(used)).toEqual(['manifest.json'])
+    expect(readFileSync(join(used, 'manifest.json'), 'utf8')).toBe('{"an": "earlier backup"}\n')
   })
 })

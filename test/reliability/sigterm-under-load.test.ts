@@ -1,13 +1,13 @@
 // SIGTERM while clients keep the service busy: the requests in flight are all answered, new
 // connections are refused from then on, and the process exits 0 having stopped its Tarantool.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { isRunning, TARANTOOL_BIN } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'
 import { http } from '../support/http.js'
-import { refused, runServer, stopAll, untilServing } from '../support/server.js'
+import { bytesInTransit, refused, runServer, stopAll, untilServing } from '../support/server.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sessions-sigterm-'))
 afterEach(() => {
@@ -17,20 +17,6 @@ afterEach(() => {
 
 const CLIENTS = 40
 const LOAD_MAX_MS = 20_000
-
-/**
- * The TCP connections to or from this loopback port that still have bytes in a queue: unread by
- * their process, or sent and not yet acknowledged (Linux's /proc/net/tcp, IPv4, established only).
- */
-function bytesInTransit (port: number): string[] {
-  const ESTABLISHED = '01'
-  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([, local, remote, state]) => state === ESTABLISHED &&
-      [local, remote].some((address) => parseInt(address.split(':')[1], 16) === port))
-    .filter(([, , , , queues]) => queues !== '00000000:00000000')
-    .map(([, local, remote, , queues]) => `${local} -> ${remote} tx:rx ${queues}`)
-}
 
 describe.skipIf(missing('tarantool', TARANTOOL_BIN))('SIGTERM under load', () => {
   it('answers every request in flight, refuses new connections, exits 0', { timeout: 60_000 }, async () => {

@@ -1,6 +1,8 @@
 // The service as users run it (`npm start`): a child process with its embedded Tarantool.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { expect, vi } from 'vitest'
 import { freePort } from './tarantool.js'
 import { http } from './http.js'
@@ -16,10 +18,18 @@ export interface RunningServer {
   tarantoolPid: () => number
 }
 
-/** Starts `src/server.ts` on a free port with its data in `dataDir`; killed by `stopAll()`. */
-export async function runServer (dataDir: string, env: Record<string, string> = {}): Promise<RunningServer> {
+// By absolute path, so that the server runs from any working directory (where it looks for .env).
+const TSX = import.meta.resolve('tsx')
+const SERVER_TS = fileURLToPath(new URL('../../src/server.ts', import.meta.url))
+
+/**
+ * Starts `src/server.ts` on a free port with its data in `dataDir`; killed by `stopAll()`.
+ * `cwd`: its working directory (default: the test process's).
+ */
+export async function runServer (dataDir: string, env: Record<string, string> = {}, opts: { cwd?: string } = {}): Promise<RunningServer> {
   const port = Number(env.PORT ?? await freePort())
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--import', TSX, SERVER_TS], {
+    cwd: opts.cwd,
     env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
     stdio: ['pipe', 'pipe', 'pipe']
   })
@@ -60,4 +70,19 @@ export function refused (port: number): Promise<boolean> {
     socket.once('connect', () => { socket.destroy(); resolve(false) })
     socket.once('error', () => resolve(true))
   })
+}
+
+/**
+ * The TCP connections to or from this loopback port that still have bytes in a queue: unread by
+ * their process, or sent and not yet acknowledged (Linux's /proc/net/tcp, IPv4, established only).
+ * Empty once every request written to the server is in the server's hands.
+ */
+export function bytesInTransit (port: number): string[] {
+  const ESTABLISHED = '01'
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, local, remote, state]) => state === ESTABLISHED &&
+      [local, remote].some((address) => parseInt(address.split(':')[1], 16) === port))
+    .filter(([, , , , queues]) => queues !== '00000000:00000000')
+    .map(([, local, remote, , queues]) => `${local} -> ${remote} tx:rx ${queues}`)
 }
