@@ -119,6 +119,20 @@ function readDotenv (): Record<string, string> {
   }
 }
 
+const INTEGERS = Object.entries(schema.properties).flatMap(([key, p]) => (p.type === 'integer' ? [key] : []))
+
+// ajv reads a number with Number(): ' 80', '0x50', '1e3' and '80.0' would pass as 80, 80, 1000
+// and 80. A whole number is written in decimal digits (a sign allowed, for its range's message);
+// any other value is handed on as one that is no number, so that it gets ajv's message with the rest.
+function decimalOnly (data: Record<string, string | undefined>): Record<string, string | undefined> {
+  const out = { ...data }
+  for (const key of INTEGERS) {
+    const value = out[key]
+    if (value !== undefined && !/^[-+]?\d+$/.test(value)) out[key] = `not a number: ${value}`
+  }
+  return out
+}
+
 /** Validates the environment (and `.env` when `dotenv` is set) into a Config, or throws a readable error. */
 export function loadConfig (env: Record<string, string | undefined> = process.env, opts: { dotenv?: boolean } = {}): Config {
   let config: Config
@@ -126,7 +140,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     // The environment wins over `.env`. An optional setting given empty (`API_KEY=` in compose
     // or .env) is unset.
     const data = { ...withoutEmptyOptionals(opts.dotenv === true ? readDotenv() : {}), ...withoutEmptyOptionals(env) }
-    config = envSchema<Config>({ schema, data, env: false })
+    config = envSchema<Config>({ schema, data: decimalOnly(data), env: false })
   } catch (err) {
     const message = (err as Error).message
       .replace(/env\/TARANTOOL_URI must match pattern "[^"]*"/, URI_HINT)

@@ -34,6 +34,11 @@ describe('loadConfig', () => {
   // A bad value for every setting (PATH takes any string), with the message that names it.
   const INVALID: Array<[Record<string, string>, RegExp]> = [
     [{ PORT: 'eighty' }, /PORT must be integer/],
+    // Only decimal digits: Number() would read these as 80, 80, 1000 and 80.
+    [{ PORT: ' 80' }, /PORT must be integer/],
+    [{ PORT: '0x50' }, /PORT must be integer/],
+    [{ SESSION_TTL_SECONDS: '1e3' }, /SESSION_TTL_SECONDS must be integer/],
+    [{ LIST_LIMIT: '80.0' }, /LIST_LIMIT must be integer/],
     [{ PORT: '70000' }, /PORT must be <= 65535/],
     [{ HOST: '' }, /HOST must NOT have fewer than 1 characters/],
     [{ REQUEST_TIMEOUT_MS: '99' }, /REQUEST_TIMEOUT_MS must be >= 100/],
