@@ -64,6 +64,14 @@ function M.config(env, work_dir)
     if quorum == nil or quorum < 1 or quorum > #peers or quorum ~= math.floor(quorum) then
         error(('TARANTOOL_SYNCHRO_QUORUM must be an integer from 1 to %d, the members'):format(#peers))
     end
+    if not M.at_least(2, 6, 1) and quorum < #peers then
+        -- Measured (bench/sync-stalls.sh, Tarantool alone): with acks from more members than the
+        -- quorum, some synchronous writes wait out replication_synchro_timeout with every member
+        -- up, are rolled back, and can stay on the replicas.
+        log.warn('sessions: Tarantool %s stalls synchronous writes at a quorum of %d of %d members ' ..
+            'and can leave the members apart: use it for trying and testing only, and a later release ' ..
+            '(2.11) in production (README: High availability)', require('tarantool').version, quorum, #peers)
+    end
     local synchro_quorum = quorum
     if env('TARANTOOL_SYNCHRO_QUORUM') == nil and HAS_QUORUM_FORMULA then
         -- A majority of the members registered so far, evaluated by Tarantool as they join: the
