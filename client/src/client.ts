@@ -115,8 +115,9 @@ const BACKOFF_MAX_MS = 2000
  */
 const UNSENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
 
-function unsent (cause: unknown): boolean {
-  const err = (cause as { cause?: unknown } | undefined)?.cause as { code?: string, errors?: unknown[] } | undefined
+/** Whether what fetch threw says the connection was never made. */
+function unsent (thrown: unknown): boolean {
+  const err = (thrown as { cause?: unknown } | undefined)?.cause as { code?: string, errors?: unknown[] } | undefined
   if (err === undefined) return false
   // A connection attempted to several addresses fails with all their errors.
   if (Array.isArray(err.errors) && err.errors.length > 0) return err.errors.every((e) => UNSENT_CODES.has((e as { code?: string }).code ?? ''))
@@ -125,7 +126,7 @@ function unsent (cause: unknown): boolean {
 
 /** Whether a call with this policy may be sent again after this failure. */
 function retriable (err: SessionsError, policy: RetryPolicy): boolean {
-  if (policy === 'unsent') return err.code === 'network_error' && unsent(err)
+  if (policy === 'unsent') return err.code === 'network_error' && unsent(err.cause)
   return err.status === 503 || err.code === 'network_error' || err.code === 'timeout'
 }
 
