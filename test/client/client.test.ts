@@ -142,23 +142,23 @@ describe('SessionsClient', () => {
   })
 
   it('throws the service\'s error envelopes as SessionsError, without retrying them', async () => {
-    const cases: Array<[Promise<unknown>, string, number]> = [
-      [client.create(-1, '127.0.0.1'), 'invalid_user_id', 400],
-      [client.create(1.5, '127.0.0.1'), 'invalid_user_id', 400],
-      [client.create(1, 'localhost'), 'invalid_ip', 400],
-      [client.create(1, '127.0.0.1', null, { ttl: 0 }), 'invalid_ttl', 400],
-      [client.create(1, '127.0.0.1', null, { lifetime: 315360001 }), 'invalid_lifetime', 400],
-      [client.get('not-a-token'), 'token_not_found', 404],
-      [client.get('00000000-0000-4000-8000-000000000000', { ip: '1.2.3.4.5' }), 'invalid_ip', 400],
-      [client.user(1, { limit: 0 }), 'invalid_limit', 400],
-      [client.user(1, { after: 'nonsense' }), 'invalid_cursor', 400],
-      [client.ip('1.2.3.256'), 'invalid_ip', 400],
-      [client.rotate('00000000-0000-4000-8000-000000000000', { grace: 61 }), 'invalid_grace', 400],
-      [client.deleteUser(1, { except: '00000000-0000-4000-8000-000000000000', exceptId: 'x' }), 'bad_request', 400],
-      [client.deleteIp(''), 'invalid_ip', 400]
+    const cases: Array<[() => Promise<unknown>, string, number]> = [
+      [() => client.create(-1, '127.0.0.1'), 'invalid_user_id', 400],
+      [() => client.create(1.5, '127.0.0.1'), 'invalid_user_id', 400],
+      [() => client.create(1, 'localhost'), 'invalid_ip', 400],
+      [() => client.create(1, '127.0.0.1', null, { ttl: 0 }), 'invalid_ttl', 400],
+      [() => client.create(1, '127.0.0.1', null, { lifetime: 315360001 }), 'invalid_lifetime', 400],
+      [() => client.get('not-a-token'), 'token_not_found', 404],
+      [() => client.get('00000000-0000-4000-8000-000000000000', { ip: '1.2.3.4.5' }), 'invalid_ip', 400],
+      [() => client.user(1, { limit: 0 }), 'invalid_limit', 400],
+      [() => client.user(1, { after: 'nonsense' }), 'invalid_cursor', 400],
+      [() => client.ip('1.2.3.256'), 'invalid_ip', 400],
+      [() => client.rotate('00000000-0000-4000-8000-000000000000', { grace: 61 }), 'invalid_grace', 400],
+      [() => client.deleteUser(1, { except: '00000000-0000-4000-8000-000000000000', exceptId: 'x' }), 'bad_request', 400],
+      [() => client.deleteIp(''), 'invalid_ip', 400]
     ]
     for (const [call, code, status] of cases) {
-      const err = await failure(call)
+      const err = await failure(call())
       expect(err).toMatchObject({ name: 'SessionsError', code, status, attempts: 1 })
       expect(err.message).toEqual(expect.any(String))
       expect(err).toBeInstanceOf(Error)
