@@ -4,3 +4,7 @@ export {
 } from './client.js'
 export { API_ERROR_CODES, CLIENT_ERROR_CODES, SessionsError, type ApiErrorCode, type ClientErrorCode, type SessionsErrorCode } from './errors.js'
 export { ENDPOINTS, SESSION_FIELDS, type Endpoint, type EndpointName, type ReplyKind, type RetryPolicy } from './endpoints.js'
+export {
+  clearSessionCookie, cookieOptions, DEFAULT_COOKIE, maxAgeOf, sessionCookie, setSessionCookie,
+  type CookieOptions, type CookieTarget, type SessionCookieOptions
+} from './cookie.js'
