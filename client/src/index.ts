@@ -8,3 +8,4 @@ export {
   clearSessionCookie, cookieOptions, DEFAULT_COOKIE, maxAgeOf, sessionCookie, setSessionCookie,
   type CookieOptions, type CookieTarget, type SessionCookieOptions
 } from './cookie.js'
+export { tokenFrom, type SessionMiddlewareOptions } from './middleware.js'
