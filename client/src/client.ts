@@ -163,7 +163,9 @@ function envelope (kind: Endpoint['reply'], status: number, text: string, attemp
   try {
     const parsed: unknown = JSON.parse(text)
     if (typeof parsed === 'object' && parsed !== null) body = parsed as Record<string, unknown>
-  } catch {}
+  } catch {
+    // Not JSON: a bad_response, below.
+  }
   if (body?.status === 'error' && typeof body.code === 'string') {
     return new SessionsError(body.code, status, typeof body.message === 'string' ? body.message : body.code, { attempts: attempt })
   }
