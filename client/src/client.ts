@@ -1,0 +1,302 @@
+import { ENDPOINTS, type Endpoint, type EndpointName, type QueryOf, type RetryPolicy } from './endpoints.js'
+import { SessionsError } from './errors.js'
+
+/** A session's extra data: a JSON object. */
+export type Extra = Record<string, unknown>
+
+/** The API's SessionObject. */
+export interface Session {
+  /** The user's current address, in canonical form. */
+  ip: string
+  extra: Extra | null
+  user_id: number
+  /** Unix seconds. */
+  create: number
+  /** The last use by /get, Unix seconds. */
+  activity: number
+  /** The Unix second from which the session is gone if not used again. */
+  expires: number
+  /** The session id: names the session for good and is not a secret. */
+  id: string
+  /** Absent from lists and from deleteById when the service runs with TOKEN_STORAGE=hashed. */
+  token?: string
+}
+
+/** A session answered to a caller who holds its token: create, get, delete, rotate. */
+export interface SessionWithToken extends Session {
+  token: string
+}
+
+/** A page of a list, and the cursor of the next page (null on the last). */
+export interface SessionPage {
+  sessions: Session[]
+  next: string | null
+}
+
+/** A member of a replica set, as /ready reports it. */
+export interface ReplicaMember {
+  address: string
+  connection: string
+  ro?: boolean
+  status?: string
+  leader: boolean
+  lag?: number
+}
+
+/** What /ready answers when the service can serve. */
+export interface ReadyState {
+  tarantool_version: string
+  sessions: number
+  leader?: string
+  members?: ReplicaMember[]
+}
+
+/** What the client needs of `fetch`: the global one fits, and so does undici's. */
+export type FetchLike = (url: string, init: {
+  method: string
+  headers: Record<string, string>
+  body?: string
+  signal: AbortSignal
+}) => Promise<{ status: number, text: () => Promise<string> }>
+
+/** Options any call takes; they override the client's own for this call. */
+export interface CallOptions {
+  /** Longest wait for each request's whole answer, in milliseconds. */
+  timeoutMs?: number
+  /** Most retries of this call, for the failures its method may be retried on. */
+  retries?: number
+}
+
+export interface CreateOptions extends CallOptions {
+  /** Seconds unused after which the session is gone (1 to 315360000; default: the service's). */
+  ttl?: number
+  /** Seconds after its creation after which the session is gone however used. */
+  lifetime?: number
+}
+
+export interface GetOptions extends CallOptions {
+  /** The user's current address: it becomes the session's. */
+  ip?: string
+  /** Keys merged into the session's extra data (shallow: a key sent replaces the stored one). */
+  extra?: Extra
+}
+
+export interface ListOptions extends CallOptions {
+  /** Most sessions in a page, 1 to 1000 (default: the service's LIST_LIMIT). */
+  limit?: number
+  /** The `next` cursor of the previous page. */
+  after?: string
+}
+
+export interface DeleteUserOptions extends CallOptions {
+  /** The token of the one session to keep. */
+  except?: string
+  /** Or its id. */
+  exceptId?: string
+}
+
+export interface SessionsClientOptions extends CallOptions {
+  /** Where the service is, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
+  baseUrl: string
+  /** Sent as `Authorization: Bearer <apiKey>` when the service runs with API_KEY. */
+  apiKey?: string
+  /** Another fetch (undici's with a dispatcher of its own, say); the global one by default. */
+  fetch?: FetchLike
+}
+
+const DEFAULT_TIMEOUT_MS = 5000
+const DEFAULT_RETRIES = 2
+const BACKOFF_BASE_MS = 100
+const BACKOFF_MAX_MS = 2000
+
+/**
+ * Failures of a connection that was never made, so the request never left: safe to send again
+ * whatever it does. Anything else (reset, closed, timed out) may have come after the service got it.
+ */
+const UNSENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
+
+/** Whether what fetch threw says the connection was never made. */
+function unsent (thrown: unknown): boolean {
+  const err = (thrown as { cause?: unknown } | undefined)?.cause as { code?: string, errors?: unknown[] } | undefined
+  if (err === undefined) return false
+  // A connection attempted to several addresses fails with all their errors.
+  if (Array.isArray(err.errors) && err.errors.length > 0) return err.errors.every((e) => UNSENT_CODES.has((e as { code?: string }).code ?? ''))
+  return UNSENT_CODES.has(err.code ?? '')
+}
+
+/** Whether a call with this policy may be sent again after this failure. */
+function retriable (err: SessionsError, policy: RetryPolicy): boolean {
+  if (policy === 'unsent') return err.code === 'network_error' && unsent(err.cause)
+  return err.status === 503 || err.code === 'network_error' || err.code === 'timeout'
+}
+
+/** Exponential backoff with jitter: half of the step fixed, half random, so that clients spread out. */
+function backoffMs (retry: number): number {
+  const step = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (retry - 1))
+  return step / 2 + Math.random() * step / 2
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The failure of a request that got no whole answer. */
+function transportError (err: unknown, attempt: number, timeoutMs: number): SessionsError {
+  const name = (err as { name?: string } | undefined)?.name
+  if (name === 'TimeoutError') return new SessionsError('timeout', 0, `No answer within ${timeoutMs} ms`, { attempts: attempt, cause: err })
+  const cause = (err as { cause?: { code?: string, message?: string } } | undefined)?.cause
+  const why = cause?.code ?? cause?.message ?? (err as Error | undefined)?.message ?? String(err)
+  return new SessionsError('network_error', 0, `Could not reach the sessions service: ${why}`, { attempts: attempt, cause: err })
+}
+
+/** Whether `data` is what an endpoint of this kind answers. */
+function fits (kind: Endpoint['reply'], body: Record<string, unknown>): boolean {
+  const data = body.data as Record<string, unknown> | null | undefined
+  switch (kind) {
+    case 'page': return Array.isArray(data) && (typeof body.next === 'string' || body.next === null)
+    case 'deleted': return typeof data?.deleted === 'number'
+    default: return typeof data === 'object' && data !== null && !Array.isArray(data)
+  }
+}
+
+/** The success envelope of an answer, or the SessionsError it stands for. */
+function envelope (kind: Endpoint['reply'], status: number, text: string, attempt: number): Record<string, unknown> | SessionsError {
+  let body: Record<string, unknown> | undefined
+  try {
+    const parsed: unknown = JSON.parse(text)
+    if (typeof parsed === 'object' && parsed !== null) body = parsed as Record<string, unknown>
+  } catch {
+    // Not JSON: a bad_response, below.
+  }
+  if (body?.status === 'error' && typeof body.code === 'string') {
+    return new SessionsError(body.code, status, typeof body.message === 'string' ? body.message : body.code, { attempts: attempt })
+  }
+  if (status === 200 && body?.status === 'success' && fits(kind, body)) return body
+  return new SessionsError('bad_response', status, `The answer (HTTP ${status}) is not the sessions service's: ${text.slice(0, 200)}`, { attempts: attempt })
+}
+
+/** A typed client of the sessions service: one method per endpoint. */
+export class SessionsClient {
+  readonly #base: string
+  readonly #headers: Record<string, string>
+  readonly #timeoutMs: number
+  readonly #retries: number
+  readonly #fetch: FetchLike
+
+  constructor (opts: SessionsClientOptions) {
+    this.#base = new URL(opts.baseUrl).href.replace(/\/+$/, '')
+    this.#headers = { accept: 'application/json', ...(opts.apiKey === undefined ? {} : { authorization: `Bearer ${opts.apiKey}` }) }
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.#retries = opts.retries ?? DEFAULT_RETRIES
+    this.#fetch = opts.fetch ?? (async (url, init) => await globalThis.fetch(url, init))
+  }
+
+  /** Creates a session for a user at an address; `extra` becomes its extra data. Not retried once sent. */
+  async create (userId: number, ip: string, extra?: Extra | null, opts: CreateOptions = {}): Promise<SessionWithToken> {
+    return await this.#data('create', { user_id: userId, ip, ttl: opts.ttl, lifetime: opts.lifetime }, opts, extra ?? undefined) as SessionWithToken
+  }
+
+  /** The live session of a token, marked used; `ip` becomes its current address, `extra` is merged into its extra data. */
+  async get (token: string, opts: GetOptions = {}): Promise<SessionWithToken> {
+    return await this.#data('get', { token, ip: opts.ip }, opts, opts.extra) as SessionWithToken
+  }
+
+  /** Ends the session of a token, and returns it as it was. */
+  async delete (token: string, opts: CallOptions = {}): Promise<SessionWithToken> {
+    return await this.#data('delete', { token }, opts) as SessionWithToken
+  }
+
+  /** Ends the session of an id, and returns it as it was. */
+  async deleteById (id: string, opts: CallOptions = {}): Promise<Session> {
+    return await this.#data('deleteById', { id }, opts) as Session
+  }
+
+  /** A page of a user's live sessions, most recently used first. */
+  async user (userId: number, opts: ListOptions = {}): Promise<SessionPage> {
+    return await this.#page('user', { id: userId, limit: opts.limit, after: opts.after }, opts)
+  }
+
+  /** A page of the live sessions whose current address is this one, most recently used first. */
+  async ip (ip: string, opts: ListOptions = {}): Promise<SessionPage> {
+    return await this.#page('ip', { ip, limit: opts.limit, after: opts.after }, opts)
+  }
+
+  /** Every live session of a user, page after page. */
+  eachOfUser (userId: number, opts: Omit<ListOptions, 'after'> = {}): AsyncGenerator<Session, void, undefined> {
+    return this.#each(async (after) => await this.user(userId, { ...opts, after }))
+  }
+
+  /** Every live session at an address, page after page. */
+  eachAtIp (ip: string, opts: Omit<ListOptions, 'after'> = {}): AsyncGenerator<Session, void, undefined> {
+    return this.#each(async (after) => await this.ip(ip, { ...opts, after }))
+  }
+
+  /** Ends every session of a user but the one named by `except` (token) or `exceptId`; returns how many ended. */
+  async deleteUser (userId: number, opts: DeleteUserOptions = {}): Promise<number> {
+    const data = await this.#data('deleteUser', { id: userId, except: opts.except, except_id: opts.exceptId }, opts)
+    return (data as { deleted: number }).deleted
+  }
+
+  /** Ends every session whose current address is this one; returns how many ended. */
+  async deleteIp (ip: string, opts: CallOptions = {}): Promise<number> {
+    const data = await this.#data('deleteIp', { ip }, opts)
+    return (data as { deleted: number }).deleted
+  }
+
+  /** Gives a session a new token; the old one keeps working for `grace` seconds (0 to 60). Not retried once sent. */
+  async rotate (token: string, opts: CallOptions & { grace?: number } = {}): Promise<SessionWithToken> {
+    return await this.#data('rotate', { token, grace: opts.grace }, opts) as SessionWithToken
+  }
+
+  /** The service's readiness; throws storage_unavailable when it cannot serve. */
+  async ready (opts: CallOptions = {}): Promise<ReadyState> {
+    return await this.#data('ready', {}, opts) as ReadyState
+  }
+
+  async * #each (page: (after: string | undefined) => Promise<SessionPage>): AsyncGenerator<Session, void, undefined> {
+    let after: string | undefined
+    do {
+      const { sessions, next } = await page(after)
+      yield * sessions
+      after = next ?? undefined
+    } while (after !== undefined)
+  }
+
+  async #page<N extends EndpointName> (name: N, query: QueryOf<N>, opts: CallOptions): Promise<SessionPage> {
+    const body = await this.#call(name, query, opts)
+    return { sessions: body.data as Session[], next: body.next as string | null }
+  }
+
+  async #data<N extends EndpointName> (name: N, query: QueryOf<N>, opts: CallOptions, extra?: Extra): Promise<unknown> {
+    return (await this.#call(name, query, opts, extra)).data
+  }
+
+  /** Sends the endpoint's request, again after a failure while its retry policy allows; the success envelope. */
+  async #call<N extends EndpointName> (name: N, query: QueryOf<N>, opts: CallOptions, extra?: Extra): Promise<Record<string, unknown>> {
+    const endpoint: Endpoint = ENDPOINTS[name]
+    const params = new URLSearchParams()
+    for (const key of endpoint.query) {
+      const value = (query as Record<string, string | number | undefined>)[key]
+      if (value !== undefined) params.set(key, String(value))
+    }
+    const url = `${this.#base}${endpoint.path}${params.size === 0 ? '' : `?${params.toString()}`}`
+    const body = endpoint.body && extra !== undefined ? JSON.stringify(extra) : undefined
+    const init = {
+      method: body === undefined ? endpoint.method : 'POST',
+      headers: body === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' },
+      body
+    }
+    const timeoutMs = opts.timeoutMs ?? this.#timeoutMs
+    const retries = opts.retries ?? this.#retries
+    for (let attempt = 1; ; attempt++) {
+      let outcome: Record<string, unknown> | SessionsError
+      try {
+        const res = await this.#fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })
+        outcome = envelope(endpoint.reply, res.status, await res.text(), attempt)
+      } catch (err) {
+        outcome = transportError(err, attempt, timeoutMs)
+      }
+      if (!(outcome instanceof SessionsError)) return outcome
+      if (attempt > retries || !retriable(outcome, endpoint.retry)) throw outcome
+      await sleep(backoffMs(attempt))
+    }
+  }
+}
