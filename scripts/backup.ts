@@ -17,6 +17,13 @@ const USAGE = `usage: npm run backup -- --out DIR [--data-dir DIR] [--console SO
   --data-dir  the instance's data directory (default: DATA_DIR, ./data)
   --console   its admin console socket (default: <data dir>/tarantool.control)`
 
+// Tarantool 2.6.0 cannot recover from a snapshot that holds rows of a synchronous space (a member
+// of a replica set): the member the snapshot was taken on could not restart, nor a restore start.
+const SNAPSHOT_SAFE = `
+local replication = require('sessions.replication')
+local s = box.space.sessions
+return replication.at_least(2, 6, 1) or s == nil or not s.is_sync`
+
 // Paths come back absolute: box.backup.start() names them relative to the instance's directory.
 const START = `
 box.snapshot()
@@ -43,6 +50,11 @@ async function main (): Promise<void> {
     throw new Error(`no Tarantool admin console at ${consoleSocket} (is the service running? --console names another): ${err.message}`)
   })
   try {
+    if (!await admin.eval<boolean>(SNAPSHOT_SAFE)) {
+      throw new Error('this Tarantool (2.6.0) cannot restart from a snapshot of a replica set\'s synchronous spaces ' +
+        '(tarantool#5298): a backup would leave this member unable to restart, and could not be restored. ' +
+        'Back up a replica set on Tarantool 2.6.1 or later (2.11)')
+    }
     mkdirSync(out, { recursive: true })
     const started = await admin.eval<{ files: string[], space_id: number, version: string }>(START)
     try {
