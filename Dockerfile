@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# The sessions HTTP service. Tarantool runs beside it (see docker-compose.yml).
+# The sessions HTTP service. Tarantool runs beside it (see docker-compose.yml). Node 24, the
+# current LTS (the project is developed and tested on Node 20.19 and later: package.json engines).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -9,7 +10,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV HOST=0.0.0.0 PORT=8080
 COPY --from=build /app/package.json ./
