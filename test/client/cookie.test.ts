@@ -3,27 +3,21 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { clearSessionCookie, cookieOptions, maxAgeOf, SessionsClient, sessionCookie, setSessionCookie } from '../../client/src/index.js'
+import { describe, expect, it } from 'vitest'
+import { clearSessionCookie, cookieOptions, maxAgeOf, sessionCookie, setSessionCookie } from '../../client/src/index.js'
 import { uniqueIp, uniqueUserId } from '../support/app.js'
-import { serveApp, type ServedApp } from '../support/client.js'
+import { useServedClient } from '../support/client.js'
 
-let served: ServedApp
-let client: SessionsClient
-beforeAll(async () => {
-  served = await serveApp()
-  client = new SessionsClient({ baseUrl: served.baseUrl })
-})
-afterAll(async () => { await served.app.close() })
+const the = useServedClient()
 
 const now = (): number => Date.now() / 1000
 
 describe('session cookie', () => {
   it('Max-Age is the whole seconds until the session\'s expires: its ttl, or its lifetime when sooner', async () => {
-    const idle = await client.create(uniqueUserId(), uniqueIp(), null, { ttl: 100 })
+    const idle = await the.client.create(uniqueUserId(), uniqueIp(), null, { ttl: 100 })
     expect(maxAgeOf(idle)).toBeGreaterThanOrEqual(97)
     expect(maxAgeOf(idle)).toBeLessThanOrEqual(100)
-    const short = await client.create(uniqueUserId(), uniqueIp(), null, { ttl: 1000, lifetime: 30 })
+    const short = await the.client.create(uniqueUserId(), uniqueIp(), null, { ttl: 1000, lifetime: 30 })
     expect(maxAgeOf(short)).toBeGreaterThanOrEqual(27)
     expect(maxAgeOf(short)).toBeLessThanOrEqual(30)
     expect(sessionCookie(short)).toBe(`session=${short.token}; Max-Age=${maxAgeOf(short)}; Path=/; HttpOnly; Secure; SameSite=Lax`)
@@ -46,7 +40,7 @@ describe('session cookie', () => {
   })
 
   it('is added to a Node response and to a Fastify reply after the cookies set before; clearSessionCookie removes it', async () => {
-    const session = await client.create(uniqueUserId(), uniqueIp())
+    const session = await the.client.create(uniqueUserId(), uniqueIp())
     const server = createServer((_req, res) => {
       res.setHeader('set-cookie', 'theme=dark')
       setSessionCookie(res, session)

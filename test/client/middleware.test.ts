@@ -3,12 +3,12 @@
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { SessionsClient, setSessionCookie, type SessionMiddlewareOptions } from '../../client/src/index.js'
 import { sessionsMiddleware, type RequestWithSession } from '../../client/src/express.js'
 import { sessionsPlugin } from '../../client/src/fastify.js'
 import { uniqueIp, uniqueUserId } from '../support/app.js'
-import { serveApp, type ServedApp } from '../support/client.js'
+import { serveApp, useServedClient } from '../support/client.js'
 import { freePort } from '../support/tarantool.js'
 
 interface Answer { status: number, body: any, headers: Headers }
@@ -60,13 +60,7 @@ const expressAdapter: Adapter = {
   }
 }
 
-let served: ServedApp
-let client: SessionsClient
-beforeAll(async () => {
-  served = await serveApp()
-  client = new SessionsClient({ baseUrl: served.baseUrl })
-})
-afterAll(async () => { await served.app.close() })
+const the = useServedClient()
 
 const GONE = '00000000-0000-4000-8000-000000000000'
 
@@ -82,8 +76,8 @@ describe.each([fastifyAdapter, expressAdapter])('$name', (adapter) => {
   }
 
   it('puts the session of the cookie or of the Bearer header (which wins) on the request', async () => {
-    const session = await client.create(uniqueUserId(), uniqueIp(), { device: 'phone' })
-    await withApp({ client }, async (call) => {
+    const session = await the.client.create(uniqueUserId(), uniqueIp(), { device: 'phone' })
+    await withApp({ client: the.client }, async (call) => {
       const found = { status: 200, body: { session: { ...session, activity: expect.any(Number), expires: expect.any(Number) } } }
       expect(await call({ cookie: `theme=dark; session=${session.token}; other=1` })).toMatchObject(found)
       expect(await call({ authorization: `Bearer ${session.token}` })).toMatchObject(found)
@@ -92,9 +86,9 @@ describe.each([fastifyAdapter, expressAdapter])('$name', (adapter) => {
   })
 
   it('answers 401 with the envelope when there is no token or its session is gone', async () => {
-    const ended = await client.create(uniqueUserId(), uniqueIp())
-    await client.delete(ended.token)
-    await withApp({ client }, async (call) => {
+    const ended = await the.client.create(uniqueUserId(), uniqueIp())
+    await the.client.delete(ended.token)
+    await withApp({ client: the.client }, async (call) => {
       const none = await call()
       expect(none).toMatchObject({ status: 401, body: { status: 'error', code: 'token_not_found', message: 'No session token' } })
       expect(none.headers.get('www-authenticate')).toBe('Bearer')
@@ -106,20 +100,20 @@ describe.each([fastifyAdapter, expressAdapter])('$name', (adapter) => {
   })
 
   it('with optional, lets requests without a live session through with session null', async () => {
-    await withApp({ client, optional: true }, async (call) => {
+    await withApp({ client: the.client, optional: true }, async (call) => {
       expect(await call()).toMatchObject({ status: 200, body: { session: null } })
       expect(await call({ cookie: `session=${GONE}` })).toMatchObject({ status: 200, body: { session: null } })
     })
   })
 
   it('reads the cookie it is told to, or none; records the address it is given', async () => {
-    const session = await client.create(uniqueUserId(), uniqueIp())
-    await withApp({ client, cookie: 'sid', bearer: false, ip: () => '2001:DB8::7' }, async (call) => {
+    const session = await the.client.create(uniqueUserId(), uniqueIp())
+    await withApp({ client: the.client, cookie: 'sid', bearer: false, ip: () => '2001:DB8::7' }, async (call) => {
       expect(await call({ cookie: `session=${session.token}` })).toMatchObject({ status: 401 })
       expect(await call({ authorization: `Bearer ${session.token}` })).toMatchObject({ status: 401 })
       expect(await call({ cookie: `sid=${session.token}` })).toMatchObject({ status: 200, body: { session: { id: session.id, ip: '2001:db8::7' } } })
     })
-    await withApp({ client, cookie: false }, async (call) => {
+    await withApp({ client: the.client, cookie: false }, async (call) => {
       expect(await call({ cookie: `session=${session.token}` })).toMatchObject({ status: 401 })
     })
   })
@@ -150,12 +144,12 @@ describe('Fastify plugin', () => {
   it('applies to the scope it is registered in; a login route sets the cookie the next request is known by', async () => {
     const app = Fastify()
     app.post('/login', async (_request, reply) => {
-      const session = await client.create(uniqueUserId(), '127.0.0.1')
+      const session = await the.client.create(uniqueUserId(), '127.0.0.1')
       setSessionCookie(reply, session, { secure: false })
       return { id: session.id }
     })
     await app.register(async (scope) => {
-      await scope.register(sessionsPlugin, { client })
+      await scope.register(sessionsPlugin, { client: the.client })
       scope.get('/me', async (request) => ({ user_id: request.session?.user_id, id: request.session?.id }))
     })
     const login = await app.inject({ method: 'POST', url: '/login' })

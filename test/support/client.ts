@@ -1,7 +1,8 @@
 // The service on a real port for the Node client's tests, and a fetch that counts what it sends.
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import type { FetchLike } from '../../client/src/index.js'
+import { afterAll, beforeAll } from 'vitest'
+import { SessionsClient, type FetchLike } from '../../client/src/index.js'
 import { buildApp, type TestAppOptions } from './app.js'
 
 export interface ServedApp {
@@ -28,4 +29,18 @@ export function countingFetch (): { fetch: FetchLike, sent: string[] } {
     return await globalThis.fetch(url, init)
   }
   return { fetch, sent }
+}
+
+/**
+ * For a test file: the app served (beforeAll) and closed (afterAll), and a client of it. The
+ * returned object fills in once beforeAll has run.
+ */
+export function useServedClient (): { served: ServedApp, client: SessionsClient } {
+  const out = {} as { served: ServedApp, client: SessionsClient }
+  beforeAll(async () => {
+    out.served = await serveApp()
+    out.client = new SessionsClient({ baseUrl: out.served.baseUrl })
+  })
+  afterAll(async () => { await out.served?.app.close() })
+  return out
 }
