@@ -109,6 +109,16 @@ export async function preloadCrowd (console: AdminConsole, opts: { userSessions:
   `, { timeoutMs: 300_000 })
 }
 
+/** Lua that deletes the keys of the list `keys` from `space`, PRELOAD_BATCH a transaction, yielding between them. */
+function deleteInBatches (space: string, keys: string): string {
+  return `for first = 1, #${keys}, ${PRELOAD_BATCH} do
+      box.begin()
+      for i = first, math.min(first + ${PRELOAD_BATCH} - 1, #${keys}) do ${space}:delete(${keys}[i]) end
+      box.commit()
+      require('fiber').yield()
+    end`
+}
+
 /**
  * Deletes the sessions the bench did not make in bulk (those /new made, with random tokens; the
  * bench's all start with be5c), in transactions of PRELOAD_BATCH; resolves with how many. At
@@ -119,7 +129,6 @@ export async function preloadCrowd (console: AdminConsole, opts: { userSessions:
  */
 export async function removeMade (console: AdminConsole): Promise<number> {
   return await console.eval<number>(`
-    local fiber = require('fiber')
     local opt = require('sessions.space').opt
     local s = box.space.sessions
     local made = {}
@@ -127,12 +136,7 @@ export async function removeMade (console: AdminConsole): Promise<number> {
       local first = opt(t, 9) or t[1]
       if first:str():sub(1, 4) ~= 'be5c' then made[#made + 1] = t[1] end
     end
-    for first = 1, #made, ${PRELOAD_BATCH} do
-      box.begin()
-      for i = first, math.min(first + ${PRELOAD_BATCH} - 1, #made) do s:delete(made[i]) end
-      box.commit()
-      fiber.yield()
-    end
+    ${deleteInBatches('s', 'made')}
     return #made
   `, { timeoutMs: 300_000 })
 }
@@ -237,18 +241,12 @@ export async function countRotated (console: AdminConsole): Promise<number> {
  */
 export async function removeRetiredKeys (console: AdminConsole): Promise<number> {
   return await console.eval<number>(`
-    local fiber = require('fiber')
     local rows = require('sessions.space').aliases()
     local keys = {}
     for _, row in rows:pairs() do
       if not row[4] then keys[#keys + 1] = row[1] end
     end
-    for first = 1, #keys, ${PRELOAD_BATCH} do
-      box.begin()
-      for i = first, math.min(first + ${PRELOAD_BATCH} - 1, #keys) do rows:delete(keys[i]) end
-      box.commit()
-      fiber.yield()
-    end
+    ${deleteInBatches('rows', 'keys')}
     return #keys
   `, { timeoutMs: 300_000 })
 }
