@@ -1,7 +1,6 @@
 // TOKEN_STORAGE=hashed: Tarantool keeps no token, only a hash of each; plain data is converted in
 // the background, none lost; going back to plain is refused.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -24,8 +23,8 @@ function holding (files: Array<{ name: string, bytes: Buffer }>, token: string):
   return files.filter((f) => f.bytes.includes(token) || f.bytes.includes(bytes)).map((f) => f.name)
 }
 
-async function snapshot (dir: string): Promise<void> {
-  const admin = await connectConsole(join(dir, 'console.sock'))
+async function snapshot (tarantool: TestTarantool): Promise<void> {
+  const admin = await connectConsole(tarantool.console!)
   try {
     await admin.eval('box.snapshot()')
   } finally {
@@ -38,14 +37,13 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('TOKEN_STORAGE=hashed', () 
   let tarantool: TestTarantool
   let app: FastifyInstance
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sessions-hashed-'))
-    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir, TARANTOOL_CONSOLE_SOCKET: join(dir, 'console.sock') })
+    tarantool = await startTarantool()
+    dir = tarantool.dir!
     app = await buildApp({ uri: tarantool.uri, env: { TOKEN_STORAGE: 'hashed' } })
   })
   afterAll(async () => {
     await app?.close()
     await tarantool?.stop()
-    rmSync(dir, { recursive: true, force: true })
   })
 
   it('answers as in plain mode where the caller has the token, and lists sessions by id without it', async () => {
@@ -73,7 +71,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('TOKEN_STORAGE=hashed', () 
     // Used (activity written by the flusher), changed, and some ended.
     await Promise.all(sessions.map(async (s, i) => await ok(app, { url: `/get?token=${s.token}&ip=${uniqueIp()}`, ...(i % 2 === 0 ? { payload: { b: 2 } } : {}) })))
     await Promise.all(sessions.slice(0, 10).map(async (s) => await ok(app, { url: `/del?token=${s.token}` })))
-    await snapshot(dir)
+    await snapshot(tarantool)
     const files = dataFiles(dir)
     expect(files.some((f) => f.name.endsWith('.snap'))).toBe(true)
     expect(files.some((f) => f.name.endsWith('.xlog'))).toBe(true)
@@ -89,7 +87,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('TOKEN_STORAGE=hashed', () 
     const again = await ok(app, { url: `/rotate?token=${rotated.token}` })
     expect(await call(app, { url: `/get?token=${rotated.token}` })).toEqual({ statusCode: 404, body: apiError('token_not_found') })
     expect(await ok<Session[]>(app, { url: `/user?id=${userId}` })).toEqual([{ ...again, token: undefined, activity: expect.any(Number), expires: expect.any(Number) }].map(({ token, ...rest }) => rest))
-    await snapshot(dir)
+    await snapshot(tarantool)
     const files = dataFiles(dir)
     for (const token of [created.token, rotated.token, again.token]) expect(holding(files, token), token).toEqual([])
     expect(await ok(app, { url: `/del?id=${created.id}` })).toMatchObject({ id: created.id })
@@ -107,12 +105,11 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('switching from plain to ha
   let dir: string
   let tarantool: TestTarantool
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sessions-to-hashed-'))
-    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir, TARANTOOL_CONSOLE_SOCKET: join(dir, 'console.sock') })
+    tarantool = await startTarantool()
+    dir = tarantool.dir!
   })
   afterAll(async () => {
     await tarantool?.stop()
-    rmSync(dir, { recursive: true, force: true })
   })
 
   it('converts every plain session in the background, none lost, serving throughout', async () => {
@@ -154,7 +151,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('switching from plain to ha
       expect((await ok(hashed, { url: `/get?token=${kept.token}` })).user_id).toBe(userId)
       // The converted state holds no token: a snapshot of it (older files are Tarantool's to
       // remove, after checkpoint_count newer snapshots).
-      await snapshot(dir)
+      await snapshot(tarantool)
       const newest = dataFiles(dir, (name) => name.endsWith('.snap')).sort((a, b) => a.name.localeCompare(b.name)).at(-1)!
       expect(holding([newest], kept.token)).toEqual([])
     } finally {

@@ -2,9 +2,6 @@
 // killed and brought back.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { connectConsole, type AdminConsole } from '../../src/admin-console.js'
 import { apiError, buildApp, call } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
@@ -78,18 +75,15 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('probes', () => {
 })
 
 describe.skipIf(missing('tarantool', TARANTOOL_BIN))('readiness and a failed push of the settings', () => {
-  let dir: string
   let tarantool: TestTarantool
   let admin: AdminConsole
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sessions-probes-'))
-    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir, TARANTOOL_CONSOLE_SOCKET: join(dir, 'console.sock') })
-    admin = await connectConsole(join(dir, 'console.sock'))
+    tarantool = await startTarantool()
+    admin = await connectConsole(tarantool.console!)
   })
   afterAll(async () => {
     admin?.close()
     await tarantool?.stop()
-    rmSync(dir, { recursive: true, force: true })
   })
 
   it('is not ready while its settings could not be pushed, and tries again until they are', async () => {

@@ -1,9 +1,6 @@
 // A read-only Tarantool (a replica, or a leader that stepped down) through the service: writes and
 // /get (which records activity) answer 503, reads are served, /ready says it; told apart by the
 // error's code, not its text.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectConsole, type AdminConsole } from '../../src/admin-console.js'
@@ -15,21 +12,18 @@ import { missing } from '../support/programs.js'
 import { GENEROUS_TIMEOUT_MS, startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
 
 describe.skipIf(missing('tarantool', TARANTOOL_BIN))('a read-only Tarantool', () => {
-  let dir: string
   let tarantool: TestTarantool
   let admin: AdminConsole
   let app: FastifyInstance
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sessions-ro-'))
-    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir, TARANTOOL_CONSOLE_SOCKET: join(dir, 'console.sock') })
-    admin = await connectConsole(join(dir, 'console.sock'))
+    tarantool = await startTarantool()
+    admin = await connectConsole(tarantool.console!)
     app = await buildApp({ uri: tarantool.uri })
   })
   afterAll(async () => {
     admin?.close()
     await app?.close()
     await tarantool?.stop()
-    rmSync(dir, { recursive: true, force: true })
   })
 
   it('answers 503 to writes and /get, serves lists, and is not ready; all again once writable', async () => {

@@ -1,8 +1,5 @@
 // The replica set client's routing, against two real Tarantools that the test makes writable or
 // read-only through their consoles (not replicating: this is about following the writable one).
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { connectConsole, type AdminConsole } from '../../src/admin-console.js'
 import { parseTarantoolUri } from '../../src/config.js'
@@ -12,7 +9,7 @@ import { apiError, buildApp, call, ok } from '../support/app.js'
 import { missing } from '../support/programs.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
 
-interface Node { tarantool: TestTarantool, admin: AdminConsole, dir: string, address: string }
+interface Node { tarantool: TestTarantool, admin: AdminConsole, address: string }
 
 const TIMEOUT_MS = 1000
 
@@ -21,12 +18,11 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('ReplicaSetClient', () => {
   let uri: string
   beforeAll(async () => {
     for (let i = 0; i < 2; i++) {
-      const dir = mkdtempSync(join(tmpdir(), 'sessions-set-'))
       // One password for both, as members of one set have.
-      const tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir, TARANTOOL_CONSOLE_SOCKET: join(dir, 'console.sock'), TARANTOOL_USER_PASSWORD: 'set-secret' })
-      const admin = await connectConsole(join(dir, 'console.sock'))
+      const tarantool = await startTarantool({ TARANTOOL_USER_PASSWORD: 'set-secret' })
+      const admin = await connectConsole(tarantool.console!)
       const { port } = parseTarantoolUri(tarantool.uri.replace(tarantool.password, 'set-secret'))
-      nodes.push({ tarantool, admin, dir, address: `127.0.0.1:${port}` })
+      nodes.push({ tarantool, admin, address: `127.0.0.1:${port}` })
     }
     uri = `sessions:set-secret@${nodes.map((n) => n.address).join(',')}`
     await nodes[1].admin.eval('box.cfg{read_only = true}')
@@ -35,7 +31,6 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('ReplicaSetClient', () => {
     for (const n of nodes) {
       n.admin.close()
       await n.tarantool.stop()
-      rmSync(n.dir, { recursive: true, force: true })
     }
   })
 

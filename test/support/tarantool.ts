@@ -36,16 +36,22 @@ export interface TestTarantool {
   host: string
   port: number
   password: string
+  /** The local process's data directory (TARANTOOL_WORK_DIR), and its admin console socket in it. */
+  dir?: string
+  console?: string
   /** Sends a signal to the local process (SIGKILL, SIGSTOP, SIGCONT...). */
   signal?: (signal: NodeJS.Signals) => void
   /** Starts the local process again on the same port and data, after it died or was killed. */
   restart?: () => Promise<void>
-  /** Stops it and removes its data. */
+  /** Stops it and removes its data (a TARANTOOL_WORK_DIR the caller gave stays). */
   stop: () => Promise<void>
 }
 
 async function startLocal (bin: string, extraEnv: Record<string, string>): Promise<TestTarantool> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sessions-test-'))
+  // Its own directory, removed by stop(), unless the caller gives one (with data in it, say).
+  const own = extraEnv.TARANTOOL_WORK_DIR === undefined
+  const dataDir = extraEnv.TARANTOOL_WORK_DIR ?? mkdtempSync(join(tmpdir(), 'sessions-test-'))
+  const consoleSocket = extraEnv.TARANTOOL_CONSOLE_SOCKET ?? join(dataDir, 'console.sock')
   const port = await freePort()
   const password = randomBytes(12).toString('hex')
   let proc: ChildProcess
@@ -62,6 +68,7 @@ async function startLocal (bin: string, extraEnv: Record<string, string>): Promi
         TARANTOOL_USER_NAME: USER,
         TARANTOOL_USER_PASSWORD: password,
         TARANTOOL_LOG_LEVEL: '4',
+        TARANTOOL_CONSOLE_SOCKET: consoleSocket,
         ...extraEnv
       }
     })
@@ -85,6 +92,8 @@ async function startLocal (bin: string, extraEnv: Record<string, string>): Promi
     host: '127.0.0.1',
     port,
     password,
+    dir: dataDir,
+    console: consoleSocket,
     signal: (signal) => { proc.kill(signal) },
     restart: async () => {
       await exited()
@@ -94,7 +103,7 @@ async function startLocal (bin: string, extraEnv: Record<string, string>): Promi
       proc.kill('SIGCONT')
       proc.kill('SIGTERM')
       await exited()
-      rmSync(dataDir, { recursive: true, force: true })
+      if (own) rmSync(dataDir, { recursive: true, force: true })
     }
   }
 }

@@ -63,7 +63,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sessions-migrate-'))
     writeSchemaOne(dir)
-    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir, TARANTOOL_CONSOLE_SOCKET: join(dir, 'console.sock') })
+    tarantool = await startTarantool({ TARANTOOL_WORK_DIR: dir })
     app = await buildApp({ uri: tarantool.uri })
   })
   afterAll(async () => {
@@ -84,7 +84,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations', () => {
   })
 
   it('converts the IPv4 addresses stored as text, and only those', async () => {
-    const admin = await connectConsole(join(dir, 'console.sock'))
+    const admin = await connectConsole(tarantool.console!)
     try {
       await vi.waitFor(async () => {
         expect(await admin.eval('return require("sessions.ipv4_upgrade").pending()')).toBe(false)
