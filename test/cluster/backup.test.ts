@@ -59,12 +59,6 @@ end
 return {ro = box.info.ro, status = box.info.status, following = following, backup_held = held}`
 const FOLLOWING = { ro: true, status: 'running', following: 2, backup_held: false }
 
-/** Whether this Tarantool recovers a snapshot of synchronous spaces (2.6.0 does not: see above). */
-function recoversSyncSnapshots (version: string): boolean {
-  const [major, minor, patch] = version.split(/[.-]/).map(Number)
-  return major !== 2 || minor !== 6 || patch >= 1
-}
-
 const SESSIONS = 200
 const USERS = 20
 const CONCURRENCY = 10
@@ -77,6 +71,9 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup from a replica', ()
   let replica: ClusterMember
   let app: FastifyInstance
   let version: string
+  // Whether this Tarantool recovers a snapshot of synchronous spaces (2.6.0 does not: see above),
+  // as the members and npm run backup tell it.
+  let recoversSyncSnapshots: boolean
   const firstUser = uniqueUserId() - USERS
   // Acknowledged before the first backup; while the second ran, and after it.
   const before: Session[] = []
@@ -90,6 +87,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup from a replica', ()
     replica = cluster.members[1]
     app = await buildApp({ uri: cluster.uri })
     version = await consoleEval<string>(replica.console, 'return box.info.version')
+    recoversSyncSnapshots = await consoleEval<boolean>(replica.console, "return require('sessions.replication').at_least(2, 6, 1)")
   })
   afterAll(async () => {
     stopAll()
@@ -99,7 +97,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup from a replica', ()
   })
 
   it('refuses on Tarantool 2.6.0, and leaves the member able to restart on its data, read-only, with every session', { timeout: 20_000 }, async ({ skip }) => {
-    skip(recoversSyncSnapshots(version), `Tarantool ${version} recovers snapshots of synchronous spaces`)
+    skip(recoversSyncSnapshots, `Tarantool ${version} recovers snapshots of synchronous spaces`)
     const sessions: Session[] = []
     for (let i = 0; i < 20; i++) sessions.push(await create(i))
     await waitHolds(replica, sessions.map((s) => s.token))
@@ -114,7 +112,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup from a replica', ()
   })
 
   it('backs up a read-only member with exactly the sessions acknowledged, and leaves it read-only and following', async ({ skip }) => {
-    skip(!recoversSyncSnapshots(version), `Tarantool ${version} cannot recover a snapshot of synchronous spaces`)
+    skip(!recoversSyncSnapshots, `Tarantool ${version} cannot recover a snapshot of synchronous spaces`)
     let next = 0
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (next < SESSIONS) before.push(await create(next++))
@@ -130,7 +128,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup from a replica', ()
   })
 
   it('backs up a read-only member while the set takes writes, which go on and reach it', async ({ skip }) => {
-    skip(!recoversSyncSnapshots(version), `Tarantool ${version} cannot recover a snapshot of synchronous spaces`)
+    skip(!recoversSyncSnapshots, `Tarantool ${version} cannot recover a snapshot of synchronous spaces`)
     let backupDone = false
     const statuses: number[] = []
     const writer = async (): Promise<void> => {
@@ -163,7 +161,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup from a replica', ()
   })
 
   it('restores into a fresh data directory that a single service serves every acknowledged session from', { timeout: 20_000 }, async ({ skip }) => {
-    skip(!recoversSyncSnapshots(version), `Tarantool ${version} cannot recover a snapshot of synchronous spaces`)
+    skip(!recoversSyncSnapshots, `Tarantool ${version} cannot recover a snapshot of synchronous spaces`)
     const restoredDir = join(root, 'restored')
     expect(await script(RESTORE, '--from', quietBackup, '--data-dir', restoredDir)).toContain(`restored ${SESSIONS} sessions`)
 
@@ -183,7 +181,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup from a replica', ()
   })
 
   it('leaves the member able to restart on its data, read-only, with every session', { timeout: 20_000 }, async ({ skip }) => {
-    skip(!recoversSyncSnapshots(version), `Tarantool ${version} cannot recover a snapshot of synchronous spaces`)
+    skip(!recoversSyncSnapshots, `Tarantool ${version} cannot recover a snapshot of synchronous spaces`)
     await replica.stop()
     await replica.restart()
     const all = [...before, ...later].map((s) => s.token)
