@@ -122,15 +122,11 @@ function M.config(env, work_dir)
         -- stops with "transaction rolled back during snapshot recovery" (tarantool#5298, fixed in
         -- 2.6.1). Without automatic snapshots it recovers from its write-ahead logs, which hold
         -- the confirmations; a snapshot taken by hand (a backup) or a rejoin still makes one.
-        if env('TARANTOOL_CHECKPOINT_INTERVAL') == nil then
-            cfg.checkpoint_interval = 0
-            log.warn('sessions: Tarantool %s cannot restart from a snapshot of synchronous spaces ' ..
-                '(tarantool#5298): automatic snapshots are off, the write-ahead logs grow until a ' ..
-                'later release', require('tarantool').version)
-        else
-            log.warn('sessions: Tarantool %s cannot restart from a snapshot of synchronous spaces ' ..
-                '(tarantool#5298), and TARANTOOL_CHECKPOINT_INTERVAL makes snapshots', require('tarantool').version)
-        end
+        local unset = env('TARANTOOL_CHECKPOINT_INTERVAL') == nil
+        if unset then cfg.checkpoint_interval = 0 end
+        log.warn('sessions: Tarantool %s cannot restart from a snapshot of synchronous spaces (tarantool#5298)%s',
+            require('tarantool').version, unset and ': automatic snapshots are off, the write-ahead logs grow until a later release'
+                or ', and TARANTOOL_CHECKPOINT_INTERVAL makes snapshots')
     end
     return cfg
 end
