@@ -4,9 +4,20 @@
 -- cost a few WAL writes instead of a thousand. Everything that reads `activity` (the answers,
 -- liveness, the lists, the expiry sweep) sees the pending mark through M.of(), so the delay never
 -- shows; a crash of Tarantool loses at most the last FLUSH_INTERVAL of marks, never a session.
+--
+-- Where a mark is written. The session's `activity` field orders three tree indexes (user_id,
+-- ip, activity): writing it moves the tuple in each, which cost more than all the rest of a /get.
+-- So the field changes only when the session's newest use is in another STEP-second window than
+-- the field's value (M.window); a use within the same window is written to the sessions_seen
+-- space instead ({key, second}: one hash index, nothing to move). A session's activity is the
+-- newest of the field, its sessions_seen row and a pending mark, and is always in the field's
+-- window: the indexes order sessions by window exactly, and a list sorts each window it reads by
+-- the newest activity (sessions.lists). A session with a ttl or end of its own always has its
+-- field written: its row in sessions_deadlines follows the field.
 local fiber = require('fiber')
 local fibers = require('sessions.fibers')
 local log = require('log')
+local uuid = require('uuid')
 local space = require('sessions.space')
 
 local F = space.F
@@ -14,29 +25,32 @@ local FIBER_NAME = 'sessions.activity'
 local FLUSH_INTERVAL = 0.1
 -- Updates per transaction: a batch holds the tx thread for well under a millisecond.
 local BATCH = 100
+-- The window of the indexes' order, in seconds: a session used every few seconds moves in the
+-- indexes once per window, and a list sorts at most a window's worth of one user's or address's
+-- sessions at a time.
+local STEP = 300
 
-local M = {}
+local M = {STEP = STEP}
 
--- Marks: the token's 16 bytes -> unix second, with the token itself (the flush's key), the
--- session's `create` (a mark is for the session it was taken on, not a later one with the same
--- token), and the user ids and ips of the sessions marked, so that a list looks for marks only
--- where there may be some (reading a uuid field costs more than the rest of a list). A flush
--- takes the whole set and starts a new one; the set it writes stays visible until it is done,
--- since its batches wait on the WAL in turn.
-local function new_set()
-    return {marks = {}, tokens = {}, creates = {}, users = {}, ips = {}}
+-- The first second of the window of second `s`.
+function M.window(s)
+    return s - s % STEP
 end
-local taking = new_set()
+
+-- Marks: the key's 16 bytes -> unix second, and the session's `create` (a mark is for the session
+-- it was taken on, not a later one stored under the same key). A flush takes the whole set and
+-- starts a new one; the set it writes stays visible until it is done, since its batches wait on
+-- the WAL in turn.
+local function new_set(size)
+    return {marks = table.new(0, size), creates = table.new(0, size)}
+end
+local taking = new_set(0)
 local writing = nil
+-- The keys marked in the current second: a session used again in the same second is not marked
+-- again, though its mark may be written already (the field is not rewritten within a window).
+local second, this_second = 0, {}
 -- Broadcast when a flush ends, for those waiting on it (M.settle).
 local flushed = fiber.cond()
-
--- A user id or ip as a table key: large user ids come out of tuples as uint64 cdata, and cdata
--- keys compare by identity.
-local function key_of(value)
-    if type(value) == 'cdata' then return tonumber(value) end
-    return value
-end
 
 -- Since this instance started, for the service's metrics.
 M.counters = {
@@ -44,90 +58,111 @@ M.counters = {
     written = 0,   -- sessions whose activity a flush wrote
 }
 
--- The mark of `set` for the session `t` (`key`: its token's bytes) if later than `latest`, else
--- `latest`. A mark taken on an earlier session under the same token is not its.
-local function later(set, key, t, latest)
-    local mark = set.marks[key]
-    if mark ~= nil and mark > latest and set.creates[key] == t[F.create] then return mark end
+-- The mark of `set` for the session `t` (`bin`: its key's bytes) if later than `latest`, else
+-- `latest`. A mark taken on an earlier session under the same key is not its.
+local function later(set, bin, t, latest)
+    local mark = set.marks[bin]
+    if mark ~= nil and mark > latest and set.creates[bin] == t[F.create] then return mark end
     return latest
 end
 
--- The session's activity: its stored one, or a newer mark. token: the session's, when the caller
--- has it already (else read from the tuple).
-function M.of(t, token)
-    local key = (token or t[F.token]):bin()
-    local latest = later(taking, key, t, t[F.activity])
-    if writing ~= nil then latest = later(writing, key, t, latest) end
+-- The session's activity: its stored one, or a newer written or pending one. key: the
+-- session's, when the caller has it already (else read from the tuple).
+function M.of(t, key)
+    key = key or t[F.token]
+    local bin = key:bin()
+    local latest = t[F.activity]
+    local seen = box.space[space.SEEN]
+    -- None on a member whose schema is older (a replica on newer code, before the leader migrates).
+    local row = seen ~= nil and seen:get(key) or nil
+    if row ~= nil and row[2] > latest then latest = row[2] end
+    latest = later(taking, bin, t, latest)
+    if writing ~= nil then latest = later(writing, bin, t, latest) end
     return latest
 end
 
--- Whether any session whose `field` ('user_id' or 'ip') is `value` may have a mark.
-function M.may_be_marked(field, value)
-    local set = field == 'user_id' and 'users' or 'ips'
-    value = key_of(value)
-    return taking[set][value] ~= nil or (writing ~= nil and writing[set][value] ~= nil)
+-- Whether marks wait to be written.
+function M.pending()
+    return writing ~= nil or next(taking.marks) ~= nil
 end
 
--- The tuple as the API answers it: with its marked activity, if newer.
-function M.current(t, token)
-    local now_s = M.of(t, token)
+-- The tuple as the API answers it: with its newest activity, if newer than the stored one.
+function M.current(t, key)
+    local now_s = M.of(t, key)
     if now_s == t[F.activity] then return t end
     return t:transform(F.activity, 1, now_s)
 end
 
--- Marks the session `t` (whose token is `token`) as used at now_s, to be written by a flush.
+-- Marks the session `t` (stored under `key`) as used at now_s, to be written by a flush.
 -- Fails on a read-only instance, as the write it stands for would: no flush would ever write it.
-function M.mark(token, t, now_s)
+-- A session marked already in this second stands for no new write.
+function M.mark(key, t, now_s)
+    local bin = key:bin()
+    if now_s == second and this_second[bin] then return end
     if box.info.ro then box.error(box.error.READONLY) end
-    local key = token:bin()
-    local mark = taking.marks[key]
-    if mark == nil or mark < now_s then
-        taking.marks[key] = now_s
-        taking.tokens[key] = token
-        taking.creates[key] = t[F.create]
-        taking.users[key_of(t[F.user_id])] = true
-        taking.ips[key_of(t[F.ip])] = true
+    if now_s ~= second then second, this_second = now_s, {} end
+    this_second[bin] = true
+    if (taking.marks[bin] or 0) < now_s then
+        taking.marks[bin] = now_s
+        taking.creates[bin] = t[F.create]
         M.counters.marked = M.counters.marked + 1
     end
 end
 
--- Writes the marks taken so far, where the stored activity is older (the session may have been
--- written since, or deleted). Returns how many it wrote. On failure the marks not written are
--- taken again, for the next flush.
+-- Whether a session with these fields has a deadline row (sessions.deadlines) that follows its
+-- activity field.
+local function own_deadline(t)
+    return #t > F.extra and (t[F.ttl] ~= nil or t[F.ends] ~= nil)
+end
+
+-- Writes the marks taken so far, where the session's activity is older (it may have been written
+-- since, or deleted). Returns how many it wrote. On failure the marks not written are taken
+-- again, for the next flush.
 function M.flush()
     if writing ~= nil then return 0 end
-    writing, taking = taking, new_set()
+    local count = 0
+    for _ in pairs(taking.marks) do count = count + 1 end
+    writing, taking = taking, new_set(count)
     local s = space.get()
-    local keys, seconds, creates = {}, {}, {}
+    local seen = box.space[space.SEEN]
+    local bins, seconds, creates = {}, {}, {}
     local written = 0
     -- One update operation per second marked: a flush's marks share a few seconds.
     local ops_of = {}
     local function write()
         -- Applied in memory before the commit yields: readers see them from here on.
         box.atomic(function()
-            for i = 1, #keys do
-                local t = s:get(keys[i])
-                if t ~= nil and t[F.create] == creates[i] and t[F.activity] < seconds[i] then
-                    local ops = ops_of[seconds[i]]
-                    if ops == nil then
-                        ops = {{'=', F.activity, seconds[i]}}
-                        ops_of[seconds[i]] = ops
+            for i = 1, #bins do
+                local key = uuid.frombin(bins[i])
+                local t = s:get(key)
+                local at = seconds[i]
+                if t ~= nil and t[F.create] == creates[i] and t[F.activity] < at then
+                    if M.window(at) == M.window(t[F.activity]) and not own_deadline(t) then
+                        seen:replace{key, at}
+                    else
+                        local ops = ops_of[at]
+                        if ops == nil then
+                            ops = {{'=', F.activity, at}}
+                            ops_of[at] = ops
+                        end
+                        s:update(key, ops)
+                        -- The field holds the newest now; a row of the older window is stale.
+                        seen:delete(key)
                     end
-                    s:update(keys[i], ops)
                     written = written + 1
                 end
             end
         end)
-        keys, seconds, creates = {}, {}, {}
+        bins, seconds, creates = {}, {}, {}
     end
     local ok, err = pcall(function()
-        for key, now_s in pairs(writing.marks) do
-            keys[#keys + 1] = writing.tokens[key]
+        for bin, now_s in pairs(writing.marks) do
+            bins[#bins + 1] = bin
             seconds[#seconds + 1] = now_s
-            creates[#creates + 1] = writing.creates[key]
-            if #keys >= BATCH then write() end
+            creates[#creates + 1] = writing.creates[bin]
+            if #bins >= BATCH then write() end
         end
-        if #keys > 0 then write() end
+        if #bins > 0 then write() end
     end)
     M.counters.written = M.counters.written + written
     local done = writing
@@ -135,31 +170,37 @@ function M.flush()
     flushed:broadcast()
     if not ok then
         -- Take them all again: those written already are skipped by the next flush.
-        for key, now_s in pairs(done.marks) do
-            if (taking.marks[key] or 0) < now_s then
-                taking.marks[key] = now_s
-                taking.tokens[key] = done.tokens[key]
-                taking.creates[key] = done.creates[key]
+        for bin, now_s in pairs(done.marks) do
+            if (taking.marks[bin] or 0) < now_s then
+                taking.marks[bin] = now_s
+                taking.creates[bin] = done.creates[bin]
             end
         end
-        for user_id in pairs(done.users) do taking.users[user_id] = true end
-        for ip in pairs(done.ips) do taking.ips[ip] = true end
         error(err)
     end
     return written
 end
 
--- Writes the marks that may concern sessions whose `field` is `value`, so that walking an index
--- ordered by activity meets them in the order of their use (a list's page). Bounded: marks taken
--- while it waits may be left (those sessions were used during the walk).
-function M.settle(field, value)
+-- Writes the pending marks, so that walking an index ordered by activity meets each session in
+-- the window of its last use (a list's page). Bounded: marks taken while it waits may be left
+-- (those sessions were used during the walk).
+function M.settle()
     for _ = 1, 3 do
-        if box.info.ro or not M.may_be_marked(field, value) then return end
+        if box.info.ro or not M.pending() then return end
         if writing ~= nil then
             flushed:wait(1)
         else
             M.flush()
         end
+    end
+end
+
+-- What follows a session's deletion or move to another key (sessions.triggers): its
+-- sessions_seen row goes with it.
+function M.on_replace(old, new)
+    local seen = box.space[space.SEEN]
+    if seen ~= nil and old ~= nil and (new == nil or new[F.token] ~= old[F.token]) then
+        seen:delete(old[F.token])
     end
 end
 

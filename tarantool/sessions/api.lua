@@ -165,11 +165,16 @@ end
 -- Deletes the session stored under `key` and returns it; an expired one is deleted but
 -- reported as not found.
 local function delete(key)
-    local t = space.get():delete(key)
-    if t == nil or not expiry.is_live(t, now(), key) then
+    local s = space.get()
+    local t = s:get(key)
+    if t == nil then return nil, errors.token_not_found() end
+    -- Read before the delete, which takes the session's newest use with it.
+    t = activity.current(t, key)
+    s:delete(key)
+    if not expiry.is_live(t, now(), key, false) then
         return nil, errors.token_not_found()
     end
-    return activity.current(t, key)
+    return t
 end
 
 -- Deletes a session by its token and returns it.

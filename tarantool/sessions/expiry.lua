@@ -54,15 +54,16 @@ function M.expires(t, activity_s)
     return at
 end
 
--- Whether the session `t` is live at now_s. A mark of use not yet written counts when `marked`
--- (reading it costs more than the rest: a caller that knows there is none says so); key: the
--- session's, if the caller has it.
-function M.is_live(t, now_s, key, marked)
+-- Whether the session `t` is live at now_s. Its newest activity (sessions.activity) counts:
+-- `used` when the caller has it, else read when the stored one says it is gone (reading it costs
+-- more than the rest); `used` = false: the tuple holds it already. key: the session's, if the
+-- caller has it.
+function M.is_live(t, now_s, key, used)
     if now_s < M.expires(t, t[F.activity]) then return true end
-    if marked == false then return false end
+    if used == false then return false end
     local ends = opt(t, F.ends)
     if ends ~= nil and ends <= now_s then return false end
-    return now_s < M.expires(t, activity.of(t, key))
+    return now_s < M.expires(t, used or activity.of(t, key))
 end
 
 local function delete_all(keys)
@@ -76,13 +77,17 @@ end
 
 -- Deletes up to BATCH sessions under the TTL setting that are gone, oldest first; returns how
 -- many, and whether it stopped at its bounds (more may be due).
-local function sweep_activity(now_s)
+-- `pass`: what the pass this batch belongs to knows ({at = the last entry its batches looked at,
+-- clean = whether all before it were deleted or are the deadlines'}), so that its next batch goes
+-- on from there; nil: a batch of its own.
+local function sweep_activity(now_s, pass)
+    pass = pass or {clean = true}
     local cutoff = now_s - settings.get().ttl
     local found, scanned, more = {}, 0, false
     -- Whether every entry met so far is deleted here or is the deadlines' to sweep.
-    local clean, passed = true, resume
-    local from, iterator = nil, 'GE'
-    if resume ~= nil then from, iterator = resume, 'GT' end
+    local clean, passed = pass.clean, resume
+    local from, iterator = pass.at or resume, 'GT'
+    if from == nil then iterator = 'GE' end
     for _, t in space.get().index.activity:pairs(from, {iterator = iterator}) do
         if t[F.activity] > cutoff then break end
         if #found >= BATCH or scanned >= SCAN then
@@ -91,13 +96,15 @@ local function sweep_activity(now_s)
         end
         scanned = scanned + 1
         local key = t[F.token]
+        pass.at = {t[F.activity], key}
         if opt(t, F.ttl) ~= nil then
-            if clean then passed = {t[F.activity], key} end
+            if clean then passed = pass.at end
         elseif activity.of(t, key) <= cutoff then
             found[#found + 1] = key
-            if clean then passed = {t[F.activity], key} end
+            if clean then passed = pass.at end
         else
-            -- Used since: its mark, written soon, moves it.
+            -- Used since, within the window of its stored activity (sessions.activity): it
+            -- stays where it is in this index, and is looked at again by the next pass.
             clean = false
         end
     end
@@ -105,6 +112,7 @@ local function sweep_activity(now_s)
     if #found > 0 then delete_all(found) end
     -- Only once they are deleted: a failed delete leaves them before `resume` otherwise.
     if clean then resume = passed end
+    pass.clean = clean
     return #found, more
 end
 
@@ -146,8 +154,8 @@ function M.rewind()
 end
 
 -- One batch of each kind; returns how many sessions it deleted and whether more may be due.
-function M.sweep_batch(now_s)
-    local by_ttl, more_ttl = sweep_activity(now_s)
+function M.sweep_batch(now_s, pass)
+    local by_ttl, more_ttl = sweep_activity(now_s, pass)
     local by_deadline, more_deadlines = sweep_deadlines(now_s)
     local retired = aliases.sweep_batch(now_s, BATCH)
     return by_ttl + by_deadline, more_ttl or more_deadlines or retired >= BATCH
@@ -157,8 +165,9 @@ end
 function M.sweep()
     local total = 0
     local started = fiber.clock()
+    local pass = {clean = true}
     while not box.info.ro do
-        local n, more = M.sweep_batch(math.floor(fiber.time()))
+        local n, more = M.sweep_batch(math.floor(fiber.time()), pass)
         total = total + n
         fiber.yield()
         if not more then break end

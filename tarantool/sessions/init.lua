@@ -39,7 +39,7 @@ end
 local function writable(opts)
     migrations.apply()
     -- With replication, a write to these is acknowledged once a quorum of the members has it.
-    replication.sync_spaces({space.NAME, space.DEADLINES, space.ALIASES}, opts.replication ~= nil)
+    replication.sync_spaces({space.NAME, space.DEADLINES, space.ALIASES, space.SEEN}, opts.replication ~= nil)
     -- Before the service user may call anything.
     follow_writes()
     access.setup(opts)

@@ -23,12 +23,12 @@ M.counters = {
 -- The keys of the sessions to end so that user `user_id` may have one more, under `max` sessions
 -- and `policy`; or nil and 'deny' when the policy refuses it.
 function M.room(user_id, max, policy, now_s)
-    local marked = activity.may_be_marked('user_id', user_id)
     local live = {}
     for _, t in space.get().index.user_id:pairs({user_id}, {iterator = 'REQ'}) do
         local key = t[F.token]
-        if expiry.is_live(t, now_s, key, marked) then
-            live[#live + 1] = {key = key, used = marked and activity.of(t, key) or t[F.activity]}
+        local used = activity.of(t, key)
+        if expiry.is_live(t, now_s, key, used) then
+            live[#live + 1] = {key = key, used = used}
             if #live >= max + EVICT_MAX then break end
         end
     end

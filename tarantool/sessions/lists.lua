@@ -1,12 +1,16 @@
 -- Lists as pages: a user's or an address's sessions walked along the user_id or ip index, which
--- orders them by (key, activity, stored key), from the newest or from a position, never collected
--- and sorted whole.
+-- orders them by (key, stored activity, stored key), from the newest or from a position, never
+-- collected and sorted whole. A session's newest activity can be newer than its stored one, but
+-- always within the same window of sessions.activity.STEP seconds: the walk reads a window at a
+-- time and sorts it by the newest activity, which gives the exact order of last use.
 local fiber = require('fiber')
 local activity = require('sessions.activity')
 local expiry = require('sessions.expiry')
 local space = require('sessions.space')
 
 local F = space.F
+local STEP = activity.STEP
+local window = activity.window
 -- The most a page holds, in bytes of tuples: a page of sessions with large extra data ends
 -- sooner (its `next` says so), so that no answer is built, sent or serialized in one block of
 -- more than this, here or in the service. The service decodes and serializes about 30 ms a MB:
@@ -17,8 +21,8 @@ local SKIP = 1000
 
 local M = {}
 
--- Whether session `a` comes before `b` in a list: newer stored activity first, then the greater
--- key, as the user_id and ip indexes order them.
+-- Whether session `a` comes before `b` in a list: newer activity first, then the greater key, as
+-- the user_id and ip indexes order ties.
 local function precedes(a_activity, a_key, b_activity, b_key)
     if a_activity ~= b_activity then return a_activity > b_activity end
     -- Big-endian bytes compare as Tarantool orders uuids (bin() alone is in host order).
@@ -38,28 +42,63 @@ local function position_before_session(p, t)
     return precedes(p[1], p[2], t[F.activity], t[F.token])
 end
 
--- Up to `n` live sessions of `index` whose key (field `field`) is `key`, in the index's order
--- from the newest, after the position `after` ({activity, key}) when given. Sessions gone but not
--- swept yet are passed over, at most SKIP of them: a walk that meets more stops there and returns
--- the position of the last it looked at (the page's `next`). O(log n + n) whatever the key's total.
-local function walk(index, field, key, after, now_s, marked, n)
+-- Sorts sessions (with their newest activity) in list order; each key's bytes read once.
+local function sort_window(sessions)
+    local keyed = {}
+    for i, t in ipairs(sessions) do keyed[i] = {t, t[F.activity], t[F.token]:bin('b')} end
+    table.sort(keyed, function(a, b)
+        if a[2] ~= b[2] then return a[2] > b[2] end
+        return a[3] > b[3]
+    end)
+    for i, k in ipairs(keyed) do sessions[i] = k[1] end
+    return sessions
+end
+
+-- Up to `n` live sessions of `index` whose key (field `field`) is `key`, in list order from the
+-- newest, after the position `after` ({activity, key}) when given, each with its newest activity.
+-- Sessions gone but not swept yet are passed over, at most SKIP of them: a walk that meets more
+-- stops there and returns the position of the last it looked at (the page's `next`).
+-- O(log n + the windows it reads) whatever the key's total.
+local function walk(index, field, key, after, now_s, n)
     local out, bytes, skipped = {}, 0, 0
     local from, iterator = {key}, 'REQ'
-    if after ~= nil then from, iterator = {key, after[1], after[2]}, 'LT' end
-    for _, t in index:pairs(from, {iterator = iterator}) do
-        -- LT goes on into the keys below this one.
-        if #out >= n or t[field] ~= key then break end
-        if expiry.is_live(t, now_s, nil, marked) then
-            out[#out + 1] = t
-            bytes = bytes + t:bsize()
-            -- One more past the budget: it tells that a next page follows.
-            if bytes > PAGE_BYTES and #out < n then n = #out + 1 end
-        else
-            skipped = skipped + 1
-            if skipped >= SKIP then return out, {t[F.activity], t[F.token]} end
+    -- The window of the position, from its last second: its sessions after the position follow.
+    if after ~= nil then from, iterator = {key, window(after[1]) + STEP - 1}, 'LE' end
+    -- Takes the sessions of one window, in order; true when the walk is over.
+    local cut = nil
+    local function take(sessions)
+        for _, t in ipairs(sort_window(sessions)) do
+            if after == nil or position_before_session(after, t) then
+                if expiry.is_live(t, now_s, nil, false) then
+                    if #out >= n then return true end
+                    out[#out + 1] = t
+                    bytes = bytes + t:bsize()
+                    -- One more past the budget: it tells that a next page follows.
+                    if bytes > PAGE_BYTES and #out < n then n = #out + 1 end
+                else
+                    skipped = skipped + 1
+                    if skipped >= SKIP then
+                        cut = {t[F.activity], t[F.token]}
+                        return true
+                    end
+                end
+            end
         end
+        return #out >= n
     end
-    return out, nil
+    local sessions, current = {}, nil
+    for _, t in index:pairs(from, {iterator = iterator}) do
+        -- LE goes on into the keys below this one.
+        if t[field] ~= key then break end
+        local w = window(t[F.activity])
+        if w ~= current then
+            if current ~= nil and take(sessions) then return out, cut end
+            sessions, current = {}, w
+        end
+        sessions[#sessions + 1] = activity.current(t)
+    end
+    if #sessions > 0 then take(sessions) end
+    return out, cut
 end
 
 -- Merges two lists each in `before` order.
@@ -87,20 +126,14 @@ function M.page(index_name, keys, limit, after)
     for _, key in ipairs(keys) do
         -- A nil key would match every tuple of the index.
         if key == nil then error('a key is required') end
-        -- Marks not written yet would be met out of their order.
-        activity.settle(index_name, key)
     end
+    -- A mark not written yet may belong in another window: it would be met out of its order.
+    activity.settle()
     local index = space.get().index[index_name]
     local now_s = math.floor(fiber.time())
-    -- Marks are looked for by any key: a session marked under one form of an ip may be listed
-    -- under the other (sessions.ipv4_upgrade). Those taken while settling are shown.
-    local marked = false
-    for _, key in ipairs(keys) do
-        marked = marked or activity.may_be_marked(index_name, key)
-    end
-    local found, cut = walk(index, field, keys[1], after, now_s, marked, limit + 1)
+    local found, cut = walk(index, field, keys[1], after, now_s, limit + 1)
     if keys[2] ~= nil then
-        local other, other_cut = walk(index, field, keys[2], after, now_s, marked, limit + 1)
+        local other, other_cut = walk(index, field, keys[2], after, now_s, limit + 1)
         found = merged(found, other)
         -- A walk that stopped at SKIP knows nothing past its cut: the page ends at the first cut.
         if cut == nil or (other_cut ~= nil and position_before(other_cut, cut)) then cut = other_cut end
@@ -124,9 +157,7 @@ function M.page(index_name, keys, limit, after)
         end
     end
     local out = {}
-    for i = 1, size do
-        out[i] = marked and activity.current(found[i]) or found[i]
-    end
+    for i = 1, size do out[i] = found[i] end
     local last = found[size]
     local next_position = nil
     if #found > size then

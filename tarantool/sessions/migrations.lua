@@ -96,6 +96,18 @@ local steps = {
             aliases:create_index('until', {type = 'TREE', parts = {'until', 'key'}})
         end,
     },
+    {
+        -- A use of a session within the window of its stored activity is written here, in a
+        -- space with one hash index, instead of moving the session in its three tree indexes
+        -- (sessions.activity). Existing sessions need no row: their field holds their activity.
+        name = 'a space for the newest use of sessions within their activity window',
+        up = function()
+            local seen = box.schema.space.create(space.SEEN, {
+                format = {{name = 'key', type = 'uuid'}, {name = 'second', type = 'unsigned'}},
+            })
+            seen:create_index('primary', {type = 'HASH', parts = {'key'}})
+        end,
+    },
 }
 
 local M = {}

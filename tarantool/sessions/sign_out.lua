@@ -52,8 +52,9 @@ function M.delete_some(index_name, keys, keep, started)
             local now_s = math.floor(fiber.time())
             box.atomic(function()
                 for _, t in ipairs(found) do
-                    local gone = s:delete(t[F.token])
-                    if gone ~= nil and expiry.is_live(gone, now_s) then deleted = deleted + 1 end
+                    -- Asked before the delete, which takes the session's newest use with it.
+                    local live = expiry.is_live(t, now_s)
+                    if s:delete(t[F.token]) ~= nil and live then deleted = deleted + 1 end
                 end
             end)
             batches = batches + 1

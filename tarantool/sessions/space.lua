@@ -22,6 +22,9 @@ M.F = {
 M.DEADLINES = 'sessions_deadlines'
 -- Keys a session was stored under before a rotation (sessions.aliases): {key, target, until, origin}.
 M.ALIASES = 'sessions_aliases'
+-- The newest use of a session within the window of its stored activity (sessions.activity):
+-- {key, second}.
+M.SEEN = 'sessions_seen'
 
 function M.get()
     return box.space[M.NAME]

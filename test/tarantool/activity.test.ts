@@ -49,7 +49,11 @@ function runLua<T> (body: string, { anySecond = false } = {}): T {
       s:insert{token, user_id, ip, NOW - 1000, NOW - age}
       return token
     end
-    local function stored(token) return s:get(token)[5] end
+    -- What is written of a session's activity: its field, or its row in sessions_seen.
+    local function stored(token)
+      local row = box.space.sessions_seen:get(token)
+      return math.max(s:get(token)[5], row and row[2] or 0)
+    end
     -- The activity a get answers: its third value when it returns the stored tuple without it.
     local function answered(t, _, moved) return moved or t[5] end
     local ok, result = pcall(function() ${body} end)
@@ -128,6 +132,65 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
     expect(r.by_ip_first).toBe(r.older)
     expect(r.deleted_activity).toBe(r.now)
     expect(r.flushed).toBe(0)
+  })
+
+  it('are written beside the session within its window, and into it in a later window', () => {
+    const r = runLua<Record<string, unknown>>(`
+      require('sessions.triggers').install()
+      local W = activity.window(NOW)
+      local same = session(12, 120, NOW - W)        -- stored at the start of this window
+      local older = session(12, 120, NOW - W + 1)   -- in the window before
+      api.get(same, nil, nil, 1000)
+      api.get(older, nil, nil, 1000)
+      local written = activity.flush()
+      local seen = box.space.sessions_seen
+      return {
+        written = written,
+        same_field = s:get(same)[5] == W, same_seen = seen:get(same) ~= nil and seen:get(same)[2] == NOW,
+        older_field = s:get(older)[5] == NOW, older_seen = seen:get(older) == nil,
+        answered = api.by_user(12, 100).sessions[2][5] == NOW,
+        gone_with_it = (function() api.del(same) return seen:get(same) == nil end)(),
+      }
+    `)
+    expect(r).toEqual({ written: 2, same_field: true, same_seen: true, older_field: true, older_seen: true, answered: true, gone_with_it: true })
+  })
+
+  it('order a list by the newest use within each window, page after page', () => {
+    const r = runLua<{ pages: string[][], expected: string[] }>(`
+      local W = activity.window(NOW)
+      -- Stored in two windows; uses written beside them reorder each window but never cross it.
+      local all = {}
+      local function add(stored_age, used)
+        local token = session(13, 130, stored_age)
+        if used ~= nil then box.space.sessions_seen:replace{token, used} end
+        all[#all + 1] = {token, used or (NOW - stored_age)}
+      end
+      add(NOW - W, W + 5)             -- this window: stored at its start, used 5 s in
+      add(NOW - W, nil)
+      add(NOW - (W + 1), W + 3)
+      add(NOW - (W + 2), nil)
+      add(NOW - W, W + 5)             -- a tie with the first: ordered by key
+      add(NOW - W + 100, W - 150)     -- the window before: stored 100 s before this one, used 50 s later
+      add(NOW - W + 250, nil)
+      add(NOW - W + 290, W - 20)
+      table.sort(all, function(a, b)
+        if a[2] ~= b[2] then return a[2] > b[2] end
+        return a[1]:bin('b') > b[1]:bin('b')
+      end)
+      local expected = {}
+      for _, x in ipairs(all) do expected[#expected + 1] = x[1]:str() end
+      local pages, after = {}, nil
+      repeat
+        local page = api.by_user(13, 3, after and after[1], after and after[2])
+        local ids = {}
+        for _, t in ipairs(page.sessions) do ids[#ids + 1] = t[1]:str() end
+        pages[#pages + 1] = ids
+        after = page.next
+      until after == nil
+      return {pages = pages, expected = expected}
+    `, { anySecond: true })
+    expect(r.pages.map((p) => p.length)).toEqual([3, 3, 2])
+    expect(r.pages.flat()).toEqual(r.expected)
   })
 
   it('are found for users whose ids Tarantool hands to Lua as 64-bit cdata', () => {
