@@ -19,7 +19,10 @@ export interface EndpointOptions<Q> {
   /** For the API docs: a line, then as much as needed. */
   summary: string
   description: string
-  /** Returns the success data (a page, for a paged endpoint); throws an ApiError for an expected failure. */
+  /**
+   * Returns the success data (a page, for a paged endpoint); throws an ApiError, or rejects with
+   * one, for an expected failure.
+   */
   handler: (request: FastifyRequest<{ Querystring: Q }>) => Promise<unknown>
   /** A list: the handler returns a SessionPage, answered as `data` and `next`. */
   paged?: boolean
@@ -45,8 +48,10 @@ export function endpoint<Q> (app: FastifyInstance, opts: EndpointOptions<Q>): vo
       querystring: { type: 'object', properties, required: opts.required },
       response: responsesOf(opts.data, opts.errors, { example: opts.example, paged: opts.paged })
     },
+    // The handler's promise with the envelope added, not an async function around it: one promise
+    // and one turn of the microtask queue fewer a request.
     handler: opts.paged === true
-      ? async (request) => successPage(await opts.handler(request) as SessionPage)
-      : async (request) => success(await opts.handler(request))
+      ? (request) => opts.handler(request).then((page) => successPage(page as SessionPage))
+      : (request) => opts.handler(request).then(success)
   })
 }

@@ -17,11 +17,11 @@ export default async function getRoute (app: FastifyInstance): Promise<void> {
     description: 'Returns a live session and sets its activity to now, which keeps it from expiring. With `ip`, records the user\'s current address. ' +
       'Extra data sent along is merged into the session\'s (its keys replace the stored ones). ' +
       EXTRA_DOC,
-    handler: async (request) => {
+    handler: (request) => {
       const { token, ip } = request.query
       const currentIp = ip === undefined ? undefined : parseIp(ip)
       const extra = extraFrom(request.body)
-      return await app.store.touch(token, currentIp, extra)
+      return app.store.touch(token, currentIp, extra)
     }
   })
 }

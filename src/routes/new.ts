@@ -21,14 +21,14 @@ export default async function newRoute (app: FastifyInstance): Promise<void> {
       'With MAX_SESSIONS_PER_USER set, a user at the limit loses its least recently used session to this one ' +
       '(SESSION_LIMIT_POLICY=evict_oldest) or gets `too_many_sessions` (deny). ' +
       EXTRA_DOC,
-    handler: async (request) => {
+    handler: (request) => {
       const userId = parseUserId(request.query.user_id)
       const ip = parseIp(request.query.ip)
       const ttl = parseSeconds(request.query.ttl, 1, MAX_SESSION_SECONDS, 'invalid_ttl')
       const lifetime = parseSeconds(request.query.lifetime, 1, MAX_SESSION_SECONDS, 'invalid_lifetime')
       const extra = extraFrom(request.body)
       // uuid v4 draws on crypto.randomUUID: a cryptographic source.
-      return await app.store.create(uuidv4(), userId, ip, extra, { ttl, lifetime })
+      return app.store.create(uuidv4(), userId, ip, extra, { ttl, lifetime })
     }
   })
 }

@@ -159,6 +159,8 @@ const PROC = {
  * answers token_not_found for a session the first ended), nor are the sign-outs (their count).
  */
 const IDEMPOTENT = new Set<string>([PROC.new, PROC.get, PROC.rotate, PROC.byUser, PROC.byIp, PROC.secret, PROC.configure, PROC.stats])
+const REPEATABLE = { idempotent: true } as const
+const UNREPEATABLE = { idempotent: false } as const
 
 /** A page as the list procedures answer it: the tuples, and where the next page starts. */
 interface PageReply {
@@ -205,30 +207,32 @@ export class SessionsStore {
    * Creates a session with a fresh token; too_many_sessions when the user is at the limit and the
    * policy is 'deny' (with 'evict_oldest', Tarantool ends the least recently used to make room).
    */
-  async create (token: string, userId: number, ip: string, extra: Extra | undefined, lifetimes: Lifetimes = {}): Promise<SessionWithToken> {
-    const c = this.#client
-    const p = this.#policy
+  create (token: string, userId: number, ip: string, extra: Extra | undefined, lifetimes: Lifetimes = {}): Promise<SessionWithToken> {
     // The codec first: a session created and then not answered would be a session nobody holds.
-    const codec = this.#codec ?? await this.#codecOf()
+    const codec = this.#codec
+    if (codec === undefined) return this.#codecOf().then(() => this.create(token, userId, ip, extra, lifetimes))
+    const p = this.#policy
     const lifetime = lifetimes.lifetime ?? (p.maxLifetimeSeconds > 0 ? p.maxLifetimeSeconds : null)
-    const values = await this.#call(PROC.new, [c.uuid(token), userId, storedIp(ip), extra ?? null, {
+    // Promises chained, not awaited in async functions: /get and /new are the hot path.
+    return this.#call(PROC.new, [this.#client.uuid(token), userId, storedIp(ip), extra ?? null, {
       ttl: lifetimes.ttl ?? null,
       lifetime,
       extra_max_bytes: p.extraMaxBytes,
       max_sessions: p.maxSessionsPerUser,
       limit_policy: p.limitPolicy
-    }])
-    return this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken
+    }]).then((values) => this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken)
   }
 
   /** Returns a live session, marking it used; updates its ip and merges extra when given. */
-  async touch (token: string, ip: string | undefined, extra: Extra | undefined): Promise<SessionWithToken> {
-    const c = this.#client
-    const codec = this.#codec ?? await this.#codecOf()
-    const values = await this.#call(PROC.get, [c.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#policy.extraMaxBytes])
-    // The new activity, when Tarantool answers the stored tuple and it apart.
-    const activity = typeof values[2] === 'number' ? values[2] : undefined
-    return this.#session(codec, unwrap<SessionTuple>(values), token, activity) as SessionWithToken
+  touch (token: string, ip: string | undefined, extra: Extra | undefined): Promise<SessionWithToken> {
+    const codec = this.#codec
+    if (codec === undefined) return this.#codecOf().then(() => this.touch(token, ip, extra))
+    const args = [this.#client.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#policy.extraMaxBytes]
+    return this.#call(PROC.get, args).then((values) => {
+      // The new activity, when Tarantool answers the stored tuple and it apart.
+      const activity = typeof values[2] === 'number' ? values[2] : undefined
+      return this.#session(codec, unwrap<SessionTuple>(values), token, activity) as SessionWithToken
+    })
   }
 
   /**
@@ -326,8 +330,8 @@ export class SessionsStore {
   }
 
   /** Calls a procedure, saying whether it may be sent again (IDEMPOTENT). */
-  async #call (proc: string, args: unknown[]): Promise<unknown[]> {
-    return await this.#client.call(proc, args, { idempotent: IDEMPOTENT.has(proc) })
+  #call (proc: string, args: unknown[]): Promise<unknown[]> {
+    return this.#client.call(proc, args, IDEMPOTENT.has(proc) ? REPEATABLE : UNREPEATABLE)
   }
 
   /**
