@@ -7,8 +7,12 @@ import type { AccessLogMode } from './access-log.js'
 export interface Config {
   PORT: number
   HOST: string
-  /** Longest time a client may take to send a whole request. */
+  /** Longest time a client may take to send a whole request; a connection that sends nothing is closed after it. */
   REQUEST_TIMEOUT_MS: number
+  /** How long a kept-alive connection may stay idle between requests. */
+  KEEP_ALIVE_TIMEOUT_MS: number
+  /** The most HTTP connections open at once; past it, new ones are closed as they come. */
+  MAX_CONNECTIONS: number
   /** `user:password@host:port`; unset: run an embedded Tarantool. */
   TARANTOOL_URI?: string
   TARANTOOL_TIMEOUT_MS: number
@@ -54,6 +58,10 @@ const schema = {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     REQUEST_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
+    // Node's default; a load balancer that keeps connections to the service should close them sooner.
+    KEEP_ALIVE_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600000, default: 5000 },
+    // Each takes a file descriptor and some memory; the process's own limit (ulimit -n) may be lower.
+    MAX_CONNECTIONS: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
     TARANTOOL_URI: { type: 'string', pattern: '^[^:@/]+:.*@[^@/]+:[0-9]{1,5}$' },
     TARANTOOL_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: 600000, default: 1000 },
     TARANTOOL_MAX_IN_FLIGHT: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
