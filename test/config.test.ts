@@ -117,6 +117,17 @@ describe('parseTarantoolUri', () => {
     expect(redactConfig(loadConfig({ TARANTOOL_URI: 'u:p@a:3301,b:3302' })).TARANTOOL_URI).toBe('u:[redacted]@a:3301,b:3302')
   })
 
+  it('takes a unix socket in the notation of Tarantool, as the embedded instance is reached', () => {
+    expect(parseTarantoolUri('u:p@unix/:/run/tarantool/t.sock')).toEqual({
+      user: 'u', password: 'p', host: 'unix/', port: 0, path: '/run/tarantool/t.sock',
+      members: [{ host: 'unix/', port: 0, path: '/run/tarantool/t.sock' }]
+    })
+    const config = loadConfig({ TARANTOOL_URI: 'u:p@unix/:/run/t.sock' })
+    expect(redactConfig(config).TARANTOOL_URI).toBe('u:[redacted]@unix/:/run/t.sock')
+    expect(() => loadConfig({ TARANTOOL_URI: 'u:p@unix/:run/t.sock' })).toThrow(/TARANTOOL_URI must look like/)
+    expect(() => parseTarantoolUri('u:p@unix/:run/t.sock')).toThrow(/absolute path/)
+  })
+
   it.each(['u:p@a:3301,', 'u:p@a:3301,b', 'u:p@a:3301,b:0', 'u:p@a:3301,a:3301', 'u:p@a:3301,:3302'])('refuses %s', (uri) => {
     expect(() => loadConfig({ TARANTOOL_URI: uri })).toThrow(/TARANTOOL_URI/)
   })
