@@ -98,7 +98,7 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
   })
 
   await app.register(metrics)
-  await app.register(docs, { version: VERSION })
+  await app.register(docs, { version: VERSION, apiKey: config.API_KEY !== undefined })
 
   // Probes, metrics and docs are public; the session API needs the key when there is one.
   await app.register(healthRoutes)
