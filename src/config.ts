@@ -73,7 +73,9 @@ const schema = {
     TARANTOOL_BIN: { type: 'string', minLength: 1, default: 'tarantool' },
     SESSION_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 4294967295, default: 180 * 24 * 3600 },
     MAX_LIFETIME_SECONDS: { type: 'integer', minimum: 0, maximum: 315360000, default: 0 },
-    MAX_SESSIONS_PER_USER: { type: 'integer', minimum: 0, maximum: 1000000, default: 0 },
+    // /new counts a user's live sessions in its transaction, Tarantool serving nothing else
+    // meanwhile: measured at the limit, 3 ms for 1000, 20 ms for 5000, 60 ms for 10000 (README).
+    MAX_SESSIONS_PER_USER: { type: 'integer', minimum: 0, maximum: 1000, default: 0 },
     SESSION_LIMIT_POLICY: { type: 'string', enum: ['evict_oldest', 'deny'], default: 'evict_oldest' },
     SWEEP_INTERVAL_SECONDS: { type: 'integer', minimum: 1, maximum: 86400, default: 60 },
     EXTRA_MAX_BYTES: { type: 'integer', minimum: 16, maximum: 1048576, default: 8192 },

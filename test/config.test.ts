@@ -62,7 +62,7 @@ describe('loadConfig', () => {
     [{ MAX_LIFETIME_SECONDS: '-1' }, /MAX_LIFETIME_SECONDS must be >= 0/],
     [{ MAX_LIFETIME_SECONDS: '315360001' }, /MAX_LIFETIME_SECONDS must be <= 315360000/],
     [{ MAX_SESSIONS_PER_USER: '-1' }, /MAX_SESSIONS_PER_USER must be >= 0/],
-    [{ MAX_SESSIONS_PER_USER: '1000001' }, /MAX_SESSIONS_PER_USER must be <= 1000000/],
+    [{ MAX_SESSIONS_PER_USER: '1001' }, /MAX_SESSIONS_PER_USER must be <= 1000/],
     [{ SESSION_LIMIT_POLICY: 'drop' }, /SESSION_LIMIT_POLICY must be equal to one of the allowed values/],
     [{ SWEEP_INTERVAL_SECONDS: '0' }, /SWEEP_INTERVAL_SECONDS must be >= 1/],
     [{ SWEEP_INTERVAL_SECONDS: '86401' }, /SWEEP_INTERVAL_SECONDS must be <= 86400/],
