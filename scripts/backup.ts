@@ -4,7 +4,7 @@
 // (box.backup.stop) and writes a manifest with the number of sessions in it. The backup holds every
 // session written before the snapshot.
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connectConsole } from '../src/admin-console.js'
@@ -55,12 +55,17 @@ async function main (): Promise<void> {
         '(tarantool#5298): a backup would leave this member unable to restart, and could not be restored. ' +
         'Back up a replica set on Tarantool 2.6.1 or later (2.11)')
     }
-    mkdirSync(out, { recursive: true })
+    // Owner only, as the data directory: the files hold every token and the instance's secret.
+    // An empty directory given is closed too, whatever its mode was.
+    mkdirSync(out, { recursive: true, mode: 0o700 })
+    chmodSync(out, 0o700)
     const started = await admin.eval<{ files: string[], space_id: number, version: string }>(START)
     try {
       const files = started.files.map((path) => {
         const name = basename(path)
         copyFileSync(path, join(out, name))
+        // copyFile keeps the source's mode: files Tarantool wrote before its umask was set are 0644.
+        chmodSync(join(out, name), 0o600)
         const bytes = statSync(join(out, name)).size
         console.log(`copied ${path} (${bytes} bytes)`)
         return { name, bytes, sha256: sha256(join(out, name)) }
@@ -75,7 +80,7 @@ async function main (): Promise<void> {
         dataDir: resolve(dataDir),
         files
       }
-      writeFileSync(join(out, MANIFEST_NAME), JSON.stringify(manifest, null, 2) + '\n')
+      writeFileSync(join(out, MANIFEST_NAME), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 })
       console.log(`backup of ${sessions} sessions in ${out}`)
     } finally {
       await admin.eval('box.backup.stop()')

@@ -7,6 +7,7 @@ import type { Config } from './config.js'
 import { lazyChildLogger } from './logger.js'
 import auth from './plugins/auth.js'
 import body from './plugins/body.js'
+import connections from './plugins/connections.js'
 import docs from './plugins/docs.js'
 import draining from './plugins/draining.js'
 import errors, { sendClientError, sendError } from './plugins/errors.js'
@@ -47,6 +48,8 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
     bodyLimit: 4 * config.EXTRA_MAX_BYTES,
     // A client that sends its request slower than this gets 408 (Node would wait minutes).
     requestTimeout: config.REQUEST_TIMEOUT_MS,
+    // An idle kept-alive connection is closed after this (Fastify's default is 72 s).
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     http: {
       headersTimeout: config.REQUEST_TIMEOUT_MS,
       connectionsCheckingInterval: Math.min(1000, config.REQUEST_TIMEOUT_MS)
@@ -69,6 +72,7 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
   const { config } = opts
   app.decorate('config', config)
 
+  await app.register(connections, { maxConnections: config.MAX_CONNECTIONS, silentMs: config.REQUEST_TIMEOUT_MS })
   await app.register(errors)
   await app.register(requestId)
   await app.register(draining)
@@ -94,7 +98,7 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
   })
 
   await app.register(metrics)
-  await app.register(docs, { version: VERSION })
+  await app.register(docs, { version: VERSION, apiKey: config.API_KEY !== undefined })
 
   // Probes, metrics and docs are public; the session API needs the key when there is one.
   await app.register(healthRoutes)

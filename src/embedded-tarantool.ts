@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs'
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
 import { delimiter, isAbsolute, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -21,6 +22,8 @@ const RESTART_MAX_MS = 10_000
 const HEALTHY_RUN_MS = 30_000
 // A unix socket path longer than this does not fit in sockaddr_un.
 const MAX_SOCKET_PATH = 107
+// The socket the service reaches Tarantool on, in the data directory.
+const IPROTO_SOCKET_NAME = 'tarantool.sock'
 
 export interface EmbeddedOptions {
   /** The tarantool executable: a name looked up in PATH, or a path. */
@@ -33,7 +36,7 @@ export interface EmbeddedOptions {
 
 /** A supervised local Tarantool: restarted if it dies, stopped by `stop()`. */
 export interface EmbeddedTarantool {
-  /** `user:password@127.0.0.1:port` for the service's client. */
+  /** `user:password@unix/:<socket>` for the service's client. */
   uri: string
   /** The admin console's unix socket, if the data directory's path allowed one. */
   consoleSocket: string | undefined
@@ -69,9 +72,10 @@ export function freePort (): Promise<number> {
   })
 }
 
-function portOpen (port: number): Promise<boolean> {
+// A loopback port, or a unix socket's path.
+function listening (target: number | string): Promise<boolean> {
   return new Promise((resolveOpen) => {
-    const socket = createConnection({ port, host: '127.0.0.1' })
+    const socket = createConnection(typeof target === 'number' ? { port: target, host: '127.0.0.1' } : { path: target })
     socket.once('connect', () => { socket.destroy(); resolveOpen(true) })
     socket.once('error', () => resolveOpen(false))
   })
@@ -94,12 +98,13 @@ export function tarantoolRunningOn (dataDir: string): number | undefined {
 const delay = (ms: number): Promise<void> => new Promise((resolveDelay) => setTimeout(resolveDelay, ms))
 
 /**
- * Waits until something listens on this loopback port; false if `gone()` (the process exited)
- * or `timeoutMs` passes first. A Tarantool running init.lua listens once it is ready.
+ * Waits until something listens on this loopback port (or unix socket path); false if `gone()`
+ * (the process exited) or `timeoutMs` passes first. A Tarantool running init.lua listens once it
+ * is ready.
  */
-export async function waitListening (port: number, gone: () => boolean, timeoutMs: number): Promise<boolean> {
+export async function waitListening (target: number | string, gone: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
-  while (!(await portOpen(port))) {
+  while (!(await listening(target))) {
     if (gone() || Date.now() > deadline) return false
     await delay(50)
   }
@@ -116,8 +121,29 @@ function logLine (log: FastifyBaseLogger, line: string): void {
 }
 
 /**
- * Starts `tarantool tarantool/init.lua` on a free loopback port with its data in `dataDir`, waits
- * until it accepts connections (it listens only once the app in it is ready), and keeps it running.
+ * Where the embedded Tarantool listens: a unix socket in the data directory, which no other user
+ * can enter (init.lua makes it 0700), so no other local process can listen there in its place, as
+ * one could on a loopback port between the check that it is free and Tarantool's bind. A data
+ * directory whose path is too long for a socket gets a private directory (0700) of its own under
+ * the system's temporary one, removed by `cleanup`.
+ */
+function iprotoSocket (dataDir: string, log: FastifyBaseLogger): { path: string, cleanup: () => void } {
+  const inData = join(dataDir, IPROTO_SOCKET_NAME)
+  if (inData.length <= MAX_SOCKET_PATH) return { path: inData, cleanup: () => {} }
+  const dir = mkdtempSync(join(tmpdir(), 'sessions-'))
+  const path = join(dir, IPROTO_SOCKET_NAME)
+  if (path.length > MAX_SOCKET_PATH) {
+    rmSync(dir, { recursive: true, force: true })
+    throw new Error(`The paths of DATA_DIR (${dataDir}) and of the temporary directory (${tmpdir()}) are too long for a unix socket: set a shorter DATA_DIR or TMPDIR`)
+  }
+  log.warn({ dataDir, socket: path }, 'data directory path too long for a unix socket: Tarantool listens in a private directory of its own instead')
+  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/**
+ * Starts `tarantool tarantool/init.lua` listening on a unix socket in `dataDir`, with its data
+ * there, waits until it accepts connections (it listens only once the app in it is ready), and
+ * keeps it running.
  */
 export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<EmbeddedTarantool> {
   const bin = findExecutable(opts.bin, opts.searchPath)
@@ -129,11 +155,11 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
   const dataDir = isAbsolute(opts.dataDir) ? opts.dataDir : resolve(opts.dataDir)
   // Owner-only: the directory holds the admin console socket as well as the data.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  const port = await freePort()
   const password = randomBytes(24).toString('base64url')
   const log = opts.log.child({ component: 'embedded-tarantool' })
+  const socket = iprotoSocket(dataDir, log)
   const env: Record<string, string> = {
-    TARANTOOL_PORT: `127.0.0.1:${port}`,
+    TARANTOOL_PORT: `unix/:${socket.path}`,
     TARANTOOL_WORK_DIR: dataDir,
     TARANTOOL_USER_NAME: SERVICE_USER,
     TARANTOOL_USER_PASSWORD: password,
@@ -182,6 +208,7 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
     const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
     await exited
     clearTimeout(killer)
+    socket.cleanup()
     log.info('Tarantool stopped')
   }
 
@@ -191,25 +218,28 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
     log.info({ pid: previous }, 'waiting for the previous Tarantool on this data directory to exit')
     const deadline = Date.now() + PREVIOUS_EXIT_WAIT_MS
     for (let pid: number | undefined = previous; pid !== undefined; pid = tarantoolRunningOn(dataDir)) {
-      if (Date.now() > deadline) throw new Error(`Another Tarantool (pid ${pid}) runs on the data directory ${dataDir}`)
+      if (Date.now() > deadline) {
+        socket.cleanup()
+        throw new Error(`Another Tarantool (pid ${pid}) runs on the data directory ${dataDir}`)
+      }
       await delay(100)
     }
   }
-  log.info({ bin, dataDir, port }, 'starting Tarantool')
+  log.info({ bin, dataDir, socket: socket.path }, 'starting Tarantool')
   child = launch()
   const firstRun = child
   let firstExit: { code: number | null, signal: string | null } | undefined
   firstRun.once('close', (code, signal) => { firstExit = { code, signal } })
 
-  if (!(await waitListening(port, () => firstExit !== undefined, READY_TIMEOUT_MS))) {
+  if (!(await waitListening(socket.path, () => firstExit !== undefined, READY_TIMEOUT_MS))) {
     await stop()
     const why = firstExit ? `exited (code ${firstExit.code}, signal ${firstExit.signal})` : 'did not start listening in time'
     throw new Error(`Embedded Tarantool ${why}; see its log lines above (data directory ${dataDir})`)
   }
-  log.info({ port }, 'Tarantool is ready')
+  log.info({ socket: socket.path }, 'Tarantool is ready')
 
   return {
-    uri: `${SERVICE_USER}:${password}@127.0.0.1:${port}`,
+    uri: `${SERVICE_USER}:${password}@unix/:${socket.path}`,
     consoleSocket: env.TARANTOOL_CONSOLE_SOCKET,
     stop,
     get process () { return child }

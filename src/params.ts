@@ -71,16 +71,27 @@ export function parseSeconds (value: string | undefined, min: number, max: numbe
   return seconds
 }
 
+// The embedded dotted quad of an IPv6 address (`::1.2.3.4`, `::ffff:1.2.3.4`) as its two groups
+// of hex: ipaddr.js reads any `::a.b.c.d` as IPv4-mapped, which only `::ffff:0:0/96` is (RFC 4291).
+function hexGroups (value: string): string {
+  const colon = value.lastIndexOf(':')
+  const quad = value.slice(colon + 1)
+  if (!quad.includes('.')) return value
+  const [a, b, c, d] = quad.split('.').map(Number)
+  return `${value.slice(0, colon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+}
+
 /**
- * An IPv4 dotted quad or an IPv6 address, returned in canonical form (RFC 5952 for IPv6;
- * an IPv4-mapped IPv6 address becomes the IPv4 address it maps). Anything else is invalid_ip.
+ * An IPv4 dotted quad or an IPv6 address, returned in canonical form: RFC 5952 for IPv6, whatever
+ * its notation (`::1.2.3.4` and `::102:304` are one address, stored one way); an IPv4-mapped
+ * address (`::ffff:0:0/96` only) becomes the IPv4 address it maps. Anything else is invalid_ip.
  */
 export function parseIp (value: unknown): string {
   if (typeof value !== 'string') throw new ApiError('invalid_ip')
   // node:net rejects leading zeros and short forms like 127.1, which ipaddr.js would accept.
   if (isIPv4(value)) return value
   if (!isIPv6(value) || value.includes('%')) throw new ApiError('invalid_ip')
-  const address = ipaddr.IPv6.parse(value)
+  const address = ipaddr.IPv6.parse(hexGroups(value))
   return address.isIPv4MappedAddress()
     ? address.toIPv4Address().toString()
     : address.toRFC5952String()

@@ -19,8 +19,19 @@ if password == nil then
     os.exit(1)
 end
 
+-- Every file this instance writes is its user's alone: the snapshots and logs hold every token
+-- and the secret that session ids and cursors are made with. Tarantool has no umask setting.
+local ffi = require('ffi')
+pcall(ffi.cdef, 'unsigned int umask(unsigned int mask);')
+ffi.C.umask(tonumber('077', 8))
+
 local work_dir = env('TARANTOOL_WORK_DIR', '.')
 fio.mktree(work_dir)
+if env('TARANTOOL_WORK_DIR') ~= nil then
+    -- Also a directory made before, with a looser mode, and the files already in it (not the
+    -- current directory, when none is named: that may be anything).
+    require('sessions.files').close_to_others(work_dir)
+end
 
 local ok, replication = pcall(require('sessions.replication').config, env, work_dir)
 if not ok then

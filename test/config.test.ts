@@ -7,6 +7,8 @@ describe('loadConfig', () => {
       PORT: 8080,
       HOST: '127.0.0.1',
       REQUEST_TIMEOUT_MS: 10000,
+      KEEP_ALIVE_TIMEOUT_MS: 5000,
+      MAX_CONNECTIONS: 10000,
       TARANTOOL_TIMEOUT_MS: 1000,
       TARANTOOL_MAX_IN_FLIGHT: 10000,
       TARANTOOL_BIN: 'tarantool',
@@ -43,6 +45,11 @@ describe('loadConfig', () => {
     [{ HOST: '' }, /HOST must NOT have fewer than 1 characters/],
     [{ REQUEST_TIMEOUT_MS: '99' }, /REQUEST_TIMEOUT_MS must be >= 100/],
     [{ REQUEST_TIMEOUT_MS: '600001' }, /REQUEST_TIMEOUT_MS must be <= 600000/],
+    [{ KEEP_ALIVE_TIMEOUT_MS: '99' }, /KEEP_ALIVE_TIMEOUT_MS must be >= 100/],
+    [{ KEEP_ALIVE_TIMEOUT_MS: '600001' }, /KEEP_ALIVE_TIMEOUT_MS must be <= 600000/],
+    [{ KEEP_ALIVE_TIMEOUT_MS: '5s' }, /KEEP_ALIVE_TIMEOUT_MS must be integer/],
+    [{ MAX_CONNECTIONS: '0' }, /MAX_CONNECTIONS must be >= 1/],
+    [{ MAX_CONNECTIONS: '1000001' }, /MAX_CONNECTIONS must be <= 1000000/],
     [{ TARANTOOL_URI: 'localhost:3301' }, /TARANTOOL_URI must look like user:password@host:port/],
     [{ TARANTOOL_URI: 'u:p@host:70000' }, /port from 1 to 65535/],
     [{ TARANTOOL_URI: 'u:p@host:0' }, /port from 1 to 65535/],
@@ -55,7 +62,7 @@ describe('loadConfig', () => {
     [{ MAX_LIFETIME_SECONDS: '-1' }, /MAX_LIFETIME_SECONDS must be >= 0/],
     [{ MAX_LIFETIME_SECONDS: '315360001' }, /MAX_LIFETIME_SECONDS must be <= 315360000/],
     [{ MAX_SESSIONS_PER_USER: '-1' }, /MAX_SESSIONS_PER_USER must be >= 0/],
-    [{ MAX_SESSIONS_PER_USER: '1000001' }, /MAX_SESSIONS_PER_USER must be <= 1000000/],
+    [{ MAX_SESSIONS_PER_USER: '1001' }, /MAX_SESSIONS_PER_USER must be <= 1000/],
     [{ SESSION_LIMIT_POLICY: 'drop' }, /SESSION_LIMIT_POLICY must be equal to one of the allowed values/],
     [{ SWEEP_INTERVAL_SECONDS: '0' }, /SWEEP_INTERVAL_SECONDS must be >= 1/],
     [{ SWEEP_INTERVAL_SECONDS: '86401' }, /SWEEP_INTERVAL_SECONDS must be <= 86400/],
@@ -108,6 +115,17 @@ describe('parseTarantoolUri', () => {
     })
     expect(loadConfig({ TARANTOOL_URI: 'u:p@a:3301,b:3302' }).TARANTOOL_URI).toBe('u:p@a:3301,b:3302')
     expect(redactConfig(loadConfig({ TARANTOOL_URI: 'u:p@a:3301,b:3302' })).TARANTOOL_URI).toBe('u:[redacted]@a:3301,b:3302')
+  })
+
+  it('takes a unix socket in the notation of Tarantool, as the embedded instance is reached', () => {
+    expect(parseTarantoolUri('u:p@unix/:/run/tarantool/t.sock')).toEqual({
+      user: 'u', password: 'p', host: 'unix/', port: 0, path: '/run/tarantool/t.sock',
+      members: [{ host: 'unix/', port: 0, path: '/run/tarantool/t.sock' }]
+    })
+    const config = loadConfig({ TARANTOOL_URI: 'u:p@unix/:/run/t.sock' })
+    expect(redactConfig(config).TARANTOOL_URI).toBe('u:[redacted]@unix/:/run/t.sock')
+    expect(() => loadConfig({ TARANTOOL_URI: 'u:p@unix/:run/t.sock' })).toThrow(/TARANTOOL_URI must look like/)
+    expect(() => parseTarantoolUri('u:p@unix/:run/t.sock')).toThrow(/absolute path/)
   })
 
   it.each(['u:p@a:3301,', 'u:p@a:3301,b', 'u:p@a:3301,b:0', 'u:p@a:3301,a:3301', 'u:p@a:3301,:3302'])('refuses %s', (uri) => {

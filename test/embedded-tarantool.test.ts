@@ -1,8 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import pino from 'pino'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { connectConsole } from '../src/admin-console.js'
 import { parseTarantoolUri } from '../src/config.js'
 import { findExecutable, startEmbeddedTarantool, type EmbeddedTarantool } from '../src/embedded-tarantool.js'
 import { SessionsStore } from '../src/store/sessions-store.js'
@@ -22,8 +24,8 @@ function tempDir (): string {
   return dir
 }
 
-async function start (dataDir: string): Promise<{ embedded: EmbeddedTarantool, store: SessionsStore, client: TarantoolClient }> {
-  const embedded = await startEmbeddedTarantool({ bin: TARANTOOL_BIN!, dataDir, log })
+async function start (dataDir: string, logger = log): Promise<{ embedded: EmbeddedTarantool, store: SessionsStore, client: TarantoolClient }> {
+  const embedded = await startEmbeddedTarantool({ bin: TARANTOOL_BIN!, dataDir, log: logger })
   cleanup.push(embedded.stop)
   const client = new TarantoolClient({ ...parseTarantoolUri(embedded.uri), timeoutMs: 1000 })
   cleanup.push(() => client.close())
@@ -46,10 +48,10 @@ describe('startEmbeddedTarantool', () => {
   })
 
   describe.skipIf(missing('tarantool', TARANTOOL_BIN))('with a tarantool binary', () => {
-    it('runs init.lua on loopback with its data in DATA_DIR, and keeps it across restarts', async () => {
+    it('runs init.lua on a unix socket with its data in DATA_DIR, and keeps it across restarts', async () => {
       const dataDir = tempDir()
       const first = await start(dataDir)
-      expect(parseTarantoolUri(first.embedded.uri).host).toBe('127.0.0.1')
+      expect(parseTarantoolUri(first.embedded.uri).path).toBe(join(dataDir, 'tarantool.sock'))
       const session = await first.store.create(crypto.randomUUID(), 42, '127.0.0.1', { a: 1 })
       const pid = first.embedded.process!.pid!
       first.client.close()
@@ -58,6 +60,50 @@ describe('startEmbeddedTarantool', () => {
 
       const second = await start(dataDir)
       expect(await second.store.touch(session.token, undefined, undefined)).toMatchObject({ user_id: 42, extra: { a: 1 } })
+    })
+
+    it('closes DATA_DIR and every file Tarantool writes in it to other users, also when it was open before', async () => {
+      const dataDir = join(tempDir(), 'data')
+      mkdirSync(dataDir, { mode: 0o755 })
+      chmodSync(dataDir, 0o755)
+      // A file from before (a restored snapshot, say) left readable by all.
+      writeFileSync(join(dataDir, 'note.txt'), 'x', { mode: 0o644 })
+      chmodSync(join(dataDir, 'note.txt'), 0o644)
+      const { embedded, store } = await start(dataDir)
+      await store.create(crypto.randomUUID(), 7, '127.0.0.1', undefined)
+      const admin = await connectConsole(embedded.consoleSocket!)
+      // Listening on its unix socket alone, no TCP port.
+      expect(await admin.eval('return box.cfg.listen')).toBe(`unix/:${join(dataDir, 'tarantool.sock')}`)
+      await admin.eval('box.snapshot()').finally(() => admin.close())
+
+      expect(statSync(dataDir).mode & 0o777).toBe(0o700)
+      const files = readdirSync(dataDir)
+      expect(files).toEqual(expect.arrayContaining(['note.txt', 'tarantool.pid', 'tarantool.sock', 'tarantool.control']))
+      expect(files.filter((name) => name.endsWith('.snap')).length).toBeGreaterThanOrEqual(2)
+      expect(files.filter((name) => name.endsWith('.xlog')).length).toBeGreaterThanOrEqual(1)
+      const open = files.map((name) => [name, (statSync(join(dataDir, name)).mode & 0o077).toString(8)]).filter(([, mode]) => mode !== '0')
+      expect(open).toEqual([])
+    })
+
+    it('listens in a private directory of its own when DATA_DIR is too long for a unix socket, and removes it at stop', async () => {
+      const lines: string[] = []
+      const logger = pino({ level: 'warn' }, { write: (line: string) => { lines.push(line) } })
+      // Longer than a unix socket path may be (107 bytes).
+      const dataDir = join(tempDir(), 'd'.repeat(100))
+      const { embedded, store } = await start(dataDir, logger)
+      const socket = parseTarantoolUri(embedded.uri).path!
+      expect(socket.startsWith(join(tmpdir(), 'sessions-'))).toBe(true)
+      expect(statSync(dirname(socket)).mode & 0o777).toBe(0o700)
+      expect(lines.join('')).toContain('data directory path too long for a unix socket: Tarantool listens in a private directory')
+      expect((await store.stats()).sessions).toBe(0)
+      const listening = await new Promise<boolean>((resolve) => {
+        const probe = connect(socket)
+        probe.once('connect', () => { probe.destroy(); resolve(true) })
+        probe.once('error', () => resolve(false))
+      })
+      expect(listening).toBe(true)
+      await embedded.stop()
+      expect(existsSync(dirname(socket))).toBe(false)
     })
 
     it('refuses a second instance on the same data directory', async () => {

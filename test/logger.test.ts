@@ -17,6 +17,25 @@ describe('redactUrl', () => {
     expect(redactUrl('/get?ip=1.2.3.4&token=61494096-9af7-49ba-9fb4-e89c0811e6d3')).toBe('/get?ip=1.2.3.4&token=[redacted]')
     expect(redactUrl('/get')).toBe('/get')
   })
+
+  it('hides except, the token /del_user keeps, as it hides token', () => {
+    expect(redactUrl('/del_user?id=1&except=61494096-9af7-49ba-9fb4-e89c0811e6d3')).toBe('/del_user?id=1&except=[redacted]')
+    expect(redactUrl('/del_user?id=1&EXCEPT=x&%65xcept=y')).toBe('/del_user?id=1&EXCEPT=[redacted]&%65xcept=[redacted]')
+    expect(redactUrl('/del_user?id=1&except_id=AAAAAAAAAAAAAAAAAAAAAA')).toBe('/del_user?id=1&except_id=AAAAAAAAAAAAAAAAAAAAAA')
+  })
+
+  it('hides anything shaped like a token anywhere in the URL, with or without dashes, encoded or not', () => {
+    const token = '61494096-9af7-49ba-9fb4-e89c0811e6d3'
+    const bare = token.replace(/-/g, '')
+    expect(redactUrl(`/get?tokn=${token}`)).toBe('/get?tokn=[redacted]')
+    expect(redactUrl(`/get?t=${bare.toUpperCase()}&ip=1.2.3.4`)).toBe('/get?t=[redacted]&ip=1.2.3.4')
+    expect(redactUrl(`/get/${token}`)).toBe('/get/[redacted]')
+    expect(redactUrl(`/get/${token}?ip=%3A%3A1`)).toBe('/get/[redacted]?ip=%3A%3A1')
+    expect(redactUrl(`/get?t=${encodeURIComponent(token).replace(/-/g, '%2D')}&ip=%3A%3A1`)).toBe('/get?t=[redacted]&ip=%3A%3A1')
+    expect(redactUrl(`/x/${token.replace(/-/g, '%2d')}`)).toBe('/x/[redacted]')
+    // A session id or a cursor is not shaped like a token, and stays.
+    expect(redactUrl('/del?id=Yx3kP0q9vVw2Lr8sT1uZ0A')).toBe('/del?id=Yx3kP0q9vVw2Lr8sT1uZ0A')
+  })
 })
 
 describe('lazyChildLogger', () => {

@@ -77,6 +77,37 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('server', () => {
     expect(embedded.output()).not.toContain('THE TARANTOOL PASSWORD IS')
   })
 
+  it('warns loudly, naming API_KEY and what is open, when it listens beyond loopback without a key, and serves', async () => {
+    // Beyond loopback for the time of one request (an empty Tarantool of its own); asked on 127.0.0.1.
+    const open = await runServer({ LOG_LEVEL: 'warn', HOST: '0.0.0.0' })
+    await untilServing(open)
+    const warnings = open.output().split('\n').filter((line) => line.includes('NO API_KEY'))
+    expect(warnings).toHaveLength(1)
+    expect(JSON.parse(warnings[0])).toMatchObject({ level: 40 })
+    expect(warnings[0]).toMatch(/HOST=0\.0\.0\.0.*WITH THEIR LIVE TOKENS \(TOKEN_STORAGE=plain\).*sign any user out.*Set API_KEY/)
+    expect((await http(open.port, '/user?id=1')).status).toBe(200)
+    open.process.kill('SIGTERM')
+    await open.exited
+
+    const hashed = await runServer({ LOG_LEVEL: 'warn', HOST: '0.0.0.0', TOKEN_STORAGE: 'hashed' })
+    await untilServing(hashed)
+    expect(hashed.output()).toMatch(/NO API_KEY.*end them by id/)
+    expect(hashed.output()).not.toContain('LIVE TOKENS')
+    hashed.process.kill('SIGTERM')
+    await hashed.exited
+
+    // With a key, or on loopback alone (as 127.x, ::1 or localhost): no warning.
+    for (const env of [{ HOST: '0.0.0.0', API_KEY: 'a-key-of-16-chars-or-more' }, { HOST: '127.0.0.2' }, { HOST: 'localhost' }] as Array<Record<string, string>>) {
+      const quiet = await runServer({ LOG_LEVEL: 'info', ...env })
+      // The warning would come right after this line.
+      await vi.waitFor(() => { expect(quiet.output()).toContain('"sessions started"') }, { timeout: 20_000, interval: 100 })
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(quiet.output()).not.toContain('NO API_KEY')
+      quiet.process.kill('SIGTERM')
+      await quiet.exited
+    }
+  })
+
   it('leaves no Tarantool behind when it is killed outright', async () => {
     const server = await runServer()
     await untilServing(server)

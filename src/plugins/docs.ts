@@ -27,7 +27,7 @@ const extraBody: OpenAPIV3.RequestBodyObject = {
  * The OpenAPI 3 document, made from the routes' own schemas, at /openapi.json, and Swagger UI at
  * /docs (its files are served from the package: it works offline).
  */
-async function docs (app: FastifyInstance, opts: { version: string }): Promise<void> {
+async function docs (app: FastifyInstance, opts: { version: string, apiKey: boolean }): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -42,15 +42,14 @@ async function docs (app: FastifyInstance, opts: { version: string }): Promise<v
         { name: 'sessions', description: 'The session API' },
         { name: 'probes', description: 'Liveness and readiness, for orchestrators' }
       ],
-      components: {
-        securitySchemes: {
-          apiKey: {
-            type: 'http',
-            scheme: 'bearer',
-            description: 'Required on the session API when the service runs with API_KEY set.'
+      // Declared only where the service asks for it: with API_KEY set.
+      components: opts.apiKey
+        ? {
+            securitySchemes: {
+              apiKey: { type: 'http', scheme: 'bearer', description: 'The service\'s API_KEY, required on the session API.' }
+            }
           }
-        }
-      }
+        : {}
     },
     hideUntagged: true,
     transformObject: (documentObject) => {

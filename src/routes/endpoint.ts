@@ -41,8 +41,9 @@ export function endpoint<Q> (app: FastifyInstance, opts: EndpointOptions<Q>): vo
     exposeHeadRoute: false,
     schema: {
       tags: ['sessions'],
-      // Documents the key; it is asked for only when the service has API_KEY set.
-      security: [{ apiKey: [] }],
+      // The security this service applies: the key when API_KEY is set, none without (a tool that
+      // follows the document, a validating proxy, would refuse every call otherwise).
+      security: app.config.API_KEY === undefined ? [] : [{ apiKey: [] }],
       summary: opts.summary,
       description: opts.description,
       querystring: { type: 'object', properties, required: opts.required },

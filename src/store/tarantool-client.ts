@@ -143,8 +143,8 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
     this.#maxInFlight = opts.maxInFlight ?? Infinity
     this.#user = opts.user
     this.#driver = new TarantoolConnection({
-      host: opts.host,
-      port: opts.port,
+      // A unix socket (the embedded Tarantool's), or a host and port.
+      ...(opts.path !== undefined ? { path: opts.path } : { host: opts.host, port: opts.port }),
       username: opts.user,
       password: opts.password,
       timeout: opts.timeoutMs,

@@ -6,6 +6,8 @@ declare module 'tarantool-driver' {
   interface Options {
     host?: string
     port?: number
+    /** A unix socket, in place of host and port. */
+    path?: string
     username?: string
     password?: string
     timeout?: number

@@ -20,6 +20,15 @@ M.counters = {
     denied = 0,    -- /new refused
 }
 
+-- Least recently used first; among those used in the same second, by key as the index orders
+-- them. A key's bytes are taken once, when first needed: for a tie.
+local function older(a, b)
+    if a.used ~= b.used then return a.used < b.used end
+    a.bytes = a.bytes or a.key:bin('b')
+    b.bytes = b.bytes or b.key:bin('b')
+    return a.bytes < b.bytes
+end
+
 -- The keys of the sessions to end so that user `user_id` may have one more, under `max` sessions
 -- and `policy`; or nil and 'deny' when the policy refuses it.
 function M.room(user_id, max, policy, now_s)
@@ -37,13 +46,20 @@ function M.room(user_id, max, policy, now_s)
         M.counters.denied = M.counters.denied + 1
         return nil, 'deny'
     end
-    -- Least recently used first; among those used in the same second, as the index orders them.
-    table.sort(live, function(a, b)
-        if a.used ~= b.used then return a.used < b.used end
-        return a.key:bin('b') < b.key:bin('b')
-    end)
+    local count = math.min(#live - max + 1, EVICT_MAX)
     local out = {}
-    for i = 1, math.min(#live - max + 1, EVICT_MAX) do out[i] = live[i].key end
+    if count == 1 then
+        -- The usual case, a user at the limit: the least recently used alone, in one pass (a sort
+        -- of 10000 took 100 ms of the tx thread, every other request waiting).
+        local oldest = live[1]
+        for i = 2, #live do
+            if older(live[i], oldest) then oldest = live[i] end
+        end
+        out[1] = oldest.key
+    else
+        table.sort(live, older)
+        for i = 1, count do out[i] = live[i].key end
+    end
     M.counters.evicted = M.counters.evicted + #out
     return out
 end

@@ -9,6 +9,9 @@ local M = {}
 -- TARANTOOL_REPLICATION_PASSWORD. Members connect to each other as this user.
 M.USER = 'replicator'
 
+-- Passwords the compose files have fallen back to: never accepted in a replica set.
+M.KNOWN_PASSWORDS = {['change-me'] = true, ['change-me-too'] = true}
+
 -- {major, minor, patch} of this Tarantool, from '2.6.0-0-g47aa4e01e'.
 local function parse_version(text)
     local major, minor, patch = text:match('^(%d+)%.(%d+)%.(%d+)')
@@ -58,6 +61,14 @@ function M.config(env, work_dir)
     if password == nil then
         error('TARANTOOL_REPLICATION_PASSWORD is required with TARANTOOL_REPLICATION: ' ..
             'the password members replicate with')
+    end
+    -- A replica set is run for production: the passwords docker-compose.ha.yml once fell back to
+    -- are known to anyone who read it, and the replicator reads every session and the secret.
+    for _, name in ipairs({'TARANTOOL_USER_PASSWORD', 'TARANTOOL_REPLICATION_PASSWORD'}) do
+        if M.KNOWN_PASSWORDS[env(name)] then
+            error(('%s is a published default (%s): set a secret of your own for a replica set')
+                :format(name, env(name)), 0)
+        end
     end
     local majority = math.floor(#peers / 2) + 1
     local quorum = tonumber(env('TARANTOOL_SYNCHRO_QUORUM', majority))

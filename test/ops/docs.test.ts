@@ -32,7 +32,8 @@ describe('API docs', () => {
       for (const method of ['get', 'post'] as const) {
         const operation = document.paths[url]![method]!
         expect(operation.summary).toBeTruthy()
-        expect(operation.security).toEqual([{ apiKey: [] }])
+        // No API_KEY here: no security, as the service applies none.
+        expect(operation.security).toEqual([])
         expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '500', '503']))
         for (const [status, response] of Object.entries(operation.responses)) {
           const schema = (response as OpenAPIV3.ResponseObject).content!['application/json'].schema as OpenAPIV3.SchemaObject
@@ -64,6 +65,29 @@ describe('API docs', () => {
     // Extra data in the body, for POST (a GET's body has no place in OpenAPI, though it works).
     expect(Object.keys((document.paths['/new']!.post!.requestBody as OpenAPIV3.RequestBodyObject).content))
       .toEqual(['application/x-www-form-urlencoded', 'application/json'])
+  })
+
+  it('states the security the service applies: none without API_KEY, the key with it', async () => {
+    const keyed = await buildApp({ env: { API_KEY: 'docs-test-key-0123456789' } })
+    try {
+      for (const [service, key] of [[app, undefined], [keyed, 'docs-test-key-0123456789']] as const) {
+        const document = (await service.inject({ url: '/openapi.json' })).json<OpenAPIV3.Document>()
+        await SwaggerParser.validate(structuredClone(document) as never)
+        expect(document.components?.securitySchemes).toEqual(key === undefined ? undefined : { apiKey: expect.objectContaining({ type: 'http', scheme: 'bearer' }) })
+        for (const url of API) {
+          for (const method of ['get', 'post'] as const) {
+            const operation = document.paths[url]![method]!
+            const required = (operation.security ?? []).length > 0
+            expect(required).toBe(key !== undefined)
+            // What the document says a call without the key gets is what the service answers.
+            const res = await service.inject({ method: method.toUpperCase() as 'GET' | 'POST', url })
+            expect(res.statusCode === 401).toBe(required)
+          }
+        }
+      }
+    } finally {
+      await keyed.close()
+    }
   })
 
   it.skipIf(missing(`chromium (${CHROMIUM}; CHROMIUM_PATH to change)`, existsSync(CHROMIUM) ? CHROMIUM : undefined))('renders every endpoint in Swagger UI, offline', async () => {

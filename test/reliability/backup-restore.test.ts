@@ -3,7 +3,7 @@
 // the data directory the service ran on (newer sessions in it), a damaged backup, a backup into a
 // directory already used.
 import { spawn } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -101,6 +101,37 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup and restore', () =>
     const restarted = await runServer(dataDir)
     await untilServing(restarted)
     for (const [user, sessions] of before) expect(await listing(restarted.port, user)).toEqual(sessions)
+  })
+})
+
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup files', () => {
+  it('are closed to other users: the directory 0700, every file 0600, also in an empty directory given open', { timeout: 60_000 }, async () => {
+    const data = join(root, 'modes-data')
+    const out = join(root, 'modes-backup')
+    mkdirSync(out)
+    chmodSync(out, 0o755)
+    const server = await runServer(data)
+    await untilServing(server)
+    expect((await http(server.port, `/new?user_id=${uniqueUserId()}&ip=127.0.0.1`)).status).toBe(200)
+    // Files of an instance that ran before its umask was set: readable by all.
+    for (const name of readdirSync(data).filter((file) => /\.(snap|xlog)$/.test(file))) chmodSync(join(data, name), 0o644)
+    const backup = await script('backup', '--out', out, '--data-dir', data)
+    expect(backup.code).toBe(0)
+    server.process.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+
+    expect(statSync(out).mode & 0o777).toBe(0o700)
+    const files = readdirSync(out)
+    expect(files).toEqual(expect.arrayContaining(['manifest.json']))
+    expect(files.some((name) => name.endsWith('.snap'))).toBe(true)
+    expect(files.filter((name) => (statSync(join(out, name)).mode & 0o777) !== 0o600)).toEqual([])
+
+    // A restore into a new directory keeps them so.
+    const restored = join(root, 'modes-restored')
+    expect((await script('restore', '--from', out, '--data-dir', restored)).code).toBe(0)
+    expect(statSync(restored).mode & 0o777).toBe(0o700)
+    const open = readdirSync(restored).filter((name) => statSync(join(restored, name)).isFile() && (statSync(join(restored, name)).mode & 0o077) !== 0)
+    expect(open).toEqual([])
   })
 })
 

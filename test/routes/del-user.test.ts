@@ -1,7 +1,11 @@
+import { connect } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { connectConsole } from '../../src/admin-console.js'
 import type { Session } from '../../src/store/sessions-store.js'
 import { apiError, buildApp, call, newSession, ok, uniqueUserId } from '../support/app.js'
+import { missing } from '../support/programs.js'
+import { startTarantool, TARANTOOL_BIN } from '../support/tarantool.js'
 
 let app: FastifyInstance
 beforeAll(async () => { app = await buildApp() })
@@ -62,5 +66,52 @@ describe('/del_user', () => {
   ])('refuses %s, ending nothing', async (_what, query, code) => {
     const res = await call(app, { url: `/del_user?${query}` })
     expect(res).toEqual({ statusCode: 400, body: apiError(code) })
+  })
+})
+
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('/del_user of a user with many sessions', () => {
+  const SESSIONS = 30_000
+  // sign_out.lua: 10 transactions of 100 deletes a call.
+  const PER_CALL = 1000
+
+  it('finishes when the caller goes away mid-way, in calls of at most 1000 deletes', { timeout: 60_000 }, async () => {
+    // A Tarantool of its own, to seed it through its console and count its calls alone.
+    const tarantool = await startTarantool()
+    const served = await buildApp({ uri: tarantool.uri })
+    const admin = await connectConsole(tarantool.console!)
+    try {
+      const userId = uniqueUserId()
+      const count = async (): Promise<number> => await admin.eval<number>(`return box.space.sessions.index.user_id:count(${userId})`)
+      await admin.eval(`
+        local uuid = require('uuid'); local fiber = require('fiber'); local api = require('sessions.api').procedures
+        for i = 1, ${SESSIONS} do api.new(uuid.new(), ${userId}, i, nil, {}); if i % 1000 == 0 then fiber.yield() end end`)
+      expect(await count()).toBe(SESSIONS)
+      const other = await newSession(served)
+      const address = await served.listen({ port: 0, host: '127.0.0.1' })
+
+      // The caller sends the sign-out and hangs up before it is answered.
+      const socket = connect(Number(new URL(address).port), '127.0.0.1')
+      let answered = ''
+      socket.on('data', (chunk) => { answered += chunk })
+      await new Promise((resolve) => socket.once('connect', resolve))
+      socket.write(`GET /del_user?id=${userId} HTTP/1.1\r\nHost: x\r\n\r\n`)
+      await vi.waitFor(async () => { expect(await count()).toBeLessThan(SESSIONS) }, { timeout: 5000, interval: 5 })
+      socket.destroy()
+      const left = await count()
+      expect(answered).toBe('')
+      expect(left).toBeGreaterThan(0)
+
+      // The service goes on to the end, by itself.
+      await vi.waitFor(async () => { expect(await count()).toBe(0) }, { timeout: 30_000, interval: 100 })
+      expect((await ok(served, { url: `/get?token=${other.token}` })).id).toBe(other.id)
+      const metrics = (await served.inject({ url: '/metrics' })).body
+      const calls = Number(/tarantool_call_duration_seconds_count\{[^}]*procedure="sessions\.del_user"[^}]*outcome="ok"[^}]*\} (\d+)/.exec(metrics)?.[1] ??
+        /tarantool_call_duration_seconds_count\{[^}]*outcome="ok"[^}]*procedure="sessions\.del_user"[^}]*\} (\d+)/.exec(metrics)?.[1])
+      expect(calls).toBeGreaterThanOrEqual(SESSIONS / PER_CALL)
+    } finally {
+      admin.close()
+      await served.close()
+      await tarantool.stop()
+    }
   })
 })

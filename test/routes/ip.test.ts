@@ -35,6 +35,24 @@ describe('/ip', () => {
     expect(await ok<Session[]>(app, { url: '/ip', query: { ip: expanded } })).toEqual([session])
   })
 
+  it('keeps an IPv6 address with an embedded dotted quad IPv6, in one notation; only ::ffff:0:0/96 is IPv4', async () => {
+    const byte = (): number => 1 + Math.floor(Math.random() * 254)
+    const [a, b, c, d] = [byte(), byte(), byte(), byte()]
+    const hex = (x: number, y: number): string => ((x << 8) | y).toString(16)
+    const compatible = await newSession(app, uniqueUserId(), `::${a}.${b}.${c}.${d}`)
+    expect(compatible.ip).toBe(`::${hex(a, b)}:${hex(c, d)}`)
+    const mapped = await newSession(app, uniqueUserId(), `::ffff:${hex(a, b)}:${hex(c, d)}`)
+    expect(mapped.ip).toBe(`${a}.${b}.${c}.${d}`)
+    for (const ip of [`::${a}.${b}.${c}.${d}`, `::${hex(a, b)}:${hex(c, d)}`, `0:0:0:0:0:0:${a}.${b}.${c}.${d}`]) {
+      expect(await ok<Session[]>(app, { url: '/ip', query: { ip } })).toEqual([compatible])
+    }
+    for (const ip of [`${a}.${b}.${c}.${d}`, `::ffff:${a}.${b}.${c}.${d}`, `::ffff:${hex(a, b)}:${hex(c, d)}`]) {
+      expect(await ok<Session[]>(app, { url: '/ip', query: { ip } })).toEqual([mapped])
+    }
+    expect(await ok(app, { url: '/del_ip', query: { ip: `::${hex(a, b)}:${hex(c, d)}` } })).toEqual({ deleted: 1 })
+    expect(await ok(app, { url: '/del_ip', query: { ip: `::ffff:${a}.${b}.${c}.${d}` } })).toEqual({ deleted: 1 })
+  })
+
   it('answers [] for an ip without sessions', async () => {
     expect(await ok(app, { url: `/ip?ip=${randomIpv6()}` })).toEqual([])
   })

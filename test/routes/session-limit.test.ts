@@ -65,6 +65,20 @@ describe('MAX_SESSIONS_PER_USER with evict_oldest', () => {
     expect(await call(unlimited, { url: `/get?token=${gone[0].token}` })).toEqual({ statusCode: 404, body: apiError('token_not_found') })
   })
 
+  it('brings a user above a lowered limit down to it at the next /new, the most recently used kept', async () => {
+    const userId = uniqueUserId()
+    const before: Session[] = []
+    for (let i = 0; i < LIMIT + 4; i++) before.push(await newSession(unlimited, userId))
+    // In a new second, two of them used: those two are the most recently used.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20))
+    const used = [before[0], before[3]]
+    for (const s of used) await ok(unlimited, { url: `/get?token=${s.token}` })
+    const newest = await newSession(evicting, userId)
+    const ids = new Set((await listed(userId)).map((s) => s.id))
+    expect(ids.size).toBe(LIMIT)
+    expect([newest, ...used].every((s) => ids.has(s.id))).toBe(true)
+  })
+
   it('counts live sessions only, and leaves other users alone', async () => {
     const userId = uniqueUserId()
     const other = uniqueUserId()
