@@ -24,15 +24,15 @@ import { consoleEval, holds, startCluster, waitHolds, type ClusterMember, type T
 import { http } from '../support/http.js'
 import { missing } from '../support/programs.js'
 import { runServer, stopAll, untilServing } from '../support/server.js'
-import { TARANTOOL_BIN } from '../support/tarantool.js'
+import { TARANTOOL_BIN, tarantoolEnv } from '../support/tarantool.js'
 
 const BACKUP = fileURLToPath(new URL('../../scripts/backup.ts', import.meta.url))
 const RESTORE = fileURLToPath(new URL('../../scripts/restore.ts', import.meta.url))
 const execFileP = promisify(execFile)
 
-/** Runs an operator script (scripts/*.ts) as npm run does, with nothing of ours in its environment; its stdout. */
+/** Runs an operator script (scripts/*.ts) as npm run does, with only PATH and the tests' TARANTOOL_BIN in its environment; its stdout. */
 async function script (path: string, ...args: string[]): Promise<string> {
-  const { stdout } = await execFileP(process.execPath, ['--import', 'tsx', path, ...args], { env: { PATH: process.env.PATH } })
+  const { stdout } = await execFileP(process.execPath, ['--import', 'tsx', path, ...args], { env: tarantoolEnv() })
   return stdout
 }
 
