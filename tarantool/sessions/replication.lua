@@ -101,6 +101,13 @@ function M.config(env, work_dir)
         -- The default (all) leaves a member restarted while another is down read-only (orphan)
         -- until that one is back; a majority is enough to know the set.
         cfg.replication_connect_quorum = quorum
+    elseif has_data(work_dir) then
+        -- 2.11 (bootstrap_strategy 'auto') recovers by waiting for every member listed, for
+        -- replication_connect_timeout (30 s by default), before it syncs with those it reached:
+        -- a member restarted while another is down would answer nothing (ER_LOADING) for 30 s.
+        -- A peer silent for 4 x replication_timeout counts as gone anyway; the member joins it
+        -- when it is back. A new set keeps the default: its members may start far apart.
+        cfg.replication_connect_timeout = 4 * cfg.replication_timeout
     end
     if mode == 'off' then
         -- Without elections nothing stops two writers but this: only the member that bootstraps
