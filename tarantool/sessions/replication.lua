@@ -138,6 +138,24 @@ function M.config(env, work_dir)
     return cfg
 end
 
+-- For a lone instance (no TARANTOOL_REPLICATION) on the data of a member of a set, a restored
+-- backup: on 2.10 and later the set's synchronous queue belongs to the member that led it, or to
+-- this one but frozen since its restart until a new promotion, and the instance stays read-only
+-- (box.info.ro_reason 'synchro'), with no set to settle it. It is the only member there is: it
+-- takes the queue over (box.ctl.promote(); with the queue empty it waits for no one), at every
+-- start. Left read-only, and logged, when that fails (the queue held transactions never confirmed).
+function M.claim_queue_alone()
+    if box.info.ro_reason ~= 'synchro' then return end
+    local owner = box.info.synchro.queue.owner
+    local ok, err = pcall(box.ctl.promote)
+    if not ok then
+        log.error('sessions: read-only: the synchronous queue belongs to member %d of a replica set, ' ..
+            'and this lone instance cannot take it over: %s', owner, err)
+        return
+    end
+    log.info('sessions: took over the synchronous queue of member %d: this instance is alone', owner)
+end
+
 -- The number of members a synchronous write waits for, this one included: as Tarantool evaluates
 -- it where box.info.synchro shows it (2.7.3, 2.8.1 and later), else the number configured, or for
 -- the formula a majority of the members registered (box.info.replication).
