@@ -1,6 +1,8 @@
-// Starts the Tarantool that the test files share, unless TARANTOOL_TEST_URI names one.
+// Starts the Tarantool that the test files share, unless TARANTOOL_TEST_URI names one; says which
+// Node and Tarantool the run uses.
+import { spawnSync } from 'node:child_process'
 import type { TestProject } from 'vitest/node'
-import { startTarantool } from './support/tarantool.js'
+import { startTarantool, TARANTOOL_BIN } from './support/tarantool.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -8,7 +10,21 @@ declare module 'vitest' {
   }
 }
 
+/** The first line of `tarantool --version`, or why there is none. */
+function tarantoolVersion (): string {
+  if (TARANTOOL_BIN === undefined) return 'no local tarantool (containers, if a Docker engine is there)'
+  const run = spawnSync(TARANTOOL_BIN, ['--version'], { encoding: 'utf8', timeout: 10_000 })
+  return `${run.stdout.split('\n')[0]} (${TARANTOOL_BIN})`
+}
+
 export default async function setup (project: TestProject): Promise<() => Promise<void>> {
+  // .ci/run installs a Node and says which: a run on another one (an npm or a shebang that
+  // picked the machine's own) would pass without testing it.
+  const expected = process.env.CI_NODE_VERSION
+  if (expected && process.version !== expected) {
+    throw new Error(`the tests run on Node ${process.version}, not on ${expected} (CI_NODE_VERSION), which .ci/run installed`)
+  }
+  console.log(`tests on Node ${process.version}, ${tarantoolVersion()}`)
   const given = process.env.TARANTOOL_TEST_URI
   if (given) {
     project.provide('tarantoolUri', given)
