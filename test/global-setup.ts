@@ -1,20 +1,12 @@
 // Starts the Tarantool that the test files share, unless TARANTOOL_TEST_URI names one; says which
 // Node and Tarantool the run uses.
-import { spawnSync } from 'node:child_process'
 import type { TestProject } from 'vitest/node'
-import { startTarantool, TARANTOOL_BIN } from './support/tarantool.js'
+import { startTarantool, TARANTOOL_BIN, tarantoolVersion } from './support/tarantool.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
     tarantoolUri: string
   }
-}
-
-/** The first line of `tarantool --version`, or why there is none. */
-function tarantoolVersion (): string {
-  if (TARANTOOL_BIN === undefined) return 'no local tarantool (containers, if a Docker engine is there)'
-  const run = spawnSync(TARANTOOL_BIN, ['--version'], { encoding: 'utf8', timeout: 10_000 })
-  return `${run.stdout.split('\n')[0]} (${TARANTOOL_BIN})`
 }
 
 export default async function setup (project: TestProject): Promise<() => Promise<void>> {
@@ -24,7 +16,8 @@ export default async function setup (project: TestProject): Promise<() => Promis
   if (expected && process.version !== expected) {
     throw new Error(`the tests run on Node ${process.version}, not on ${expected} (CI_NODE_VERSION), which .ci/run installed`)
   }
-  console.log(`tests on Node ${process.version}, ${tarantoolVersion()}`)
+  const tarantool = tarantoolVersion()
+  console.log(`tests on Node ${process.version}, ${tarantool === undefined ? 'no local tarantool (containers, if a Docker engine is there)' : `${tarantool.text} (${TARANTOOL_BIN})`}`)
   const given = process.env.TARANTOOL_TEST_URI
   if (given) {
     project.provide('tarantoolUri', given)

@@ -160,6 +160,12 @@ export async function holds (member: ClusterMember, tokens: string[]): Promise<n
     return n`)
 }
 
+/** The tokens (plain) of every session stored on the member with this console. */
+export async function storedTokens (console: string): Promise<Set<string>> {
+  const tokens = await consoleEval<string[]>(console, 'local out = {} for _, t in box.space.sessions:pairs() do out[#out + 1] = t[1]:str() end return out', 20_000)
+  return new Set(tokens)
+}
+
 /** Waits until the member holds a session of each of these tokens (a follower receives them shortly after). */
 export async function waitHolds (member: ClusterMember, tokens: string[], timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

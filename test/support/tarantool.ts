@@ -43,6 +43,27 @@ function tarantoolExecutable (setting: string | undefined): string | undefined {
   return found
 }
 
+let version: { text: string, numbers: number[] } | undefined
+
+/**
+ * The tests' Tarantool's version, as `tarantool --version` says it ("Tarantool 2.11.9-0-g54aebb0960")
+ * and as numbers ([2, 11, 9]); undefined without a local executable.
+ */
+export function tarantoolVersion (): { text: string, numbers: number[] } | undefined {
+  if (TARANTOOL_BIN === undefined) return undefined
+  if (version === undefined) {
+    const text = spawnSync(TARANTOOL_BIN, ['--version'], { encoding: 'utf8', timeout: 10_000 }).stdout.split('\n')[0]
+    version = { text, numbers: (/(\d+)\.(\d+)\.(\d+)/.exec(text) ?? []).slice(1).map(Number) }
+  }
+  return version
+}
+
+/** Whether the tests' Tarantool is `major.minor` or later. */
+export function tarantoolAtLeast (major: number, minor: number): boolean {
+  const [a = 0, b = 0] = tarantoolVersion()?.numbers ?? []
+  return a > major || (a === major && b >= minor)
+}
+
 /**
  * The environment a process the tests start needs to run the same Tarantool as they do: PATH,
  * and TARANTOOL_BIN (absolute) when one was found.
