@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The sessions HTTP service. Tarantool runs beside it (see docker-compose.yml). Node 24, an LTS
-# line supported until April 2028 (the project is developed and tested on Node 20: package.json engines).
+# line supported until April 2028, the one CI tests (package.json engines).
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /app

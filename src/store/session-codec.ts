@@ -5,7 +5,7 @@
 // turns back into its key without an index, and nobody without the secret can compute a token
 // from an id. A cursor is the position of a page's last session (its activity and id) with an
 // HMAC over the list it belongs to, so a tampered cursor, or one from another list, is refused.
-import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual, type Cipheriv, type Decipheriv } from 'node:crypto'
 
 /** Which list a cursor walks: a user's sessions or an address's, by its key. */
 export interface ListName {
@@ -25,8 +25,8 @@ const TAG_BYTES = 12
 
 export class SessionCodec {
   // ECB has no state between blocks: one cipher serves every id, without padding, never final()-ed.
-  readonly #encrypt: Cipher
-  readonly #decrypt: Decipher
+  readonly #encrypt: Cipheriv
+  readonly #decrypt: Decipheriv
   readonly #macKey: Buffer
 
   /** `secret`: the instance's secret, 64 hex digits. */

@@ -64,6 +64,7 @@ function M.start(opts)
         setup.replication = {user = replication.USER, password = opts.replication_password, api = switchover}
     end
     M.expose()
+    if setup.replication == nil then replication.claim_queue_alone() end
     follow_writes()
     settings.watch()
     if box.info.ro then

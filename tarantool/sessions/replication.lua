@@ -112,6 +112,13 @@ function M.config(env, work_dir)
         -- The default (all) leaves a member restarted while another is down read-only (orphan)
         -- until that one is back; a majority is enough to know the set.
         cfg.replication_connect_quorum = quorum
+    elseif has_data(work_dir) then
+        -- 2.11 (bootstrap_strategy 'auto') recovers by waiting for every member listed, for
+        -- replication_connect_timeout (30 s by default), before it syncs with those it reached:
+        -- a member restarted while another is down would answer nothing (ER_LOADING) for 30 s.
+        -- A peer silent for 4 x replication_timeout counts as gone anyway; the member joins it
+        -- when it is back. A new set keeps the default: its members may start far apart.
+        cfg.replication_connect_timeout = 4 * cfg.replication_timeout
     end
     if mode == 'off' then
         -- Without elections nothing stops two writers but this: only the member that bootstraps
@@ -140,6 +147,24 @@ function M.config(env, work_dir)
                 or ', and TARANTOOL_CHECKPOINT_INTERVAL makes snapshots')
     end
     return cfg
+end
+
+-- For a lone instance (no TARANTOOL_REPLICATION) on the data of a member of a set, a restored
+-- backup: on 2.10 and later the set's synchronous queue belongs to the member that led it, or to
+-- this one but frozen since its restart until a new promotion, and the instance stays read-only
+-- (box.info.ro_reason 'synchro'), with no set to settle it. It is the only member there is: it
+-- takes the queue over (box.ctl.promote(); with the queue empty it waits for no one), at every
+-- start. Left read-only, and logged, when that fails (the queue held transactions never confirmed).
+function M.claim_queue_alone()
+    if box.info.ro_reason ~= 'synchro' then return end
+    local owner = box.info.synchro.queue.owner
+    local ok, err = pcall(box.ctl.promote)
+    if not ok then
+        log.error('sessions: read-only: the synchronous queue belongs to member %d of a replica set, ' ..
+            'and this lone instance cannot take it over: %s', owner, err)
+        return
+    end
+    log.info('sessions: took over the synchronous queue of member %d: this instance is alone', owner)
 end
 
 -- The number of members a synchronous write waits for, this one included: as Tarantool evaluates

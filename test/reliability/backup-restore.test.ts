@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readManifest, sha256 } from '../../scripts/backup-manifest.js'
 import type { Session } from '../../src/store/sessions-store.js'
 import { uniqueUserId } from '../support/app.js'
-import { TARANTOOL_BIN } from '../support/tarantool.js'
+import { TARANTOOL_BIN, tarantoolEnv } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'
 import { http } from '../support/http.js'
 import { runServer, stopAll, untilServing } from '../support/server.js'
@@ -26,7 +26,7 @@ afterAll(() => {
 /** Runs one of the npm scripts (scripts/NAME.ts) and returns its exit code and output. */
 function script (name: string, ...args: string[]): Promise<{ code: number | null, output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${name}.ts`, ...args], { env: { PATH: process.env.PATH } })
+    const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${name}.ts`, ...args], { env: tarantoolEnv() })
     let output = ''
     child.stdout.on('data', (chunk) => { output += chunk })
     child.stderr.on('data', (chunk) => { output += chunk })

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { SessionWithToken as Session } from '../../src/store/sessions-store.js'
 import { buildApp, call, ok } from '../support/app.js'
-import { consoleEval, startCluster, type TestCluster } from '../support/cluster.js'
+import { consoleEval, startCluster, storedTokens, type TestCluster } from '../support/cluster.js'
 import { missing } from '../support/programs.js'
 import { TARANTOOL_BIN } from '../support/tarantool.js'
 
@@ -33,12 +33,6 @@ async function createMany (app: FastifyInstance, count: number, concurrency: num
   await Promise.all(Array.from({ length: concurrency }, worker))
   await started
   return { acked, statuses }
-}
-
-/** The tokens stored on a member, read through its console. */
-async function storedTokens (console: string): Promise<Set<string>> {
-  const tokens = await consoleEval<string[]>(console, 'local out = {} for _, t in box.space.sessions:pairs() do out[#out + 1] = t[1]:str() end return out', 20_000)
-  return new Set(tokens)
 }
 
 async function leaderOf (cluster: TestCluster): Promise<number> {

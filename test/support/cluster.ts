@@ -3,6 +3,10 @@
 // each with an admin console socket in its directory; configured as `npm run cluster` does
 // (scripts/cluster.ts). Member 1 bootstraps the set (TARANTOOL_BOOTSTRAP_LEADER=true) and is the
 // writable one when there are no elections.
+//
+// Without elections unless the test asks for them (env TARANTOOL_ELECTION_MODE): the same set on
+// every Tarantool, its writes moved by npm run promote, which the tests drive; a Tarantool with
+// elections (2.6.1 and later) would otherwise elect its leader as it pleases.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
@@ -47,7 +51,7 @@ export interface ClusterOptions {
   size?: number
   /** TARANTOOL_SYNCHRO_TIMEOUT, seconds (default 1: a write without its quorum fails quickly). */
   synchroTimeout?: number
-  /** More environment for every member (TARANTOOL_ELECTION_MODE...). */
+  /** More environment for every member (TARANTOOL_ELECTION_MODE, off by default...). */
   env?: Record<string, string>
   /** Longest wait for the set to be ready, ms (default 30 s). */
   timeoutMs?: number
@@ -79,6 +83,7 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<TestClus
     const env: Record<string, string> = {
       ...memberEnvironment({ index, dir, port, replication, password, replicationPassword }),
       TARANTOOL_SYNCHRO_TIMEOUT: String(opts.synchroTimeout ?? 1),
+      TARANTOOL_ELECTION_MODE: 'off',
       TARANTOOL_LOG_LEVEL: '5',
       ...opts.env
     }
@@ -153,6 +158,12 @@ export async function holds (member: ClusterMember, tokens: string[]): Promise<n
       if box.space.sessions:get(uuid.fromstr(t)) ~= nil then n = n + 1 end
     end
     return n`)
+}
+
+/** The tokens (plain) of every session stored on the member with this console. */
+export async function storedTokens (console: string): Promise<Set<string>> {
+  const tokens = await consoleEval<string[]>(console, 'local out = {} for _, t in box.space.sessions:pairs() do out[#out + 1] = t[1]:str() end return out', 20_000)
+  return new Set(tokens)
 }
 
 /** Waits until the member holds a session of each of these tokens (a follower receives them shortly after). */

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { expect, vi } from 'vitest'
-import { freePort } from './tarantool.js'
+import { freePort, tarantoolEnv } from './tarantool.js'
 import { http } from './http.js'
 
 export interface RunningServer {
@@ -23,14 +23,15 @@ const TSX = import.meta.resolve('tsx')
 const SERVER_TS = fileURLToPath(new URL('../../src/server.ts', import.meta.url))
 
 /**
- * Starts `src/server.ts` on a free port with its data in `dataDir`; killed by `stopAll()`.
+ * Starts `src/server.ts` on a free port with its data in `dataDir`, its embedded Tarantool the
+ * tests' own (TARANTOOL_BIN); killed by `stopAll()`.
  * `cwd`: its working directory (default: the test process's).
  */
 export async function runServer (dataDir: string, env: Record<string, string> = {}, opts: { cwd?: string } = {}): Promise<RunningServer> {
   const port = Number(env.PORT ?? await freePort())
   const child = spawn(process.execPath, ['--import', TSX, SERVER_TS], {
     cwd: opts.cwd,
-    env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    env: { ...tarantoolEnv(), PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
     stdio: ['pipe', 'pipe', 'pipe']
   })
   let output = ''

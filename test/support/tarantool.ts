@@ -1,6 +1,10 @@
 // Starts real Tarantool instances for the tests from the project's own tarantool/init.lua: a local
 // `tarantool` process when the binary is there, else a container of the official image through
 // testcontainers when a Docker engine is there.
+//
+// Which Tarantool: TARANTOOL_BIN, as for the service (a path, or a name looked up in PATH;
+// `tarantool` when unset). Every test takes it from here, and hands it on (tarantoolEnv) to the
+// processes it starts that run one: the service with its embedded instance, npm run backup...
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -28,7 +32,45 @@ export const USER = 'sessions'
  * test that is not about timeouts.
  */
 export const GENEROUS_TIMEOUT_MS = 10_000
-export const TARANTOOL_BIN = findExecutable('tarantool', process.env.PATH)
+/** The Tarantool executable the tests run, if found: TARANTOOL_BIN, else `tarantool` in PATH. */
+export const TARANTOOL_BIN = tarantoolExecutable(process.env.TARANTOOL_BIN)
+
+function tarantoolExecutable (setting: string | undefined): string | undefined {
+  if (setting === undefined || setting === '') return findExecutable('tarantool', process.env.PATH)
+  const found = findExecutable(setting, process.env.PATH)
+  // Asked for by name or path: running the tests on another Tarantool, or skipping them, would hide it.
+  if (found === undefined) throw new Error(`TARANTOOL_BIN=${setting}: no such executable`)
+  return found
+}
+
+let version: { text: string, numbers: number[] } | undefined
+
+/**
+ * The tests' Tarantool's version, as `tarantool --version` says it ("Tarantool 2.11.9-0-g54aebb0960")
+ * and as numbers ([2, 11, 9]); undefined without a local executable.
+ */
+export function tarantoolVersion (): { text: string, numbers: number[] } | undefined {
+  if (TARANTOOL_BIN === undefined) return undefined
+  if (version === undefined) {
+    const text = spawnSync(TARANTOOL_BIN, ['--version'], { encoding: 'utf8', timeout: 10_000 }).stdout.split('\n')[0]
+    version = { text, numbers: (/(\d+)\.(\d+)\.(\d+)/.exec(text) ?? []).slice(1).map(Number) }
+  }
+  return version
+}
+
+/** Whether the tests' Tarantool is `major.minor` or later. */
+export function tarantoolAtLeast (major: number, minor: number): boolean {
+  const [a = 0, b = 0] = tarantoolVersion()?.numbers ?? []
+  return a > major || (a === major && b >= minor)
+}
+
+/**
+ * The environment a process the tests start needs to run the same Tarantool as they do: PATH,
+ * and TARANTOOL_BIN (absolute) when one was found.
+ */
+export function tarantoolEnv (): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', ...(TARANTOOL_BIN === undefined ? {} : { TARANTOOL_BIN }) }
+}
 
 /** A Tarantool the tests own. Only a local process can be killed, paused and restarted. */
 export interface TestTarantool {
@@ -149,7 +191,7 @@ export async function startTarantool (env: Record<string, string> = {}): Promise
 export function healthcheck (port: number, password: string, replication = ''): { code: number | null, output: string } {
   if (TARANTOOL_BIN === undefined) throw new Error('the healthcheck needs a local tarantool executable')
   const run = spawnSync(TARANTOOL_BIN, [join(dirname(INIT_LUA), 'healthcheck.lua')], {
-    env: { PATH: process.env.PATH, TARANTOOL_PORT: `127.0.0.1:${port}`, TARANTOOL_USER_NAME: USER, TARANTOOL_USER_PASSWORD: password, TARANTOOL_REPLICATION: replication },
+    env: { ...tarantoolEnv(), TARANTOOL_PORT: `127.0.0.1:${port}`, TARANTOOL_USER_NAME: USER, TARANTOOL_USER_PASSWORD: password, TARANTOOL_REPLICATION: replication },
     encoding: 'utf8',
     timeout: 10_000
   })
