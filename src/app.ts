@@ -9,10 +9,10 @@ import auth from './plugins/auth.js'
 import body from './plugins/body.js'
 import connections from './plugins/connections.js'
 import docs from './plugins/docs.js'
-import draining from './plugins/draining.js'
 import errors, { sendClientError, sendError } from './plugins/errors.js'
 import metrics from './plugins/metrics.js'
-import requestId, { requestId as genReqId } from './plugins/request-id.js'
+import replyHeaders from './plugins/reply-headers.js'
+import { requestId as genReqId } from './plugins/request-id.js'
 import tarantool from './plugins/tarantool.js'
 import delIpRoute from './routes/del-ip.js'
 import rotateRoute from './routes/rotate.js'
@@ -74,8 +74,7 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
 
   await app.register(connections, { maxConnections: config.MAX_CONNECTIONS, silentMs: config.REQUEST_TIMEOUT_MS })
   await app.register(errors)
-  await app.register(requestId)
-  await app.register(draining)
+  await app.register(replyHeaders)
   await app.register(body)
   await app.register(tarantool, {
     uri: opts.tarantoolUri,

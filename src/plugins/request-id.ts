@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
 
 export const REQUEST_ID_HEADER = 'x-request-id'
 
@@ -17,13 +15,3 @@ export function requestId (req: IncomingMessage): string {
   const given = req.headers[REQUEST_ID_HEADER]
   return typeof given === 'string' && VALID_ID.test(given) ? given : randomUUID()
 }
-
-/** Echoes the request id in every response, errors included. */
-async function requestIdHeader (app: FastifyInstance): Promise<void> {
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header(REQUEST_ID_HEADER, request.id)
-    done()
-  })
-}
-
-export default fp(requestIdHeader, { name: 'request-id', fastify: '5.x' })
