@@ -1,7 +1,7 @@
 // IPROTO_CALL requests, encoded straight into a reusable buffer, and their responses, decoded.
 // msgpack-lite (what the driver uses) costs an allocation or more per value and re-encodes the
 // procedure name on every call; the writer covers what the store sends (strings, integers, uuids,
-// null) and leaves maps to msgpack-lite.
+// null, and maps of those: /new's options) and leaves other maps (extra data) to msgpack-lite.
 import { codec } from 'tarantool-driver/lib/msgpack-extensions.js'
 import msgpack from 'msgpack-lite'
 import { addExtension, Unpackr } from 'msgpackr'
@@ -146,12 +146,24 @@ export class RequestWriter {
       this.#integer(value)
     } else if (value instanceof Uuid) {
       this.#uuid(value.bytes)
+    } else if (isFlatMap(value)) {
+      this.#map(value)
     } else {
       // Maps (extra data, settings) and anything rarer: msgpack-lite, as the driver would.
       const encoded = msgpack.encode(value, { codec } as msgpack.EncoderOptions)
       this.#reserve(encoded.length)
       encoded.copy(this.#buf, this.#at)
       this.#at += encoded.length
+    }
+  }
+
+  #map (value: Record<string, unknown>): void {
+    const keys = Object.keys(value)
+    this.#reserve(1)
+    this.#buf[this.#at++] = 0x80 | keys.length
+    for (const key of keys) {
+      this.#string(key)
+      this.#value(value[key])
     }
   }
 
@@ -213,6 +225,22 @@ export class RequestWriter {
     this.#buf.set(bytes, this.#at + 2)
     this.#at += 18
   }
+}
+
+/**
+ * A plain object of at most 15 keys whose values are null, undefined (sent as nil), strings or
+ * safe integers: what the writer encodes as a map itself.
+ */
+function isFlatMap (value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false
+  let keys = 0
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) return false
+    const v = (value as Record<string, unknown>)[key]
+    if (!(v === null || v === undefined || typeof v === 'string' || (typeof v === 'number' && Number.isSafeInteger(v)))) return false
+    if (++keys > 15) return false
+  }
+  return true
 }
 
 const IPROTO_DATA = 0x30

@@ -33,6 +33,14 @@ describe('RequestWriter', () => {
     expect(writer.length).toBe(0)
   })
 
+  it('encodes maps of strings, integers and nulls itself, and any other map as msgpack-lite does', () => {
+    const flat = { ttl: null, lifetime: 86_400, extra_max_bytes: 2048, limit_policy: 'evict_oldest', gone: undefined, big: 2 ** 40, neg: -3 }
+    const nested = { device: 'phone', seen: [1, 2], nested: { a: 1.5 } }
+    const writer = new RequestWriter()
+    writer.call(3, 'sessions.new', [flat, nested, {}])
+    expect(decode(writer.take())[0][1]).toEqual({ 0x22: 'sessions.new', 0x21: [{ ...flat, gone: null }, nested, {}] })
+  })
+
   it('encodes strings of every length class, and multi-byte text', () => {
     const strings = ['', 'a'.repeat(31), 'b'.repeat(32), 'c'.repeat(255), 'd'.repeat(256), 'e'.repeat(70_000), 'ключ 🔑']
     const writer = new RequestWriter()
