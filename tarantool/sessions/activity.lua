@@ -147,7 +147,8 @@ function M.flush()
                         end
                         s:update(key, ops)
                         -- The field holds the newest now; a row of the older window is stale.
-                        seen:delete(key)
+                        -- Deleted only if there is one: a delete of nothing is still a WAL row.
+                        if seen:get(key) ~= nil then seen:delete(key) end
                     end
                     written = written + 1
                 end
@@ -199,7 +200,7 @@ end
 -- sessions_seen row goes with it.
 function M.on_replace(old, new)
     local seen = box.space[space.SEEN]
-    if seen ~= nil and old ~= nil and (new == nil or new[F.token] ~= old[F.token]) then
+    if seen ~= nil and old ~= nil and (new == nil or new[F.token] ~= old[F.token]) and seen:get(old[F.token]) ~= nil then
         seen:delete(old[F.token])
     end
 end
