@@ -88,6 +88,9 @@ export class ReplicaSetClient extends EventEmitter implements Tarantool {
 
   constructor (opts: ReplicaSetOptions) {
     super()
+    // Every call that waits for a leader listens for one (#nextLeader): during a failover there are
+    // as many as calls in flight, not a leak, and Node's warning past 10 would only alarm.
+    this.setMaxListeners(0)
     this.#opts = opts
     this.#members = opts.members.map((target) => this.#member(target))
     this.#poll = setInterval(() => { for (const m of this.#members) void this.#ask(m) }, POLL_MS)
