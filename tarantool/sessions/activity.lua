@@ -48,7 +48,7 @@ local taking = new_set(0)
 local writing = nil
 -- The keys marked in the current second: a session used again in the same second is not marked
 -- again, though its mark may be written already (the field is not rewritten within a window).
-local second, this_second = 0, {}
+local second, this_second, this_second_count = 0, {}, 0
 -- Broadcast when a flush ends, for those waiting on it (M.settle).
 local flushed = fiber.cond()
 
@@ -100,8 +100,13 @@ function M.mark(key, t, now_s)
     local bin = key:bin()
     if now_s == second and this_second[bin] then return end
     if box.info.ro then box.error(box.error.READONLY) end
-    if now_s ~= second then second, this_second = now_s, {} end
+    if now_s ~= second then
+        -- Sized as the last second's: the table does not grow by rehashing all over again.
+        second, this_second = now_s, table.new(0, this_second_count)
+        this_second_count = 0
+    end
     this_second[bin] = true
+    this_second_count = this_second_count + 1
     if (taking.marks[bin] or 0) < now_s then
         taking.marks[bin] = now_s
         taking.creates[bin] = t[F.create]

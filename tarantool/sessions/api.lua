@@ -138,27 +138,27 @@ function api.get(token, ip, extra, extra_max_bytes)
     if t == nil or not expiry.is_live(t, now_s, key) then
         return nil, errors.token_not_found()
     end
-    local ops = {}
+    -- Made only when something but the activity changes: most calls allocate nothing here.
+    local ops = nil
     if ip ~= nil and ip ~= t[F.ip] then
-        ops[#ops + 1] = {'=', F.ip, ip}
+        ops = {{'=', F.ip, ip}}
     end
     if extra ~= nil and changes(t[F.extra], extra) then
         local merged_extra = merge(t[F.extra], extra)
         if json_size.exceeds(merged_extra, extra_max_bytes) then
             return nil, errors.payload_too_large(extra_max_bytes)
         end
+        ops = ops or {}
         ops[#ops + 1] = {'=', F.extra, merged_extra}
     end
-    if t[F.activity] == now_s then
-        if #ops == 0 then return t end
-    elseif #ops == 0 then
+    if ops == nil then
+        if t[F.activity] == now_s then return t end
         activity.mark(key, t, now_s)
         -- The stored tuple and its new activity apart: a copy of the tuple with it took a
         -- third of the procedure's time.
         return t, nil, now_s
-    else
-        ops[#ops + 1] = {'=', F.activity, now_s}
     end
+    if t[F.activity] ~= now_s then ops[#ops + 1] = {'=', F.activity, now_s} end
     return s:update(key, ops)
 end
 
