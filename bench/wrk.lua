@@ -35,6 +35,13 @@ function setup (thread)
 end
 
 function init (args)
+  -- wrk's Lua starts every run from the same seed: each round would send the same requests.
+  local urandom = io.open('/dev/urandom', 'rb')
+  if urandom ~= nil then
+    local b = urandom:read(4)
+    urandom:close()
+    math.randomseed(((b:byte(1) * 256 + b:byte(2)) * 256 + b:byte(3)) * 256 + b:byte(4))
+  end
   template = args[1]
   local first = 2
   if template == 'mixed' then
