@@ -10,7 +10,7 @@
 // sessions; a verdict on each goal of issue 23.
 // --replica-set: /get and /new on a 3-member replica set against a single node instead
 // (replica-set.ts). See bench/README.md.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -532,9 +532,16 @@ async function main (): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'sessions-bench-'))
   const running: Running[] = []
   let console_: AdminConsole | undefined
+  let done = false
   const cleanup = async (): Promise<void> => {
     console_?.close()
     for (const proc of running.reverse()) await proc.stop()
+    // A failed run keeps its processes' logs (not their data).
+    if (!done) {
+      const logs = mkdtempSync(join(tmpdir(), 'sessions-bench-logs-'))
+      for (const name of readdirSync(tmp).filter((f) => f.endsWith('.log'))) copyFileSync(join(tmp, name), join(logs, name))
+      console.error(`the logs of this run: ${logs}`)
+    }
     rmSync(tmp, { recursive: true, force: true })
   }
   cleanupOnExit(cleanup)
@@ -784,6 +791,7 @@ async function main (): Promise<void> {
       sweep: sweepResult
     })
     console.log(`\nresults: ${file}`)
+    done = true
   } finally {
     await cleanup()
   }
