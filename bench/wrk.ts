@@ -16,7 +16,6 @@ const TICKS = 100
 
 /** wrk's version line (`wrk debian/4.1.0-3+b2 [epoll]`), or undefined where no wrk runs. */
 export function findWrk (): string | undefined {
-  if (process.env.BENCH_NO_WRK === '1') return undefined
   const run = spawnSync('wrk', ['--version'], { encoding: 'utf8' })
   if (run.error !== undefined) return undefined
   // wrk --version exits 1 and prints its usage after the version.
