@@ -5,7 +5,7 @@
 // session under a random uuid token for 180 days and adds the token to its user's set, both in one
 // pipelined write. Answers
 // as the service: {status:'success', data:{...session...}}. REDIS_PORT names the Redis.
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import { ipOf, tokenOf, userOf } from './dataset.js'
@@ -27,8 +27,9 @@ export interface Session {
   expires: number
 }
 
+/** A new session; its `id`, an id apart from the token, as the service answers one (a uuid: cheap). */
 export function newSession (token: string, userId: number, ip: string, now: number): Session {
-  return { token, user_id: userId, ip, extra: null, create: now, activity: now, id: randomBytes(16).toString('base64url'), expires: now + TTL_SECONDS }
+  return { token, user_id: userId, ip, extra: null, create: now, activity: now, id: randomUUID(), expires: now + TTL_SECONDS }
 }
 
 // GET, set the activity and the expiry, SET back with its TTL; nil for no session.
