@@ -199,9 +199,12 @@ export async function startRedis (dir: string): Promise<RunningRedis> {
   return { port, proc, stop }
 }
 
-/** Starts the Fastify + Redis script (redis-peer.ts) on the Redis at `redisPort`, logging to `dir/redis-peer.log`. */
-export async function startRedisPeer (dir: string, redisPort: number): Promise<Running> {
-  return await startNode('redis-peer', ['--import', 'tsx', join(ROOT, 'bench/redis-peer.ts')], { REDIS_PORT: String(redisPort) }, dir)
+/**
+ * Starts the Fastify + Redis script (redis-peer.ts) on the Redis at `redisPort`, logging to
+ * `dir/redis-peer.log`; `newBy`: how its /new stores a session (one Lua script, or ioredis's pipeline).
+ */
+export async function startRedisPeer (dir: string, redisPort: number, newBy: 'script' | 'pipeline' = 'script'): Promise<Running> {
+  return await startNode('redis-peer', ['--import', 'tsx', join(ROOT, 'bench/redis-peer.ts')], { REDIS_PORT: String(redisPort), REDIS_NEW: newBy }, dir)
 }
 
 /** The walker (walk.ts) while it walks: `stop()` ends it and resolves with what it listed meanwhile. */

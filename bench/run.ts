@@ -57,6 +57,7 @@ const { values: args } = parseArgs({
     'replica-set': { type: 'boolean', default: false },
     autocannon: { type: 'boolean', default: false },
     'cpu-sessions': { type: 'string' },
+    'redis-new': { type: 'string' },
     'synchro-quorum': { type: 'string' }
   }
 })
@@ -85,6 +86,13 @@ const WRK = args.autocannon ? undefined : findWrk()
 // The sessions of the CPU per request figures (issue 23's goals: 200,000): a phase of its own when
 // the run has more; the /get and /new rows at N otherwise.
 const CPU_SESSIONS = Number(args['cpu-sessions'] ?? 200_000)
+
+// How the Redis script's /new stores a session: one Lua script (SET and SADD), or ioredis's pipeline.
+const REDIS_NEW = ((): 'script' | 'pipeline' => {
+  const value = args['redis-new'] ?? 'script'
+  if (value !== 'script' && value !== 'pipeline') throw new Error(`--redis-new: script or pipeline, not ${value}`)
+  return value
+})()
 
 const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
 
@@ -212,7 +220,7 @@ async function startPeer (dir: string, population: Population): Promise<Peer> {
   try {
     step(`the Redis script: redis-server on port ${redis.port} (appendonly yes, appendfsync no, no snapshots), ${population.to - population.from} sessions`)
     await preloadRedis(redis.port, population)
-    const script = await startRedisPeer(dir, redis.port)
+    const script = await startRedisPeer(dir, redis.port, REDIS_NEW)
     return { redis, script }
   } catch (err) {
     await redis.stop()
@@ -670,7 +678,7 @@ async function main (): Promise<void> {
       `${settings.load.connections} connections; medians of ${settings.rounds} alternating rounds`)
     console.log(table(rows))
     if (peerPairs.length > 0) {
-      console.log(`\nthe service and a Fastify + Redis script (bench/redis-peer.ts, ioredis, redis-server with an append-only file not fsynced), ` +
+      console.log(`\nthe service and a Fastify + Redis script (bench/redis-peer.ts, ioredis, its /new by ${REDIS_NEW === 'script' ? 'one Lua script' : 'a pipeline'}, redis-server with an append-only file not fsynced), ` +
         'each against the reference of the same alternating rounds (reference, service, Redis script...):')
       console.log(peerTable(peerPairs))
     } else {
@@ -778,7 +786,7 @@ async function main (): Promise<void> {
       preloadSeconds,
       sessionsAfterWorkloads: sessionsAfter,
       rows,
-      redisScript: peerPairs.length > 0 ? peerPairs : peerSkipped,
+      redisScript: peerPairs.length > 0 ? { newBy: REDIS_NEW, pairs: peerPairs } : peerSkipped,
       cpuPerRequest: { sessions: cpuAt, get: cpuGet, new: cpuNew },
       goals: measurements,
       memory: mem,
