@@ -76,13 +76,21 @@ const ownSeconds = (): number => {
   return (user + system) / 1e6
 }
 
+/** A process's CPU seconds, all its threads (and none of its children's); undefined if it is gone. */
+function processSeconds (pid: number): number | undefined {
+  const threads = threadsOf(pid)
+  return threads === undefined ? undefined : [...threads.values()].reduce((n, s) => n + s, 0)
+}
+
 /**
  * Starts measuring now; stop(requests), after a stretch of load, gives the CPU per request of the
- * server whose process is `pid` (Node, and its Tarantool when it has one) and of this process,
- * which runs the load generator; undefined where /proc is not there.
+ * server whose process is `pid` (Node, and its Tarantool when it has one), of `extra` processes
+ * of the server that are not its children (part name -> pid: the Redis script's `redis`), and of
+ * this process, which runs the load generator; undefined where /proc is not there.
  */
-export function cpuMeter (pid: number | undefined): { stop: (requests: number) => CpuPerRequest | undefined } {
+export function cpuMeter (pid: number | undefined, extra: Record<string, number> = {}): { stop: (requests: number) => CpuPerRequest | undefined } {
   const before = pid === undefined ? undefined : partsOf(pid)
+  const extraBefore = Object.entries(extra).map(([part, p]) => ({ part, pid: p, seconds: processSeconds(p) ?? 0 }))
   const ownBefore = ownSeconds()
   return {
     stop (requests) {
@@ -91,6 +99,7 @@ export function cpuMeter (pid: number | undefined): { stop: (requests: number) =
       const after = partsOf(pid!) ?? new Map<string, number>()
       const out: CpuPerRequest = { 'load generator': (ownSeconds() - ownBefore) * 1e6 / requests }
       for (const [part, seconds] of after) out[part] = (seconds - (before.get(part) ?? 0)) * 1e6 / requests
+      for (const e of extraBefore) out[e.part] = ((processSeconds(e.pid) ?? e.seconds) - e.seconds) * 1e6 / requests
       return out
     }
   }

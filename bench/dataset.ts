@@ -25,6 +25,16 @@ export function randomUser (total: number): number {
   return USER_BASE + Math.floor(Math.random() * Math.floor(total / PER_USER))
 }
 
+/** The users randomUser picks from: `count` numbers from `first`. */
+export function userRange (total: number): { first: number, count: number } {
+  return { first: USER_BASE, count: Math.floor(total / PER_USER) }
+}
+
+/** The user of session `i` among `total`, as preload makes it. */
+export function userOf (i: number, total: number): number {
+  return USER_BASE + Math.floor(((i * USER_STRIDE) % total) / PER_USER)
+}
+
 /** The ip of session `i` among `total`: about PER_USER sessions per ip. */
 export function ipOf (i: number, total: number): string {
   const k = Math.floor(((i * IP_STRIDE) % total) / PER_USER)

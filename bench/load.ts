@@ -74,10 +74,13 @@ export function measure (instance: Instance, afterMs = 0, onMeasuring?: () => vo
   return measured
 }
 
-/** Runs one round to its end; `pid`: the server's process, to measure its CPU (and its children's). */
-export async function round (url: string, requests: Request[], opts: LoadOptions, pid?: number): Promise<RoundResult> {
+/**
+ * Runs one round to its end; `pid`: the server's process, to measure its CPU (and its children's,
+ * and that of `extraPids`, processes of the server that are not its children).
+ */
+export async function round (url: string, requests: Request[], opts: LoadOptions, pid?: number, extraPids: Record<string, number> = {}): Promise<RoundResult> {
   let meter: ReturnType<typeof cpuMeter> | undefined
-  const { instance, measured } = startRound(url, requests, opts, () => { meter = cpuMeter(pid) })
+  const { instance, measured } = startRound(url, requests, opts, () => { meter = cpuMeter(pid, extraPids) })
   const raw = await instance
   const cpu = meter?.stop(measured.responses)
   const result = summarize(raw, measured)

@@ -1,7 +1,7 @@
 // The processes a bench run starts (the service, the reference server), each on a free loopback
 // port, and their cleanup: every process started here is stopped on exit, on failure and on Ctrl-C.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { closeSync, openSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { CONSOLE_SOCKET_NAME } from '../src/admin-console.js'
@@ -157,6 +157,54 @@ export async function startReference (dir: string, bodies: Record<string, unknow
  */
 export async function startFloor (dir: string, bodies: Record<string, unknown>): Promise<Running> {
   return await startNode('floor', ['--import', 'tsx', join(ROOT, 'bench/floor.ts')], { REFERENCE_BODIES: bodiesFile(dir, bodies), FLOOR_DIR: join(dir, 'floor') }, dir)
+}
+
+/** Debian's redis-server, started by the bench: its port and process, and how to stop it. */
+export interface RunningRedis {
+  port: number
+  proc: ChildProcess
+  stop: () => Promise<void>
+}
+
+/** Whether a redis-server is in PATH (the Redis script's rows are skipped without one). */
+export function redisServerFound (): boolean {
+  return spawnSync('redis-server', ['--version']).error === undefined
+}
+
+/**
+ * Starts redis-server on a free loopback port, its files in `dir/redis` (an append-only file,
+ * written but not fsynced, no snapshots: as a session store is commonly run), logging to
+ * `dir/redis.log`.
+ */
+export async function startRedis (dir: string): Promise<RunningRedis> {
+  const port = await freePort()
+  const data = join(dir, 'redis')
+  mkdirSync(data, { recursive: true })
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', data, '--appendonly', 'yes', '--appendfsync', 'no',
+    '--save', '', '--logfile', join(dir, 'redis.log'), '--daemonize', 'no'], { stdio: 'ignore' })
+  started.add(proc)
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => { started.delete(proc); resolve() }))
+  const gone = (): boolean => proc.exitCode !== null || proc.signalCode !== null
+  if (!(await waitListening(port, gone, 30_000))) {
+    proc.kill('SIGKILL')
+    throw new Error(`redis-server did not start listening; see ${join(dir, 'redis.log')}`)
+  }
+  const stop = async (): Promise<void> => {
+    if (gone()) return
+    proc.kill('SIGTERM')
+    const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
+    await exited
+    clearTimeout(killer)
+  }
+  return { port, proc, stop }
+}
+
+/**
+ * Starts the Fastify + Redis script (redis-peer.ts) on the Redis at `redisPort`, logging to
+ * `dir/redis-peer.log`; `newBy`: how its /new stores a session (one Lua script, or ioredis's pipeline).
+ */
+export async function startRedisPeer (dir: string, redisPort: number, newBy: 'script' | 'pipeline' = 'script'): Promise<Running> {
+  return await startNode('redis-peer', ['--import', 'tsx', join(ROOT, 'bench/redis-peer.ts')], { REDIS_PORT: String(redisPort), REDIS_NEW: newBy }, dir)
 }
 
 /** The walker (walk.ts) while it walks: `stop()` ends it and resolves with what it listed meanwhile. */

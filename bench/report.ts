@@ -21,6 +21,8 @@ export interface Row {
   /** Medians over the rounds of the CPU per request of each part, where it was measured. */
   cpu?: { service: CpuPerRequest, reference: CpuPerRequest }
   rounds: { service: RoundResult[], reference: RoundResult[] }
+  /** The load generator of its rounds (wrk or autocannon), where the run names it. */
+  generator?: string
 }
 
 const medianOf = (rounds: RoundResult[], key: 'rps' | 'p50' | 'p99'): number => median(rounds.map((r) => r[key]))
@@ -60,8 +62,9 @@ const fixed = (n: number, digits = 0): string => n.toFixed(digits)
  */
 export function table (rows: Row[], names = { service: '', reference: 'ref ' }): string {
   const { service: s, reference: r } = names
-  const head = ['workload', `${s}req/s`, `${r}req/s`, 'ratio', `${s}p50`, `${r}p50`, 'ratio', `${s}p99`, `${r}p99`, 'ratio', `${s}non-2xx`]
-  const line = columns([24, 8, 10, 6, 6, 8, 6, 6, 8, 6, 8].map((width, i) => Math.max(width, head[i].length + 1)))
+  const gen = rows.some((r) => r.generator !== undefined)
+  const head = ['workload', `${s}req/s`, `${r}req/s`, 'ratio', `${s}p50`, `${r}p50`, 'ratio', `${s}p99`, `${r}p99`, 'ratio', `${s}non-2xx`, ...(gen ? ['gen'] : [])]
+  const line = columns([30, 8, 10, 6, 6, 8, 6, 6, 8, 6, 8, 11].map((width, i) => Math.max(width, (head[i] ?? '').length + 1)))
   return [
     line(head),
     ...rows.map((r) => line([
@@ -69,7 +72,33 @@ export function table (rows: Row[], names = { service: '', reference: 'ref ' }):
       fixed(r.service.rps), fixed(r.reference.rps), fixed(r.ratio.rps, 2),
       fixed(r.service.p50, 2), fixed(r.reference.p50, 2), fixed(r.ratio.p50, 2),
       fixed(r.service.p99, 2), fixed(r.reference.p99, 2), fixed(r.ratio.p99, 2),
-      String(r.service.non2xx)
+      String(r.service.non2xx),
+      ...(gen ? [r.generator ?? '-'] : [])
+    ]))
+  ].join('\n')
+}
+
+/** A workload measured on the service and on a peer in the same alternating rounds. */
+export interface PeerPair {
+  service: Row
+  peer: Row
+  /** service / peer, round by round, then the median. */
+  ratio: number
+}
+
+/**
+ * The service and a peer (the Redis script), each against the reference of the same rounds, side
+ * by side: req/s and its ratio to the reference, p99, and service / peer.
+ */
+export function peerTable (pairs: PeerPair[], peer = 'Redis script'): string {
+  const head = ['workload', 'service req/s', 'ratio', `${peer} req/s`, 'ratio', 'svc p99', 'peer p99', `service / ${peer}`]
+  const line = columns(head.map((h, i) => Math.max(i === 0 ? 30 : 8, h.length + 1)))
+  return [
+    line(head),
+    ...pairs.map(({ service, peer: p, ratio }) => line([
+      service.workload,
+      fixed(service.service.rps), fixed(service.ratio.rps, 2), fixed(p.service.rps), fixed(p.ratio.rps, 2),
+      fixed(service.service.p99, 2), fixed(p.service.p99, 2), fixed(ratio, 2)
     ]))
   ].join('\n')
 }
@@ -85,8 +114,8 @@ const TARANTOOL_PARTS = ['tarantool tx', 'tarantool iproto', 'tarantool wal']
 export function cpuTable (rows: Row[]): string | undefined {
   const measured = rows.filter((r) => r.cpu !== undefined)
   if (measured.length === 0) return undefined
-  const head = ['CPU µs/request', 'ref gen', 'ref node', 'ref all', 'gen', 'node', 'tnt tx', 'iproto', 'wal', 'all', 'ref all/all']
-  const line = columns([24, 8, 9, 8, 6, 6, 7, 7, 5, 6, 11])
+  const head = ['CPU µs/request', 'ref gen', 'ref node', 'ref all', 'gen', 'node', 'tnt tx', 'iproto', 'wal', 'redis', 'all', 'ref all/all']
+  const line = columns([30, 8, 9, 8, 6, 6, 7, 7, 5, 6, 6, 11])
   const one = (n: number | undefined): string => (n === undefined ? '-' : fixed(n, 1))
   return [
     line(head),
@@ -95,7 +124,7 @@ export function cpuTable (rows: Row[]): string | undefined {
       return line([
         r.workload,
         one(ref['load generator']), one(ref.node), one(totalOf(ref)),
-        one(s['load generator']), one(s.node), ...TARANTOOL_PARTS.map((part) => one(s[part])), one(totalOf(s)),
+        one(s['load generator']), one(s.node), ...TARANTOOL_PARTS.map((part) => one(s[part])), one(s.redis), one(totalOf(s)),
         fixed(totalOf(ref) / totalOf(s), 2)
       ])
     })

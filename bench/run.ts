@@ -1,24 +1,30 @@
 // npm run bench [-- --quick] [--sessions N] [--rounds R] [--duration S] [--warmup S] [--connections C]
 //   [--replica-set [--synchro-quorum Q]]
 // Runs the service as users run it (built, with its embedded Tarantool) and a bare Fastify
-// reference side by side, drives both with autocannon in alternating rounds, and reports medians
+// reference side by side, drives both with wrk (autocannon where wrk is not installed, or for
+// /rotate and the rows under other load) in alternating rounds, and reports medians
 // and ratios to the reference; for /get, also those of a floor (one no-op Tarantool call); then
 // the lists of a crowded user and address, /del_user of a user with 10,000 sessions, /get p99
-// while a user with 100,000 is signed out, and memory per session with TOKEN_STORAGE=hashed.
+// while a user with 100,000 is signed out, and memory per session with TOKEN_STORAGE=hashed; a
+// Fastify + Redis script beside the service for /get and /new; CPU per request at 200,000
+// sessions; a verdict on each goal of issue 23.
 // --replica-set: /get and /new on a 3-member replica set against a single node instead
 // (replica-set.ts). See bench/README.md.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
+import { cpuFigures, getsPerTarantool, rateRatio, verdicts, type Measurements } from './goals.js'
 import { count, countRotated, countUser, CROWD_IP, CROWD_USER, deleteUserInTarantool, memory, preload, preloadCrowd, preloadUser, removeCrowd, removeMade, removeRetiredKeys, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
-import { alternate, round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
-import { buildService, cleanupOnExit, startFloor, startReference, startService, startWalker, type Running, type ServiceSettings } from './processes.js'
+import { round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
+import { buildService, cleanupOnExit, redisServerFound, startFloor, startRedis, startRedisPeer, startReference, startService, startWalker, type Running, type RunningRedis, type ServiceSettings } from './processes.js'
+import { preloadRedis } from './redis-peer.js'
 import { runReplicaSet } from './replica-set.js'
-import { cpuTable, median, row, table, writeResults, type Row } from './report.js'
+import { cpuTable, median, peerTable, row, table, writeResults, type PeerPair, type Row } from './report.js'
 import { walk, type Walk } from './walk.js'
 import { USER_PAGE, WORKLOADS, type Population, type Workload } from './workloads.js'
+import { findWrk, ListFiles, wrkCanRun, wrkRequests, wrkRound } from './wrk.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const DAY = 86_400
@@ -49,6 +55,9 @@ const { values: args } = parseArgs({
     'log-level': { type: 'string' },
     'access-log': { type: 'string' },
     'replica-set': { type: 'boolean', default: false },
+    autocannon: { type: 'boolean', default: false },
+    'cpu-sessions': { type: 'string' },
+    'redis-new': { type: 'string' },
     'synchro-quorum': { type: 'string' }
   }
 })
@@ -70,6 +79,20 @@ const settings = {
   // The service's own defaults unless asked otherwise: as users run it.
   service: { logLevel: args['log-level'], accessLog: args['access-log'] } satisfies ServiceSettings
 }
+
+// wrk where it is installed (and not --autocannon), for the rows it can drive (wrk.ts).
+const WRK = args.autocannon ? undefined : findWrk()
+
+// The sessions of the CPU per request figures (issue 23's goals: 200,000): a phase of its own when
+// the run has more; the /get and /new rows at N otherwise.
+const CPU_SESSIONS = Number(args['cpu-sessions'] ?? 200_000)
+
+// How the Redis script's /new stores a session: one Lua script (SET and SADD), or ioredis's pipeline.
+const REDIS_NEW = ((): 'script' | 'pipeline' => {
+  const value = args['redis-new'] ?? 'script'
+  if (value !== 'script' && value !== 'pipeline') throw new Error(`--redis-new: script or pipeline, not ${value}`)
+  return value
+})()
 
 const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
 
@@ -122,18 +145,87 @@ interface Context {
   service: Running
   reference: Running
   console: AdminConsole
+  /** The lists wrk's requests pick from (wrk.ts). */
+  files: ListFiles
+}
+
+/** A server a row measures: its URL, its process, and processes of it that are not its children. */
+interface Side {
+  url: string
+  pid?: number
+  extraPids?: Record<string, number>
+}
+
+const sideOf = (r: Running, extraPids?: Record<string, number>): Side => ({ url: r.url, pid: r.proc.pid, extraPids })
+
+/** The load generator of a workload's rows: wrk where it is installed and can make its requests. */
+const generatorOf = (workload: Workload): 'wrk' | 'autocannon' =>
+  WRK !== undefined && wrkCanRun(workload.key) ? 'wrk' : 'autocannon'
+
+/**
+ * Alternating rounds of one workload: the reference, then each of `sides` (the service, or the
+ * floor; the service and the Redis script), again and again; a row for each side against the
+ * reference's rounds. Under wrk where it can make the workload's requests, else autocannon.
+ */
+async function measureSides (ctx: Context, label: string, workload: Workload, population: Population, sides: Side[]): Promise<Row[]> {
+  const generator = generatorOf(workload)
+  const seconds = generator === 'wrk' ? Math.max(1, Math.ceil(settings.load.durationSeconds)) : settings.load.durationSeconds
+  const warmup = generator === 'wrk' ? Math.ceil(settings.load.warmupSeconds) : settings.load.warmupSeconds
+  step(`${label}: ${settings.rounds} rounds of ${seconds} s each side (${generator}), each after ${warmup} s of warm-up`)
+  // One generator for all rounds: the mixed workload's deletes go on where the last round stopped.
+  // The reference gets the same requests.
+  const wrkReqs = generator === 'wrk' ? wrkRequests(workload.key, population, ctx.files) : undefined
+  const requests = workload.requests(population)
+  const one = async (side: Side): Promise<RoundResult> => wrkReqs !== undefined
+    ? await wrkRound(side.url, wrkReqs, settings.load, side.pid, side.extraPids)
+    : await round(side.url, requests, settings.load, side.pid, side.extraPids)
+  const reference: RoundResult[] = []
+  const out = sides.map(() => [] as RoundResult[])
+  for (let i = 0; i < settings.rounds; i++) {
+    reference.push(await one(sideOf(ctx.reference)))
+    for (const [k, side] of sides.entries()) out[k].push(await one(side))
+  }
+  return out.map((service) => ({ ...row(label, { reference, service }), generator }))
+}
+
+/** 2 s of a workload's load on a server, unmeasured, by the generator of its rows. */
+async function warmUp (ctx: Context, url: string, workload: Workload, population: Population): Promise<void> {
+  const opts = { ...settings.load, durationSeconds: 2, warmupSeconds: 0 }
+  const wrkReqs = generatorOf(workload) === 'wrk' ? wrkRequests(workload.key, population, ctx.files) : undefined
+  if (wrkReqs !== undefined) await wrkRound(url, wrkReqs, opts)
+  else await round(url, workload.requests(population), opts)
 }
 
 /** Alternating rounds of one workload against the reference and the service (or `target`). */
 async function measure (ctx: Context, label: string, workload: Workload, population: Population, target = ctx.service): Promise<Row> {
-  step(`${label}: ${settings.rounds} rounds of ${settings.load.durationSeconds} s each side, each after ${settings.load.warmupSeconds} s of warm-up`)
-  // One generator for all rounds: the mixed workload's deletes go on where the last round stopped.
-  // The reference gets the same requests.
-  const requests = workload.requests(population)
-  const rounds = await alternate(settings.rounds,
-    async () => await round(ctx.reference.url, requests, settings.load, ctx.reference.proc.pid),
-    async () => await round(target.url, requests, settings.load, target.proc.pid))
-  return row(label, rounds)
+  return (await measureSides(ctx, label, workload, population, [sideOf(target)]))[0]
+}
+
+/** The Fastify + Redis script and its redis-server, while they run. */
+interface Peer {
+  redis: RunningRedis
+  script: Running
+}
+
+/** The service and the peer in the same alternating rounds, each against the reference. */
+async function measureWithPeer (ctx: Context, label: string, workload: Workload, population: Population, peer: Peer): Promise<PeerPair> {
+  const [service, peerRow] = await measureSides(ctx, label, workload, population,
+    [sideOf(ctx.service), sideOf(peer.script, { redis: peer.redis.proc.pid! })])
+  return { service, peer: { ...peerRow, workload: `${label} Redis script` }, ratio: rateRatio(service, peerRow) }
+}
+
+/** Starts redis-server and the script, with the bench's sessions `population` in the Redis. */
+async function startPeer (dir: string, population: Population): Promise<Peer> {
+  const redis = await startRedis(dir)
+  try {
+    step(`the Redis script: redis-server on port ${redis.port} (appendonly yes, appendfsync no, no snapshots), ${population.to - population.from} sessions`)
+    await preloadRedis(redis.port, population)
+    const script = await startRedisPeer(dir, redis.port, REDIS_NEW)
+    return { redis, script }
+  } catch (err) {
+    await redis.stop()
+    throw err
+  }
 }
 
 /**
@@ -144,7 +236,7 @@ async function measureFloor (ctx: Context, dir: string, bodies: Record<string, u
   step('starting the floor: bare Fastify, one call of a no-op Tarantool procedure per /get')
   const floor = await startFloor(dir, bodies)
   try {
-    await round(floor.url, WORKLOADS.get.requests(population), { ...settings.load, durationSeconds: 2 })
+    await warmUp(ctx, floor.url, WORKLOADS.get, population)
     return await measure(ctx, 'floor /get (no-op call)', WORKLOADS.get, population, floor)
   } finally {
     await floor.stop()
@@ -450,9 +542,16 @@ async function main (): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'sessions-bench-'))
   const running: Running[] = []
   let console_: AdminConsole | undefined
+  let done = false
   const cleanup = async (): Promise<void> => {
     console_?.close()
     for (const proc of running.reverse()) await proc.stop()
+    // A failed run keeps its processes' logs (not their data).
+    if (!done) {
+      const logs = mkdtempSync(join(tmpdir(), 'sessions-bench-logs-'))
+      for (const name of readdirSync(tmp).filter((f) => f.endsWith('.log'))) copyFileSync(join(tmp, name), join(logs, name))
+      console.error(`the logs of this run: ${logs}`)
+    }
     rmSync(tmp, { recursive: true, force: true })
   }
   cleanupOnExit(cleanup)
@@ -471,32 +570,70 @@ async function main (): Promise<void> {
     const bodies = await referenceBodies(service, tokenOf(0))
     const reference = await startReference(tmp, bodies)
     running.push(reference)
-    const ctx: Context = { service, reference, console: admin }
+    const ctx: Context = { service, reference, console: admin, files: new ListFiles(join(tmp, 'lists')) }
+    console.log(`load generator: ${WRK === undefined ? `autocannon for every row (${args.autocannon ? '--autocannon' : 'no wrk in PATH'})` : `${WRK}, 1 thread`} ` +
+      `and ${settings.load.connections} connections; autocannon for ${WRK === undefined ? 'all' : '/rotate and the rounds under other load (sweep, walks, sign-outs)'}`)
 
-    step('warming up both')
-    const warm = { ...settings.load, durationSeconds: 2 }
-    const warmRequests = WORKLOADS.get.requests({ from: 0, to: SMALL, total })
-    await round(reference.url, warmRequests, warm)
-    await round(service.url, warmRequests, warm)
+    step(`warming up both (${generatorOf(WORKLOADS.get)})`)
+    for (const side of [reference, service]) await warmUp(ctx, side.url, WORKLOADS.get, { from: 0, to: SMALL, total })
 
     const rows: Row[] = []
     const small = await measure(ctx, `/get @${SMALL}`, WORKLOADS.get, { from: 0, to: SMALL, total })
     const floor = await measureFloor(ctx, tmp, bodies, { from: 0, to: SMALL, total })
+    // CPU per request at CPU_SESSIONS: rows of their own when the run has more sessions (the
+    // sessions their /new made removed after them); the /get and /new rows at N otherwise.
+    let cpuRows: { get: Row, new: Row } | undefined
+    let preloadSeconds = 0
+    if (total > CPU_SESSIONS) {
+      step(`preloading up to ${CPU_SESSIONS} sessions, for CPU per request`)
+      const started = Date.now()
+      await preload(admin, { from: SMALL, to: CPU_SESSIONS, total, ageSeconds: DAY })
+      preloadSeconds += (Date.now() - started) / 1000
+      const at: Population = { from: 0, to: CPU_SESSIONS, total }
+      cpuRows = {
+        get: await measure(ctx, `/get @${CPU_SESSIONS}`, WORKLOADS.get, at),
+        new: await measure(ctx, `/new @${CPU_SESSIONS}`, WORKLOADS.new, at)
+      }
+      step(`removed the ${await removeMade(admin)} sessions /new @${CPU_SESSIONS} made`)
+    }
     step(`preloading up to ${total} sessions`)
     const preloadStarted = Date.now()
-    await preload(admin, { from: SMALL, to: total, total, ageSeconds: DAY })
-    const preloadSeconds = (Date.now() - preloadStarted) / 1000
+    await preload(admin, { from: Math.min(total, cpuRows === undefined ? SMALL : CPU_SESSIONS), to: total, total, ageSeconds: DAY })
+    preloadSeconds += (Date.now() - preloadStarted) / 1000
     const mem: MemoryStats = await memory(admin)
     const all: Population = { from: 0, to: total, total }
-    const large = await measure(ctx, `/get @${total}`, WORKLOADS.get, all)
-    rows.push(small, floor, large)
-    // The lists before /new: the sessions it makes join the users and ips the lists read (after
-    // a full /new phase, about 7 sessions a user instead of the reference's 5).
-    for (const key of ['user', 'ip', 'new', 'mixed'] as const) {
-      rows.push(await measure(ctx, `${WORKLOADS[key].name} @${total}`, WORKLOADS[key], all))
+    // The Fastify + Redis script beside the service, for /get and /new at N.
+    let peer: Peer | undefined
+    let peerSkipped: string | undefined
+    if (!redisServerFound()) peerSkipped = 'no redis-server in PATH (Debian: apt-get install redis-server): the Redis script\'s rows are skipped'
+    else peer = await startPeer(tmp, all)
+    if (peerSkipped !== undefined) step(peerSkipped)
+    const peerPairs: PeerPair[] = []
+    const withPeer = async (label: string, workload: Workload): Promise<Row> => {
+      if (peer === undefined) return await measure(ctx, label, workload, all)
+      const pair = await measureWithPeer(ctx, label, workload, all, peer)
+      peerPairs.push(pair)
+      return pair.service
     }
+    let large: Row
+    let newRow: Row
+    try {
+      large = await withPeer(`/get @${total}`, WORKLOADS.get)
+      rows.push(small, floor, ...(cpuRows === undefined ? [] : [cpuRows.get, cpuRows.new]), large)
+      // The lists before /new: the sessions it makes join the users and ips the lists read (after
+      // a full /new phase, about 7 sessions a user instead of the reference's 5).
+      for (const key of ['user', 'ip'] as const) rows.push(await measure(ctx, `${WORKLOADS[key].name} @${total}`, WORKLOADS[key], all))
+      newRow = await withPeer(`/new @${total}`, WORKLOADS.new)
+      rows.push(newRow)
+    } finally {
+      await peer?.script.stop()
+      await peer?.redis.stop()
+    }
+    rows.push(await measure(ctx, `${WORKLOADS.mixed.name} @${total}`, WORKLOADS.mixed, all))
     // Rotation chains, each on a session of the second half (the mixed rows deleted from the top
     // down: a few thousand), none of which a later row names by its first token.
+    const userRow = rows.find((r) => r.workload === `/user @${total}`)
+    const ipRow = rows.find((r) => r.workload === `/ip @${total}`)
     const rotate = await measure(ctx, `${WORKLOADS.rotate.name} @${total}`, WORKLOADS.rotate, { from: Math.floor(total / 2), to: total, total })
     rows.push(rotate)
     // One rotated session a chain (about `connections` a service round, if each chain went on);
@@ -518,9 +655,7 @@ async function main (): Promise<void> {
     const crowdReference = await startReference(tmp, { ...bodies, ...(await crowdBodies(service)) })
     running.push(crowdReference)
     ctx.reference = crowdReference
-    const pageRequests = WORKLOADS.userPage.requests(all)
-    await round(crowdReference.url, pageRequests, warm)
-    await round(service.url, pageRequests, warm)
+    for (const url of [crowdReference.url, service.url]) await warmUp(ctx, url, WORKLOADS.userPage, all)
     const page = await measure(ctx, `${WORKLOADS.userPage.name} @${CROWD_USER_SESSIONS}`, WORKLOADS.userPage, all)
     rows.push(page)
     const walkResult = await walks(ctx)
@@ -539,8 +674,17 @@ async function main (): Promise<void> {
       // The same, each against the reference of its own rounds: less noise from the machine.
       ratio: large.ratio.rps / small.ratio.rps
     }
-    console.log('\n' + table(rows))
-    const cpu = cpuTable(rows)
+    console.log(`\nload generator: ${WRK === undefined ? 'autocannon' : `${WRK} (1 thread) for the rows marked wrk, autocannon for the others`}; ` +
+      `${settings.load.connections} connections; medians of ${settings.rounds} alternating rounds`)
+    console.log(table(rows))
+    if (peerPairs.length > 0) {
+      console.log(`\nthe service and a Fastify + Redis script (bench/redis-peer.ts, ioredis, its /new by ${REDIS_NEW === 'script' ? 'one Lua script' : 'a pipeline'}, redis-server with an append-only file not fsynced), ` +
+        'each against the reference of the same alternating rounds (reference, service, Redis script...):')
+      console.log(peerTable(peerPairs))
+    } else {
+      console.log(`\n${peerSkipped ?? 'the Redis script was not run'}`)
+    }
+    const cpu = cpuTable([...rows, ...peerPairs.map((p) => p.peer)])
     if (cpu !== undefined) console.log('\n' + cpu)
     console.log(`\nmemory at ${mem.sessions} sessions, TOKEN_STORAGE=plain: ${memoryLine(mem)}`)
     console.log(`memory at ${hashedMem.sessions} sessions, TOKEN_STORAGE=hashed: ${memoryLine(hashedMem)} ` +
@@ -589,13 +733,62 @@ async function main (): Promise<void> {
       `${rotated + retired} rotations on the service (warm-ups included) in ${rotated} chains, ${((rotated + retired) / rotated).toFixed(0)} a chain ` +
       `(${settings.rounds} rounds of ${settings.load.connections} connections)` +
       (rotated > 2 * settings.rounds * settings.load.connections ? ' (WARNING: more than two chains a connection and round: the chains broke off)' : ''))
+    // CPU per request and the verdicts on issue 23's goals.
+    const cpuAt = cpuRows === undefined ? total : CPU_SESSIONS
+    const cpuGet = cpuFigures(cpuRows?.get ?? large)
+    const cpuNew = cpuFigures(cpuRows?.new ?? newRow)
+    // The goals' figures are at 200,000 sessions.
+    const cpuNote = `at ${cpuAt} sessions${cpuAt === 200_000 ? '' : ', not 200,000'}`
+    if (cpuGet !== undefined && cpuNew !== undefined) {
+      console.log(`\nCPU per request ${cpuNote} (${(cpuRows?.get ?? large).generator ?? 'autocannon'}), as ratios to the reference's Node per request ` +
+        `(${cpuGet.referenceNodeUs.toFixed(1)} µs in the /get rounds, ${cpuNew.referenceNodeUs.toFixed(1)} in the /new ones): ` +
+        `Node ${cpuGet.nodeUs.toFixed(1)} µs per /get (${cpuGet.node.toFixed(2)}x), ${cpuNew.nodeUs.toFixed(1)} per /new (${cpuNew.node.toFixed(2)}x); ` +
+        `Tarantool, all threads, ${cpuGet.tarantoolUs.toFixed(1)} µs per /get (${cpuGet.tarantool.toFixed(2)}x), ${cpuNew.tarantoolUs.toFixed(1)} per /new (${cpuNew.tarantool.toFixed(2)}x); ` +
+        `its tx thread ${cpuGet.txUs.toFixed(1)} µs per /get: ${Math.round(getsPerTarantool(cpuGet.txUs)).toLocaleString('en-US')} /get per second one Tarantool can serve`)
+    }
+    const noCpu = { why: 'no CPU figures (no /proc)' }
+    const peerOf = (label: string): { value: number, note: string } | { why: string } => {
+      const pair = peerPairs.find((p) => p.service.workload === label)
+      return pair === undefined ? { why: peerSkipped ?? 'not run' } : { value: pair.ratio, note: `${label}, ${pair.service.generator ?? ''}` }
+    }
+    const ratioOf = (r: Row | undefined, key: 'rps' | 'p99' = 'rps'): { value: number, note: string } | { why: string } =>
+      r === undefined ? { why: 'no such row' } : { value: r.ratio[key], note: `${r.workload}, ${r.generator ?? 'autocannon'}` }
+    const measurements: Measurements = {
+      floor: ratioOf(floor),
+      get: ratioOf(small),
+      new: ratioOf(newRow),
+      getMillion: total >= 1_000_000 ? ratioOf(large) : { why: `this run has ${total} sessions; the full run (npm run bench) has 1,000,000` },
+      rotate: ratioOf(rotate),
+      user: ratioOf(userRow),
+      ip: ratioOf(ipRow),
+      p99Get: ratioOf(small, 'p99'),
+      redisGet: peerOf(`/get @${total}`),
+      redisNew: peerOf(`/new @${total}`),
+      nodeGet: cpuGet === undefined ? noCpu : { value: cpuGet.node, note: cpuNote },
+      nodeNew: cpuNew === undefined ? noCpu : { value: cpuNew.node, note: cpuNote },
+      tarantoolGet: cpuGet === undefined ? noCpu : { value: cpuGet.tarantool, note: cpuNote },
+      tarantoolNew: cpuNew === undefined ? noCpu : { value: cpuNew.tarantool, note: cpuNote },
+      getsPerTarantool: cpuGet === undefined ? noCpu : { value: getsPerTarantool(cpuGet.txUs), note: `${cpuGet.txUs.toFixed(1)} µs of tx per /get, ${cpuNote}` },
+      // At fewer sessions, the fixed overheads (the arena's first slabs) weigh on each.
+      memory: mem.sessions >= 1_000_000
+        ? { value: mem.arenaUsedPerSession, note: `arena_used at ${mem.sessions} sessions` }
+        : { why: `read at 1,000,000 sessions (the full run); at ${mem.sessions}, ${mem.arenaUsedPerSession.toFixed(1)} B/session, fixed overheads included` },
+      sweepP99: { value: sweepResult.p99Ratio, note: `sweep of ${sweepResult.expired}, autocannon` },
+      walkP99: { value: duringWalk.p99.ratio, note: 'autocannon' }
+    }
+    console.log(`\nissue 23's goals (${settings.quick ? 'a --quick run: smaller and shorter than the full run' : `${total} sessions`}):`)
+    for (const line of verdicts(measurements)) console.log(`  ${line}`)
     const file = writeResults(join(ROOT, 'bench/results'), {
       date: new Date().toISOString(),
       settings,
+      loadGenerator: WRK ?? 'autocannon',
       machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
       preloadSeconds,
       sessionsAfterWorkloads: sessionsAfter,
       rows,
+      redisScript: peerPairs.length > 0 ? { newBy: REDIS_NEW, pairs: peerPairs } : peerSkipped,
+      cpuPerRequest: { sessions: cpuAt, get: cpuGet, new: cpuNew },
+      goals: measurements,
       memory: mem,
       memoryHashed: hashedMem,
       crowd: { userSessions: CROWD_USER_SESSIONS, ipSessions: CROWD_IP_SESSIONS, seconds: crowdSeconds, removed: crowdRemoved, madeRemovedBefore: removedMade },
@@ -609,6 +802,7 @@ async function main (): Promise<void> {
       sweep: sweepResult
     })
     console.log(`\nresults: ${file}`)
+    done = true
   } finally {
     await cleanup()
   }

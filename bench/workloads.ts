@@ -13,6 +13,8 @@ export interface Population {
 }
 
 export interface Workload {
+  /** Its key in WORKLOADS (wrk.ts makes the same requests by it). */
+  key: string
   name: string
   /** A fresh request generator for one round. */
   requests: (population: Population) => Request[]
@@ -73,11 +75,12 @@ export const USER_PAGE = 100
  * names by their first token; userPage after the others, on the crowded user: see dataset.ts).
  */
 export const WORKLOADS: Record<string, Workload> = {
-  get: { name: '/get', requests: generate((p) => `/get?token=${tokenOf(randomIn(p))}`) },
-  user: { name: '/user', requests: generate((p) => `/user?id=${randomUser(p.total)}`) },
-  ip: { name: '/ip', requests: generate((p) => `/ip?ip=${ipOf(randomIn(p), p.total)}`) },
-  new: { name: '/new', requests: generate(newPath) },
+  get: { key: 'get', name: '/get', requests: generate((p) => `/get?token=${tokenOf(randomIn(p))}`) },
+  user: { key: 'user', name: '/user', requests: generate((p) => `/user?id=${randomUser(p.total)}`) },
+  ip: { key: 'ip', name: '/ip', requests: generate((p) => `/ip?ip=${ipOf(randomIn(p), p.total)}`) },
+  new: { key: 'new', name: '/new', requests: generate(newPath) },
   mixed: {
+    key: 'mixed',
     name: 'mixed 90/8/2',
     requests: (p) => {
       // Deletes take sessions from the top down, and gets only those below: a get meets a deleted
@@ -94,6 +97,6 @@ export const WORKLOADS: Record<string, Workload> = {
       }]
     }
   },
-  userPage: { name: `/user page of ${USER_PAGE}`, requests: generate(() => `/user?id=${CROWD_USER}&limit=${USER_PAGE}`) },
-  rotate: { name: '/rotate', requests: rotations }
+  userPage: { key: 'userPage', name: `/user page of ${USER_PAGE}`, requests: generate(() => `/user?id=${CROWD_USER}&limit=${USER_PAGE}`) },
+  rotate: { key: 'rotate', name: '/rotate', requests: rotations }
 }

@@ -1,17 +1,21 @@
 // The bench's arithmetic and its CPU meter (the bench itself runs apart: npm run bench).
 import { spawn } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
-import { existsSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
 import type { Instance } from 'autocannon'
 import { describe, expect, it, vi } from 'vitest'
 import { cpuMeter, mainThreadOf, totalOf } from '../bench/cpu.js'
+import { ipOf, randomUser, tokenOf, userRange } from '../bench/dataset.js'
+import { cpuFigures, getsPerTarantool, GOALS, meets, rateRatio, verdicts } from '../bench/goals.js'
 import { measure, round as runRound, startRound, summarize, type RoundResult } from '../bench/load.js'
 import { timeByCategory, type ProfileNode } from '../bench/profile-categories.js'
-import { cpuTable, median, row } from '../bench/report.js'
+import { cpuTable, median, row, type Row } from '../bench/report.js'
+import { ListFiles, parseWrkOutput, wrkCanRun, wrkRequests, wrkResult } from '../bench/wrk.js'
 
 const round = (rps: number, p99: number, cpu?: Record<string, number>): RoundResult =>
   ({ rps, p50: 1, p99, non2xx: 0, errors: 0, ...(cpu === undefined ? {} : { cpu }) })
@@ -47,8 +51,8 @@ describe('bench report', () => {
     expect(totalOf(r.cpu!.service)).toBe(135)
     const lines = cpuTable([r])!.split('\n')
     expect(lines).toHaveLength(2)
-    // reference 50 + 45 = 95; service 50 + 60 + 25 = 135; 95 / 135 = 0.70. Threads not measured: '-'.
-    expect(lines[1].trim().split(/\s+/)).toEqual(['/get', '50.0', '45.0', '95.0', '50.0', '60.0', '25.0', '-', '-', '135.0', '0.70'])
+    // reference 50 + 45 = 95; service 50 + 60 + 25 = 135; 95 / 135 = 0.70. Threads (and a Redis) not measured: '-'.
+    expect(lines[1].trim().split(/\s+/)).toEqual(['/get', '50.0', '45.0', '95.0', '50.0', '60.0', '25.0', '-', '-', '-', '135.0', '0.70'])
   })
 })
 
@@ -281,5 +285,103 @@ describe('bench latencies', () => {
       server.closeAllConnections()
       server.close()
     }
+  })
+})
+
+describe('bench under wrk', () => {
+  const output = [
+    'Running 2s test @ http://127.0.0.1:8080',
+    '  1 threads and 50 connections',
+    '  1234 requests in 2.00s, 1.00MB read',
+    'wrk-json {"requests":40000,"duration_us":2000000,"p50_us":1234.0,"p99_us":5678.5,' +
+      '"errors":{"connect":0,"read":1,"write":0,"status":3,"timeout":2},"cpu_ticks":40,"next":-1}',
+    'Requests/sec:  20000.00'
+  ].join('\n')
+
+  it('reads wrk.lua\'s line among wrk\'s output', () => {
+    const out = parseWrkOutput(output)
+    expect(out).toEqual({
+      requests: 40000,
+      durationUs: 2_000_000,
+      p50Us: 1234,
+      p99Us: 5678.5,
+      errors: { connect: 0, read: 1, write: 0, status: 3, timeout: 2 },
+      cpuTicks: 40,
+      next: -1
+    })
+    expect(() => parseWrkOutput('Running 2s test @ http://127.0.0.1:8080\n')).toThrow(/no wrk-json line/)
+  })
+
+  it('turns it into a round: the rate over wrk\'s own duration, latencies in ms, status errors as non-2xx', () => {
+    expect(wrkResult(parseWrkOutput(output))).toEqual({ rps: 20_000, p50: 1.234, p99: 5.6785, non2xx: 3, errors: 3 })
+  })
+
+  it('picks from lists of the very values the autocannon generators pick from', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-wrk-'))
+    try {
+      const files = new ListFiles(dir)
+      const p = { from: 10, to: 13, total: 100 }
+      const lines = (file: string): string[] => readFileSync(file, 'utf8').trim().split('\n')
+      const get = wrkRequests('get', p, files)!.args()
+      expect(get[0]).toBe('/get?token=%s')
+      expect(lines(get[1])).toEqual([tokenOf(10), tokenOf(11), tokenOf(12)])
+      const made = wrkRequests('new', p, files)!.args()
+      expect(made[0]).toBe('/new?user_id=%s&ip=%s')
+      const users = lines(made[1]).map(Number)
+      expect(users).toHaveLength(userRange(100).count)
+      for (let i = 0; i < 50; i++) expect(users).toContain(randomUser(100))
+      expect(lines(made[2])).toEqual([ipOf(10, 100), ipOf(11, 100), ipOf(12, 100)])
+      expect(wrkRequests('rotate', p, files)).toBeUndefined()
+      expect(wrkCanRun('rotate')).toBe(false)
+      // mixed: one `next` for all rounds, moved on by what each round reports.
+      const mixed = wrkRequests('mixed', p, files)!
+      expect(mixed.args().slice(0, 2)).toEqual(['mixed', '3'])
+      mixed.onDone!({ ...parseWrkOutput(output), next: 1 })
+      expect(mixed.args()[1]).toBe('1')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('bench goals', () => {
+  const cpuRow = (ref: Record<string, number>, svc: Record<string, number>): Row =>
+    row('/get', { reference: [round(100, 4, ref)], service: [round(50, 4, svc)] })
+
+  it('gives CPU per request as ratios to the reference\'s Node, and what one Tarantool can serve', () => {
+    const fig = cpuFigures(cpuRow({ node: 20, 'load generator': 5 }, { node: 30, 'tarantool tx': 8, 'tarantool iproto': 1, 'tarantool wal': 1, 'load generator': 5 }))!
+    expect(fig).toEqual({ referenceNodeUs: 20, nodeUs: 30, tarantoolUs: 10, txUs: 8, node: 1.5, tarantool: 0.5 })
+    expect(getsPerTarantool(fig.txUs)).toBe(125_000)
+    expect(cpuFigures(row('/get', { reference: [round(1, 1)], service: [round(1, 1)] }))).toBeUndefined()
+    expect(cpuFigures(undefined)).toBeUndefined()
+  })
+
+  it('takes service / peer round by round', () => {
+    const service = row('/get', { reference: [round(100, 1), round(100, 1), round(100, 1)], service: [round(60, 1), round(50, 1), round(40, 1)] })
+    const peer = row('/get', { reference: [round(100, 1), round(100, 1), round(100, 1)], service: [round(40, 1), round(50, 1), round(20, 1)] })
+    // 1.5, 1, 2
+    expect(rateRatio(service, peer)).toBe(1.5)
+  })
+
+  it('says met, not met or not measured for each goal, with the measured value', () => {
+    const lines = verdicts({
+      floor: { value: 0.8, note: 'floor /get @10000, wrk' },
+      get: { value: 0.44 },
+      p99Get: { value: 1.5 },
+      getsPerTarantool: { value: 40_000 },
+      memory: { value: 149.4 },
+      getMillion: { why: 'this run has 50000 sessions' }
+    })
+    expect(lines).toHaveLength(GOALS.length)
+    const of = (key: string): string => lines[GOALS.findIndex((g) => g.key === key)]
+    expect(of('floor')).toMatch(/^met +floor .* >= 0\.75x: 0\.80x \(floor \/get @10000, wrk\)$/)
+    expect(of('get')).toMatch(/^not met +\/get vs reference >= 0\.65x: 0\.44x$/)
+    // At the bound is met.
+    expect(of('p99Get')).toMatch(/^met .*<= 1\.50x: 1\.50x$/)
+    expect(of('getsPerTarantool')).toMatch(/^not met .*>= 150,000\/s: 40,000\/s$/)
+    expect(of('memory')).toMatch(/^met .*<= 150\.0 B\/session: 149\.4 B\/session$/)
+    expect(of('getMillion')).toMatch(/^not measured .*: this run has 50000 sessions$/)
+    expect(of('sweepP99')).toMatch(/^not measured .*<= 2\.00x$/)
+    expect(meets({ at: 'most', target: 2 }, 2.01)).toBe(false)
   })
 })
