@@ -183,7 +183,10 @@ export class ReplicaSetClient extends EventEmitter implements Tarantool {
 
   #client (target: { host: string, port: number }): TarantoolClient {
     const { user, password, timeoutMs, maxInFlight } = this.#opts
-    return new TarantoolClient({ user, password, ...target, timeoutMs, maxInFlight })
+    // A member still loading tells the set is starting: another that refuses the service user
+    // meanwhile has bootstrapped, and not received the user yet.
+    const starting = (): boolean => this.#members.some((m) => m.client.loading)
+    return new TarantoolClient({ user, password, ...target, timeoutMs, maxInFlight, starting })
   }
 
   #watch (member: Member, target: { host: string, port: number }): void {

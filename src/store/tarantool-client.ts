@@ -80,6 +80,13 @@ export interface TarantoolClientOptions extends TarantoolTarget {
   timeoutMs: number
   /** The most calls waiting on Tarantool at once; more fail at once, unsent (default: no limit). */
   maxInFlight?: number
+  /** How long after a login refused with ER_LOADING any refused login means "not ready yet" (default 10 s). */
+  startingGraceMs?: number
+  /**
+   * Whether Tarantool is starting as far as others can tell (the other members of its replica set:
+   * one said ER_LOADING within the grace): a refused login then means "not ready yet" too.
+   */
+  starting?: () => boolean
 }
 
 interface Pending {
@@ -98,6 +105,9 @@ interface Pending {
 const HANDSHAKE_MIN_MS = 1000
 const RETRY_STEP_MS = 50
 const RETRY_MAX_MS = 500
+// A member that has just bootstrapped may not have the service user yet: it comes with the set's
+// first migrations, by replication (with elections, once the first leader is elected).
+const STARTING_GRACE_MS = 10_000
 
 /**
  * Our interface to Tarantool, over tarantool-driver. The driver keeps the socket, the greeting and
@@ -139,16 +149,20 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
   // Chunks received on the current connection: a call that times out with this unchanged since
   // it was sent means the connection answers nothing at all.
   #received = 0
-  // The error code of the last answer the driver read (the login's), and whether a 'loading' was
-  // emitted since the last connection.
+  // The error code of the last answer the driver read (the login's), and when a login was last
+  // refused with ER_LOADING since the last connection (ms, performance.now()).
   #loginCode: number | undefined
-  #loading = false
+  #loadingAt: number | undefined
+  readonly #startingGraceMs: number
+  readonly #starting: () => boolean
 
   constructor (opts: TarantoolClientOptions) {
     super()
     this.#timeoutMs = opts.timeoutMs
     this.#maxInFlight = opts.maxInFlight ?? Infinity
     this.#user = opts.user
+    this.#startingGraceMs = opts.startingGraceMs ?? STARTING_GRACE_MS
+    this.#starting = opts.starting ?? (() => false)
     this.#driver = new TarantoolConnection({
       // A unix socket (the embedded Tarantool's), or a host and port.
       ...(opts.path !== undefined ? { path: opts.path } : { host: opts.host, port: opts.port }),
@@ -176,6 +190,11 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
   /** The connection's state right now. */
   get state (): ConnectionState {
     return this.#state
+  }
+
+  /** Whether a login was refused with ER_LOADING within the grace, since the last connection. */
+  get loading (): boolean {
+    return this.#loadingAt !== undefined && performance.now() - this.#loadingAt < this.#startingGraceMs
   }
 
   /** The last connection error, if any: for logs and readiness. */
@@ -334,7 +353,7 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
     if (this.#state === 'closed') return
     this.#state = 'connected'
     this.#attempts = 0
-    this.#loading = false
+    this.#loadingAt = undefined
     this.#lastError = undefined
     const socket = this.#driver.socket
     if (socket !== undefined) {
@@ -375,10 +394,15 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
       // Still loading its data, or waiting for its replica set to bootstrap: not ready yet, not a
       // refusal of the credentials. The driver closes the connection, and #onClose tries again.
       this.#lastError = new StorageUnavailableError(`Tarantool is still loading: ${err.message}`, 'no', ER.LOADING)
-      if (!this.#loading && this.#state !== 'closed') {
-        this.#loading = true
-        this.emit('loading', this.#lastError)
-      }
+      const first = this.#loadingAt === undefined
+      this.#loadingAt = performance.now()
+      if (first && this.#state !== 'closed') this.emit('loading', this.#lastError)
+      return
+    }
+    if (refused && (this.loading || this.#starting())) {
+      // Loading a moment ago: its users may not be there yet (STARTING_GRACE_MS). Tried again
+      // likewise; past the grace, the same refusal stops the client.
+      this.#lastError = new StorageUnavailableError(`Tarantool is still starting: ${err.message}`, 'no', this.#loginCode)
       return
     }
     if (refused && this.#state !== 'closed' && this.#state !== 'auth_failed') {

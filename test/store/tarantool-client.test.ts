@@ -275,6 +275,53 @@ describe('TarantoolClient, logins refused', () => {
     await expect(client.call('sessions.stats', [])).rejects.toBeInstanceOf(StorageUnavailableError)
   })
 
+  it('takes a refusal of the credentials soon after ER_LOADING as not ready yet: the user comes with the bootstrap', async () => {
+    const tarantool = await fakeTarantool([ER.LOADING, ER.LOADING, 47, 47, 0])
+    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
+    cleanup.push(() => client.close())
+    const loading: Error[] = []
+    const refused: Error[] = []
+    client.on('loading', (err: Error) => loading.push(err))
+    client.on('auth_failed', (err: Error) => refused.push(err))
+    await client.waitConnected(5000)
+    expect(tarantool.logins()).toBe(5)
+    expect(loading).toHaveLength(1)
+    expect(refused).toEqual([])
+  })
+
+  it('takes a refusal of the credentials as not ready yet while its replica set says it is starting', async () => {
+    const tarantool = await fakeTarantool([47, 47, 0])
+    let starting = true
+    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS, starting: () => starting })
+    cleanup.push(() => client.close())
+    const refused: Error[] = []
+    client.on('auth_failed', (err: Error) => refused.push(err))
+    await client.waitConnected(5000)
+    expect(refused).toEqual([])
+
+    // Once the set is not starting, a refusal is one.
+    const later = await fakeTarantool([47])
+    starting = false
+    const other = new TarantoolClient({ host: '127.0.0.1', port: later.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS, starting: () => starting })
+    cleanup.push(() => other.close())
+    await expect(other.waitConnected(5000)).rejects.toBeInstanceOf(StorageAuthError)
+  })
+
+  it('stops at a refusal of the credentials that goes on past the grace after ER_LOADING', async () => {
+    const tarantool = await fakeTarantool([ER.LOADING, 47])
+    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS, startingGraceMs: 300 })
+    cleanup.push(() => client.close())
+    const refused: Error[] = []
+    client.on('auth_failed', (err: Error) => refused.push(err))
+    await expect(client.waitConnected(5000)).rejects.toThrow(/rejected user 'sessions': User not found or supplied credentials are invalid/)
+    const logins = tarantool.logins()
+    expect(logins).toBeGreaterThan(2)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(tarantool.logins()).toBe(logins)
+    expect(refused).toHaveLength(1)
+    expect(client.state).toBe('auth_failed')
+  })
+
   it('still stops at a refusal of the credentials (ER_CREDS_MISMATCH)', async () => {
     const tarantool = await fakeTarantool([47])
     const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
