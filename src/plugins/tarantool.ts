@@ -70,6 +70,11 @@ async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): P
     client.on('split', (addresses: string[]) => log.error({ members: addresses }, 'more than one Tarantool member is writable: calls wait until one steps down'))
   }
   client.on('auth_failed', (err: Error) => log.error({ err }, 'Tarantool rejected the credentials'))
+  // A member starting (a new replica set bootstraps, a restarted one loads its data) refuses logins
+  // for a while: expected, and tried again. Once a member, until it has taken a connection.
+  client.on('loading', (err: Error, address?: string) => {
+    log.info({ ...(address !== undefined ? { member: address } : {}), reason: err.message }, 'Tarantool is still starting; connecting again until it is ready')
+  })
 
   app.decorate('store', store)
   app.decorate('tarantool', client)

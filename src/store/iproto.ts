@@ -313,3 +313,21 @@ function frameLength (buf: Buffer, at: number): number {
   if (buf[at] !== 0xce) throw new Error(`Not an IPROTO response: byte 0x${buf[at].toString(16)}`)
   return buf.readUInt32BE(at + 1)
 }
+
+/**
+ * The error code (errcode.h) of the response whose header starts at `offset`, 0 for a success,
+ * undefined when it cannot be read. For the login's answer, which tarantool-driver reads and turns
+ * into an error with Tarantool's message only.
+ */
+export function responseErrorCode (buf: Buffer, offset: number): number | undefined {
+  let code: number | undefined
+  try {
+    // The header only: what follows may be another response, or part of one.
+    unpackr.unpackMultiple(buf.subarray(offset), (header: unknown) => {
+      const type = (header as Record<number, unknown> | null)?.[IPROTO_CODE]
+      if (typeof type === 'number') code = type & 0x7fff
+      return false
+    })
+  } catch {}
+  return code
+}

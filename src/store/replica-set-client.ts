@@ -75,8 +75,8 @@ export interface ReplicaSetOptions {
  * Polling rather than IPROTO watchers (2.10+): tarantool-driver has no watch request, and 2.6 none.
  *
  * Events as TarantoolClient's: 'connect' (a leader found, a new one included: the store pushes its
- * settings to it), 'disconnect' (no leader any more), 'auth_failed', 'call'; and 'leader' (address
- * or undefined) on each change.
+ * settings to it), 'disconnect' (no leader any more), 'auth_failed', 'loading' (Error, address),
+ * 'call'; and 'leader' (address or undefined) on each change.
  */
 export class ReplicaSetClient extends EventEmitter implements Tarantool {
   readonly #opts: ReplicaSetOptions
@@ -183,7 +183,10 @@ export class ReplicaSetClient extends EventEmitter implements Tarantool {
 
   #client (target: { host: string, port: number }): TarantoolClient {
     const { user, password, timeoutMs, maxInFlight } = this.#opts
-    return new TarantoolClient({ user, password, ...target, timeoutMs, maxInFlight })
+    // A member still loading tells the set is starting: another that refuses the service user
+    // meanwhile has bootstrapped, and not received the user yet.
+    const starting = (): boolean => this.#members.some((m) => m.client.loading)
+    return new TarantoolClient({ user, password, ...target, timeoutMs, maxInFlight, starting })
   }
 
   #watch (member: Member, target: { host: string, port: number }): void {
@@ -191,6 +194,11 @@ export class ReplicaSetClient extends EventEmitter implements Tarantool {
     client.on('connect', () => { void this.#ask(member) })
     client.on('disconnect', (err: Error) => this.#demote(member, err))
     client.on('call', (...args: unknown[]) => this.emit('call', ...args))
+    // Still loading or bootstrapping: its client keeps trying by itself.
+    client.on('loading', (err: Error) => {
+      this.#lastError = err
+      this.emit('loading', err, member.address)
+    })
     client.on('auth_failed', (err: Error) => {
       this.#lastError = err
       this.#demote(member, err)

@@ -3,8 +3,8 @@ import TarantoolConnection from 'tarantool-driver'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { TarantoolTarget } from '../config.js'
-import { RequestWriter, ResponseReader, Uuid, type Response } from './iproto.js'
-import { errorKind } from './tarantool-errors.js'
+import { RequestWriter, ResponseReader, Uuid, responseErrorCode, type Response } from './iproto.js'
+import { ER, errorKind } from './tarantool-errors.js'
 
 /**
  * Tarantool could not be reached, did not answer in time, or refused the call for now (read-only,
@@ -56,8 +56,9 @@ export interface CallOptions {
 
 /**
  * What the store and plugins need of Tarantool: one instance (TarantoolClient) or a replica set
- * (ReplicaSetClient). Events: 'connect', 'disconnect' (Error), 'auth_failed' (Error), 'call'
- * (procedure name, seconds, CallOutcome).
+ * (ReplicaSetClient). Events: 'connect', 'disconnect' (Error), 'auth_failed' (Error), 'loading'
+ * (Error; and the member's address, from a ReplicaSetClient), 'call' (procedure name, seconds,
+ * CallOutcome).
  */
 export interface Tarantool extends EventEmitter {
   readonly state: ConnectionState
@@ -79,6 +80,13 @@ export interface TarantoolClientOptions extends TarantoolTarget {
   timeoutMs: number
   /** The most calls waiting on Tarantool at once; more fail at once, unsent (default: no limit). */
   maxInFlight?: number
+  /** How long after a login refused with ER_LOADING any refused login means "not ready yet" (default 10 s). */
+  startingGraceMs?: number
+  /**
+   * Whether Tarantool is starting as far as others can tell (the other members of its replica set:
+   * one said ER_LOADING within the grace): a refused login then means "not ready yet" too.
+   */
+  starting?: () => boolean
 }
 
 interface Pending {
@@ -97,6 +105,9 @@ interface Pending {
 const HANDSHAKE_MIN_MS = 1000
 const RETRY_STEP_MS = 50
 const RETRY_MAX_MS = 500
+// A member that has just bootstrapped may not have the service user yet: it comes with the set's
+// first migrations, by replication (with elections, once the first leader is elected).
+const STARTING_GRACE_MS = 10_000
 
 /**
  * Our interface to Tarantool, over tarantool-driver. The driver keeps the socket, the greeting and
@@ -106,7 +117,8 @@ const RETRY_MAX_MS = 500
  * - calls in flight fail as soon as the connection drops (the driver leaves them pending);
  * - no offline queue: while disconnected, calls fail at once;
  * - reconnects with backoff, each attempt bounded in time, and none after Tarantool rejected the
- *   credentials (the driver retries those forever);
+ *   credentials (the driver retries those forever); a login refused because Tarantool is still
+ *   loading or bootstrapping (ER_LOADING) is not a rejection: it is tried again;
  * - IPROTO_CALL (the driver only speaks the old call_16, which reshapes results);
  * - requests are written to the socket directly, and responses read from it once logged in: the
  *   driver's send path misreads its own state while a response is half-read, and then queues the
@@ -115,7 +127,8 @@ const RETRY_MAX_MS = 500
  *   watches the deadlines of all calls in flight (not one timer per call).
  *
  * Events: 'connect' (each time a connection is ready), 'disconnect' (Error), 'auth_failed' (Error),
- * 'call' (procedure name, seconds, CallOutcome) as each call ends.
+ * 'loading' (Error: the first login refused as not ready yet since the last connection; the client
+ * keeps trying), 'call' (procedure name, seconds, CallOutcome) as each call ends.
  */
 export class TarantoolClient extends EventEmitter implements Tarantool {
   readonly #driver: TarantoolConnection
@@ -136,12 +149,20 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
   // Chunks received on the current connection: a call that times out with this unchanged since
   // it was sent means the connection answers nothing at all.
   #received = 0
+  // The error code of the last answer the driver read (the login's), and when a login was last
+  // refused with ER_LOADING since the last connection (ms, performance.now()).
+  #loginCode: number | undefined
+  #loadingAt: number | undefined
+  readonly #startingGraceMs: number
+  readonly #starting: () => boolean
 
   constructor (opts: TarantoolClientOptions) {
     super()
     this.#timeoutMs = opts.timeoutMs
     this.#maxInFlight = opts.maxInFlight ?? Infinity
     this.#user = opts.user
+    this.#startingGraceMs = opts.startingGraceMs ?? STARTING_GRACE_MS
+    this.#starting = opts.starting ?? (() => false)
     this.#driver = new TarantoolConnection({
       // A unix socket (the embedded Tarantool's), or a host and port.
       ...(opts.path !== undefined ? { path: opts.path } : { host: opts.host, port: opts.port }),
@@ -156,12 +177,24 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
     this.#driver.on('connect', () => this.#onConnect())
     this.#driver.on('close', () => this.#onClose())
     this.#driver.on('error', (err: Error) => this.#onError(err))
+    // The driver reads the login's answer and keeps only its message: its code is noted here
+    // (#onError). Not on the calls' path: their answers are read by #onConnect's reader.
+    const processResponse = this.#driver._processResponse
+    this.#driver._processResponse = (buf: Buffer, offset?: number, ...rest: unknown[]) => {
+      this.#loginCode = responseErrorCode(buf, offset ?? 0)
+      processResponse.call(this.#driver, buf, offset, ...rest)
+    }
     this.#connect()
   }
 
   /** The connection's state right now. */
   get state (): ConnectionState {
     return this.#state
+  }
+
+  /** Whether a login was refused with ER_LOADING within the grace, since the last connection. */
+  get loading (): boolean {
+    return this.#loadingAt !== undefined && performance.now() - this.#loadingAt < this.#startingGraceMs
   }
 
   /** The last connection error, if any: for logs and readiness. */
@@ -320,6 +353,7 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
     if (this.#state === 'closed') return
     this.#state = 'connected'
     this.#attempts = 0
+    this.#loadingAt = undefined
     this.#lastError = undefined
     const socket = this.#driver.socket
     if (socket !== undefined) {
@@ -356,6 +390,21 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
   #onError (err: Error): void {
     // Only Tarantool's own answer to the login is a refusal; a socket error then is not.
     const refused = this.#driver.state === this.#driver.states.AUTH && err.name === 'TarantoolError'
+    if (refused && this.#loginCode === ER.LOADING) {
+      // Still loading its data, or waiting for its replica set to bootstrap: not ready yet, not a
+      // refusal of the credentials. The driver closes the connection, and #onClose tries again.
+      this.#lastError = new StorageUnavailableError(`Tarantool is still loading: ${err.message}`, 'no', ER.LOADING)
+      const first = this.#loadingAt === undefined
+      this.#loadingAt = performance.now()
+      if (first && this.#state !== 'closed') this.emit('loading', this.#lastError)
+      return
+    }
+    if (refused && (this.loading || this.#starting())) {
+      // Loading a moment ago: its users may not be there yet (STARTING_GRACE_MS). Tried again
+      // likewise; past the grace, the same refusal stops the client.
+      this.#lastError = new StorageUnavailableError(`Tarantool is still starting: ${err.message}`, 'no', this.#loginCode)
+      return
+    }
     if (refused && this.#state !== 'closed' && this.#state !== 'auth_failed') {
       this.#state = 'auth_failed'
       this.#lastError = new StorageAuthError(`Tarantool rejected user '${this.#user}': ${err.message}`)

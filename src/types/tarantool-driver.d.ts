@@ -24,6 +24,8 @@ declare module 'tarantool-driver' {
     connect (): Promise<void>
     ping (): Promise<boolean>
     disconnect (): void
+    /** Reads one answer, whose header starts at `offset` (the driver's; src/store/tarantool-client.ts wraps it). */
+    _processResponse (buffer: Buffer, offset?: number, ...rest: unknown[]): void
   }
 
   export default TarantoolConnection

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import msgpack from 'msgpack-lite'
 import { NIL, parse, stringify, v4 } from 'uuid'
 import { describe, expect, it } from 'vitest'
-import { RequestWriter, ResponseReader, Uuid, uuidBytes, uuidText, type Response } from '../../src/store/iproto.js'
+import { RequestWriter, ResponseReader, Uuid, responseErrorCode, uuidBytes, uuidText, type Response } from '../../src/store/iproto.js'
 
 const UUID = '61494096-9af7-49ba-9fb4-e89c0811e6d3'
 
@@ -152,5 +152,17 @@ describe('ResponseReader', () => {
 
   it('refuses a stream that is not IPROTO', () => {
     expect(() => new ResponseReader().push(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'), () => {})).toThrow(/Not an IPROTO response/)
+  })
+})
+
+describe('responseErrorCode', () => {
+  it('reads the error code from a response header, whatever follows it', () => {
+    const loading = frame(5, 0x8000 | 116, msgpack.encode({ 0x31: "Instance bootstrap hasn't finished yet" }))
+    // At the header, after the 5-byte length, as tarantool-driver hands it over.
+    expect(responseErrorCode(loading, 5)).toBe(116)
+    expect(responseErrorCode(Buffer.concat([loading, loading.subarray(0, 7)]), 5)).toBe(116)
+    expect(responseErrorCode(frame(6, 0x8000 | 47, msgpack.encode({ 0x31: 'User not found or supplied credentials are invalid' })), 5)).toBe(47)
+    expect(responseErrorCode(frame(7, 0, msgpack.encode({})), 5)).toBe(0)
+    expect(responseErrorCode(Buffer.from([0xce, 0, 0, 0, 1, 0xc1]), 5)).toBeUndefined()
   })
 })

@@ -1,8 +1,10 @@
 // The wrapper's guarantees, against a local Tarantool that the tests stop, kill and restart.
 import { createServer, Socket } from 'node:net'
+import { pack, unpackMultiple } from 'msgpackr'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { parseTarantoolUri } from '../../src/config.js'
 import { StorageAuthError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
+import { ER } from '../../src/store/tarantool-errors.js'
 import { freePort, GENEROUS_TIMEOUT_MS, startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'
 
@@ -201,5 +203,135 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('TarantoolClient', () => {
     cleanup.push(() => client.close())
     await expect(client.waitConnected(300)).rejects.toBeInstanceOf(StorageUnavailableError)
     await expect(stats(client)).rejects.toThrow(/Tarantool is (connecting|disconnected)/)
+  })
+})
+
+/**
+ * A peer that greets like Tarantool and answers each login with the next of `answers` (an error
+ * code, or 0 for "logged in"; the last one repeats): Tarantool's answers, without its checks.
+ */
+async function fakeTarantool (answers: number[]): Promise<{ port: number, logins: () => number }> {
+  const greeting = Buffer.alloc(128, ' ')
+  greeting.write('Tarantool 2.11.9 (Binary) 00000000-0000-0000-0000-000000000000')
+  greeting.write('\n', 63)
+  greeting.write('c2FsdHNhbHRzYWx0c2FsdHNhbHRzYWx0c2FsdHNhbHQ=', 64)
+  greeting.write('\n', 127)
+  const messages: Record<number, string> = { [ER.LOADING]: 'Instance bootstrap hasn\'t finished yet', 47: 'User not found or supplied credentials are invalid' }
+  let logins = 0
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.write(greeting)
+    socket.once('data', (request: Buffer) => {
+      // The login: 0xce, its length, then its header, whose sync the answer carries.
+      const [header] = unpackMultiple(request.subarray(5)) as [Record<number, number>]
+      const code = answers[Math.min(logins++, answers.length - 1)]
+      const frame = Buffer.concat([
+        pack(new Map([[0, code === 0 ? 0 : 0x8000 | code], [1, header[1]], [5, 80]])),
+        pack(new Map(code === 0 ? [] : [[0x31, messages[code] ?? 'error']]))
+      ])
+      const length = Buffer.alloc(5)
+      length[0] = 0xce
+      length.writeUInt32BE(frame.length, 1)
+      socket.write(Buffer.concat([length, frame]))
+    })
+  })
+  const port = await freePort()
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  cleanup.push(() => new Promise<void>((resolve) => {
+    for (const socket of sockets) socket.destroy()
+    server.close(() => resolve())
+  }))
+  return { port, logins: () => logins }
+}
+
+describe('TarantoolClient, logins refused', () => {
+  it('tries again while Tarantool is still loading (ER_LOADING), reporting it once, and connects once it is ready', async () => {
+    const tarantool = await fakeTarantool([ER.LOADING, ER.LOADING, ER.LOADING, 0])
+    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
+    cleanup.push(() => client.close())
+    const loading: Error[] = []
+    const refused: Error[] = []
+    client.on('loading', (err: Error) => loading.push(err))
+    client.on('auth_failed', (err: Error) => refused.push(err))
+
+    await client.waitConnected(5000)
+    expect(tarantool.logins()).toBe(4)
+    expect(refused).toEqual([])
+    expect(loading).toHaveLength(1)
+    expect(loading[0]).toBeInstanceOf(StorageUnavailableError)
+    expect(loading[0]).toMatchObject({ tarantoolCode: ER.LOADING, applied: 'no', message: 'Tarantool is still loading: Instance bootstrap hasn\'t finished yet' })
+    expect(client.state).toBe('connected')
+  })
+
+  it('answers calls storage_unavailable, saying why, while Tarantool is loading', async () => {
+    const tarantool = await fakeTarantool([ER.LOADING])
+    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
+    cleanup.push(() => client.close())
+    await vi.waitFor(() => { expect(tarantool.logins()).toBeGreaterThanOrEqual(3) }, { timeout: 5000 })
+    expect(client.state).not.toBe('auth_failed')
+    await expect(client.waitConnected(100)).rejects.toThrow(/still loading: Instance bootstrap hasn't finished yet/)
+    await expect(client.call('sessions.stats', [])).rejects.toBeInstanceOf(StorageUnavailableError)
+  })
+
+  it('takes a refusal of the credentials soon after ER_LOADING as not ready yet: the user comes with the bootstrap', async () => {
+    const tarantool = await fakeTarantool([ER.LOADING, ER.LOADING, 47, 47, 0])
+    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
+    cleanup.push(() => client.close())
+    const loading: Error[] = []
+    const refused: Error[] = []
+    client.on('loading', (err: Error) => loading.push(err))
+    client.on('auth_failed', (err: Error) => refused.push(err))
+    await client.waitConnected(5000)
+    expect(tarantool.logins()).toBe(5)
+    expect(loading).toHaveLength(1)
+    expect(refused).toEqual([])
+  })
+
+  it('takes a refusal of the credentials as not ready yet while its replica set says it is starting', async () => {
+    const tarantool = await fakeTarantool([47, 47, 0])
+    let starting = true
+    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS, starting: () => starting })
+    cleanup.push(() => client.close())
+    const refused: Error[] = []
+    client.on('auth_failed', (err: Error) => refused.push(err))
+    await client.waitConnected(5000)
+    expect(refused).toEqual([])
+
+    // Once the set is not starting, a refusal is one.
+    const later = await fakeTarantool([47])
+    starting = false
+    const other = new TarantoolClient({ host: '127.0.0.1', port: later.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS, starting: () => starting })
+    cleanup.push(() => other.close())
+    await expect(other.waitConnected(5000)).rejects.toBeInstanceOf(StorageAuthError)
+  })
+
+  it('stops at a refusal of the credentials that goes on past the grace after ER_LOADING', async () => {
+    const tarantool = await fakeTarantool([ER.LOADING, 47])
+    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS, startingGraceMs: 300 })
+    cleanup.push(() => client.close())
+    const refused: Error[] = []
+    client.on('auth_failed', (err: Error) => refused.push(err))
+    await expect(client.waitConnected(5000)).rejects.toThrow(/rejected user 'sessions': User not found or supplied credentials are invalid/)
+    const logins = tarantool.logins()
+    expect(logins).toBeGreaterThan(2)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(tarantool.logins()).toBe(logins)
+    expect(refused).toHaveLength(1)
+    expect(client.state).toBe('auth_failed')
+  })
+
+  it('still stops at a refusal of the credentials (ER_CREDS_MISMATCH)', async () => {
+    const tarantool = await fakeTarantool([47])
+    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
+    cleanup.push(() => client.close())
+    const loading: Error[] = []
+    client.on('loading', (err: Error) => loading.push(err))
+    await expect(client.waitConnected(5000)).rejects.toBeInstanceOf(StorageAuthError)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(tarantool.logins()).toBe(1)
+    expect(client.state).toBe('auth_failed')
+    expect(loading).toEqual([])
   })
 })

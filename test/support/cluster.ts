@@ -44,6 +44,8 @@ export interface TestCluster {
   uri: string
   /** Stops every member and removes the data. */
   stop: () => Promise<void>
+  /** Starts the members held back by `defer`, then waits until the set is ready, as startCluster does. */
+  startDeferred: () => Promise<void>
 }
 
 export interface ClusterOptions {
@@ -57,6 +59,12 @@ export interface ClusterOptions {
   timeoutMs?: number
   /** The init.lua member `index` (0-based) runs (default: the project's own, for all). */
   initLua?: (index: number) => string
+  /**
+   * Members (0-based) not started yet: the others wait for them to bootstrap a new set (listening,
+   * refusing logins with ER_LOADING). startCluster then returns at once, without waiting for
+   * anything; `startDeferred()` starts them and waits.
+   */
+  defer?: number[]
 }
 
 /** Starts a replica set and waits until it is ready: every member connected to every other, one writable. */
@@ -127,15 +135,25 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<TestClus
     await Promise.all(members.map(async ({ member }) => await member.stop()))
     rmSync(root, { recursive: true, force: true })
   }
-  try {
-    for (const { launch } of members) launch()
-    await Promise.all(members.map(async ({ member, running, pid }) => await waitBooted(member.console, pid(), running, timeoutMs, details)))
-    await waitReady(members.map(({ member }) => member.console), timeoutMs, details)
-  } catch (err) {
-    await stop()
-    throw err
+  const deferred = members.filter((_, index) => opts.defer?.includes(index) === true)
+  const launchAndWait = async (launching: typeof members, wait: boolean): Promise<void> => {
+    try {
+      for (const { launch } of launching) launch()
+      if (!wait) return
+      await Promise.all(members.map(async ({ member, running, pid }) => await waitBooted(member.console, pid(), running, timeoutMs, details)))
+      await waitReady(members.map(({ member }) => member.console), timeoutMs, details)
+    } catch (err) {
+      await stop()
+      throw err
+    }
   }
-  return { members: members.map(({ member }) => member), uri: clusterUri(password, ports), stop }
+  await launchAndWait(members.filter((m) => !deferred.includes(m)), deferred.length === 0)
+  return {
+    members: members.map(({ member }) => member),
+    uri: clusterUri(password, ports),
+    stop,
+    startDeferred: async () => await launchAndWait(deferred, true)
+  }
 }
 
 /** A client of one member as the service user, connected; close it when done. */
