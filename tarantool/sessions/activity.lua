@@ -75,7 +75,10 @@ function M.of(t, key)
     local seen = box.space[space.SEEN]
     -- None on a member whose schema is older (a replica on newer code, before the leader migrates).
     local row = seen ~= nil and seen:get(key) or nil
-    if row ~= nil and row[2] > latest then latest = row[2] end
+    -- A row is the session's only within the window of its field: the flush writes it there and
+    -- deletes it when the field moves on. One from elsewhere is stale (the field was written since)
+    -- or left by a truncate of the sessions space, which runs no trigger.
+    if row ~= nil and row[2] > latest and M.window(row[2]) == M.window(latest) then latest = row[2] end
     latest = later(taking, bin, t, latest)
     if writing ~= nil then latest = later(writing, bin, t, latest) end
     return latest

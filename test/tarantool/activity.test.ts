@@ -158,6 +158,17 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
     expect(r).toEqual({ written: 2, rows: 2, same_field: true, same_seen: true, older_field: true, older_seen: true, answered: true, gone_with_it: true })
   })
 
+  it('are not taken from a row of sessions_seen outside the window of the session\'s field', () => {
+    const r = runLua<Record<string, unknown>>(`
+      local W = activity.window(NOW)
+      -- Left by a truncate (no trigger runs) for a key a session has again, stored a window before.
+      local token = session(14, 140, NOW - W + 10)
+      box.space.sessions_seen:replace{token, NOW}
+      return {listed = api.by_user(14, 100).sessions[1][5] == W - 10, live = expiry.is_live(s:get(token), W - 10 + settings.get().ttl + 5, token)}
+    `)
+    expect(r).toEqual({ listed: true, live: false })
+  })
+
   it('order a list by the newest use within each window, page after page', () => {
     const r = runLua<{ pages: string[][], expected: string[] }>(`
       local W = activity.window(NOW)
