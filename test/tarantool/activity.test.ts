@@ -54,6 +54,29 @@ function runLua<T> (body: string, { anySecond = false } = {}): T {
       local row = box.space.sessions_seen:get(token)
       return math.max(s:get(token)[5], row and row[2] or 0)
     end
+    -- The ids of {token, activity} pairs in list order: newest first, ties by key as the indexes
+    -- order them.
+    local function in_list_order(all)
+      table.sort(all, function(a, b)
+        if a[2] ~= b[2] then return a[2] > b[2] end
+        return a[1]:bin('b') > b[1]:bin('b')
+      end)
+      local ids = {}
+      for _, x in ipairs(all) do ids[#ids + 1] = x[1]:str() end
+      return ids
+    end
+    -- The ids of every page of a list, from the first; page(after_activity, after_key) gives one.
+    local function pages_of(page)
+      local pages, after = {}, nil
+      repeat
+        local p = page(after and after[1], after and after[2])
+        local ids = {}
+        for _, t in ipairs(p.sessions) do ids[#ids + 1] = t[1]:str() end
+        pages[#pages + 1] = ids
+        after = p.next
+      until after == nil
+      return pages
+    end
     -- The activity a get answers: its third value when it returns the stored tuple without it.
     local function answered(t, _, moved) return moved or t[5] end
     local ok, result = pcall(function() ${body} end)
@@ -187,21 +210,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
       add(NOW - W + 100, W - 150)     -- the window before: stored 100 s before this one, used 50 s later
       add(NOW - W + 250, nil)
       add(NOW - W + 290, W - 20)
-      table.sort(all, function(a, b)
-        if a[2] ~= b[2] then return a[2] > b[2] end
-        return a[1]:bin('b') > b[1]:bin('b')
-      end)
-      local expected = {}
-      for _, x in ipairs(all) do expected[#expected + 1] = x[1]:str() end
-      local pages, after = {}, nil
-      repeat
-        local page = api.by_user(13, 3, after and after[1], after and after[2])
-        local ids = {}
-        for _, t in ipairs(page.sessions) do ids[#ids + 1] = t[1]:str() end
-        pages[#pages + 1] = ids
-        after = page.next
-      until after == nil
-      return {pages = pages, expected = expected}
+      return {pages = pages_of(function(...) return api.by_user(13, 3, ...) end), expected = in_list_order(all)}
     `, { anySecond: true })
     expect(r.pages.map((p) => p.length)).toEqual([3, 3, 2])
     expect(r.pages.flat()).toEqual(r.expected)
@@ -321,21 +330,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('pages of an address while 
       -- Two in the same second, one in each form: ordered by key, as the index orders ties.
       all[#all + 1] = {session(10, 20, 55), NOW - 55}
       all[#all + 1] = {session(11, '0.0.0.20', 55), NOW - 55}
-      table.sort(all, function(a, b)
-        if a[2] ~= b[2] then return a[2] > b[2] end
-        return a[1]:bin('b') > b[1]:bin('b')
-      end)
-      local expected = {}
-      for _, x in ipairs(all) do expected[#expected + 1] = x[1]:str() end
-      local pages, after = {}, nil
-      repeat
-        local page = api.by_ip(20, 3, after and after[1], after and after[2])
-        local ids = {}
-        for _, t in ipairs(page.sessions) do ids[#ids + 1] = t[1]:str() end
-        pages[#pages + 1] = ids
-        after = page.next
-      until after == nil
-      return {pages = pages, expected = expected}
+      return {pages = pages_of(function(...) return api.by_ip(20, 3, ...) end), expected = in_list_order(all)}
     `, { anySecond: true })
     expect(r.pages.map((p) => p.length)).toEqual([3, 3, 3, 2])
     expect(r.pages.flat()).toEqual(r.expected)
