@@ -17,6 +17,17 @@ export function buildService (): void {
 }
 const STOP_TIMEOUT_MS = 15_000
 
+/** Stops a process: SIGTERM, then SIGKILL past STOP_TIMEOUT_MS; resolves once it exited. */
+function stopper (proc: ChildProcess, gone: () => boolean, exited: Promise<void>): () => Promise<void> {
+  return async () => {
+    if (gone()) return
+    proc.kill('SIGTERM')
+    const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
+    await exited
+    clearTimeout(killer)
+  }
+}
+
 export interface Running {
   name: string
   port: number
@@ -42,14 +53,7 @@ export async function startNode (name: string, args: string[], env: Record<strin
     proc.kill('SIGKILL')
     throw new Error(`${name} did not start listening; see ${join(logDir, `${name}.log`)}`)
   }
-  const stop = async (): Promise<void> => {
-    if (gone()) return
-    proc.kill('SIGTERM')
-    const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
-    await exited
-    clearTimeout(killer)
-  }
-  return { name, port, url: `http://127.0.0.1:${port}`, proc, stop }
+  return { name, port, url: `http://127.0.0.1:${port}`, proc, stop: stopper(proc, gone, exited) }
 }
 
 /** Settings of the service a run may change; unset ones keep the service's defaults. */
@@ -189,14 +193,7 @@ export async function startRedis (dir: string): Promise<RunningRedis> {
     proc.kill('SIGKILL')
     throw new Error(`redis-server did not start listening; see ${join(dir, 'redis.log')}`)
   }
-  const stop = async (): Promise<void> => {
-    if (gone()) return
-    proc.kill('SIGTERM')
-    const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
-    await exited
-    clearTimeout(killer)
-  }
-  return { port, proc, stop }
+  return { port, proc, stop: stopper(proc, gone, exited) }
 }
 
 /**
