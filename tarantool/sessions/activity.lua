@@ -38,11 +38,20 @@ function M.window(s)
 end
 
 -- Marks: the key's 16 bytes -> unix second, and the session's `create` (a mark is for the session
--- it was taken on, not a later one stored under the same key). A flush takes the whole set and
+-- it was taken on, not a later one stored under the same key); and the user ids and ips of the
+-- sessions whose mark is in a later window than their field (it will move them in the indexes), so
+-- that a list settles them first only where there may be some. A flush takes the whole set and
 -- starts a new one; the set it writes stays visible until it is done, since its batches wait on
 -- the WAL in turn.
 local function new_set(size)
-    return {marks = table.new(0, size), creates = table.new(0, size)}
+    return {marks = table.new(0, size), creates = table.new(0, size), users = {}, ips = {}}
+end
+
+-- A user id or ip as a table key: large user ids come out of tuples as uint64 cdata, and cdata
+-- keys compare by identity.
+local function key_of(value)
+    if type(value) == 'cdata' then return tonumber(value) end
+    return value
 end
 local taking = new_set(0)
 local writing = nil
@@ -84,9 +93,12 @@ function M.of(t, key)
     return latest
 end
 
--- Whether marks wait to be written.
-function M.pending()
-    return writing ~= nil or next(taking.marks) ~= nil
+-- Whether a session whose `field` ('user_id' or 'ip') is `value` may have a mark that moves it
+-- to another window of the indexes.
+function M.may_move(field, value)
+    local set = field == 'user_id' and 'users' or 'ips'
+    value = key_of(value)
+    return taking[set][value] ~= nil or (writing ~= nil and writing[set][value] ~= nil)
 end
 
 -- The tuple as the API answers it: with its newest activity, if newer than the stored one.
@@ -113,6 +125,10 @@ function M.mark(key, t, now_s)
     if (taking.marks[bin] or 0) < now_s then
         taking.marks[bin] = now_s
         taking.creates[bin] = t[F.create]
+        if M.window(now_s) ~= M.window(t[F.activity]) then
+            taking.users[key_of(t[F.user_id])] = true
+            taking.ips[key_of(t[F.ip])] = true
+        end
         M.counters.marked = M.counters.marked + 1
     end
 end
@@ -185,17 +201,20 @@ function M.flush()
                 taking.creates[bin] = done.creates[bin]
             end
         end
+        for user_id in pairs(done.users) do taking.users[user_id] = true end
+        for ip in pairs(done.ips) do taking.ips[ip] = true end
         error(err)
     end
     return written
 end
 
--- Writes the pending marks, so that walking an index ordered by activity meets each session in
--- the window of its last use (a list's page). Bounded: marks taken while it waits may be left
--- (those sessions were used during the walk).
-function M.settle()
+-- Writes the pending marks when some may move a session whose `field` is `value` to another
+-- window, so that walking an index ordered by activity meets each session in the window of its
+-- last use (a list's page). Bounded: marks taken while it waits may be left (those sessions were
+-- used during the walk).
+function M.settle(field, value)
     for _ = 1, 3 do
-        if box.info.ro or not M.pending() then return end
+        if box.info.ro or not M.may_move(field, value) then return end
         if writing ~= nil then
             flushed:wait(1)
         else

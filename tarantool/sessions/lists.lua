@@ -126,9 +126,11 @@ function M.page(index_name, keys, limit, after)
     for _, key in ipairs(keys) do
         -- A nil key would match every tuple of the index.
         if key == nil then error('a key is required') end
+        -- A mark not written yet may belong in another window: it would be met out of its order.
+        -- Marks are looked for by any key: a session marked under one form of an ip may be
+        -- listed under the other (sessions.ipv4_upgrade).
+        activity.settle(index_name, key)
     end
-    -- A mark not written yet may belong in another window: it would be met out of its order.
-    activity.settle()
     local index = space.get().index[index_name]
     local now_s = math.floor(fiber.time())
     local found, cut = walk(index, field, keys[1], after, now_s, limit + 1)

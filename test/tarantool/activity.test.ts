@@ -192,6 +192,18 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
     expect(r).toEqual({ listed: true, live: false })
   })
 
+  it('are written before a list when they move a session to a later window', () => {
+    const r = runLua<Record<string, unknown>>(`
+      local W = activity.window(NOW)
+      local moved = session(15, 150, NOW - W + 5)   -- stored in the window before
+      local stays = session(15, 150, NOW - W)       -- stored at the start of this one
+      api.get(moved, nil, nil, 1000)                -- its mark is in this window: not written yet
+      local listed = api.by_user(15, 100).sessions
+      return {first = listed[1][1]:str() == moved:str(), field = s:get(moved)[5] == NOW, stays = stays ~= nil}
+    `)
+    expect(r).toEqual({ first: true, field: true, stays: true })
+  })
+
   it('order a list by the newest use within each window, page after page', () => {
     const r = runLua<{ pages: string[][], expected: string[] }>(`
       local W = activity.window(NOW)
