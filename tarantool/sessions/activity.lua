@@ -79,7 +79,6 @@ end
 -- session's, when the caller has it already (else read from the tuple).
 function M.of(t, key)
     key = key or t[F.token]
-    local bin = key:bin()
     local latest = t[F.activity]
     local seen = box.space[space.SEEN]
     -- None on a member whose schema is older (a replica on newer code, before the leader migrates).
@@ -88,6 +87,8 @@ function M.of(t, key)
     -- deletes it when the field moves on. One from elsewhere is stale (the field was written since)
     -- or left by a truncate of the sessions space, which runs no trigger.
     if row ~= nil and row[2] > latest and M.window(row[2]) == M.window(latest) then latest = row[2] end
+    if writing == nil and next(taking.marks) == nil then return latest end
+    local bin = key:bin()
     latest = later(taking, bin, t, latest)
     if writing ~= nil then latest = later(writing, bin, t, latest) end
     return latest

@@ -42,15 +42,20 @@ local function position_before_session(p, t)
     return precedes(p[1], p[2], t[F.activity], t[F.token])
 end
 
--- Sorts sessions (with their newest activity) in list order; each key's bytes read once.
+-- Sorts sessions (with their newest activity) in list order, in place. A window holds few
+-- sessions of one user or address: an insertion sort, whose comparisons run as compiled Lua
+-- (table.sort calls its comparator from C, which LuaJIT cannot compile), and a key's bytes read
+-- only for a tie.
 local function sort_window(sessions)
-    local keyed = {}
-    for i, t in ipairs(sessions) do keyed[i] = {t, t[F.activity], t[F.token]:bin('b')} end
-    table.sort(keyed, function(a, b)
-        if a[2] ~= b[2] then return a[2] > b[2] end
-        return a[3] > b[3]
-    end)
-    for i, k in ipairs(keyed) do sessions[i] = k[1] end
+    for i = 2, #sessions do
+        local t = sessions[i]
+        local j = i - 1
+        while j >= 1 and before(t, sessions[j]) do
+            sessions[j + 1] = sessions[j]
+            j = j - 1
+        end
+        sessions[j + 1] = t
+    end
     return sessions
 end
 
