@@ -26,6 +26,20 @@ const STILL_STARTING = 'Tarantool is still starting; connecting again until it i
 interface Line { level: number, msg: string, component?: string, member?: string, reason?: string, err?: { message?: string } }
 
 /** The service's errors and warnings, but the 503s it answered (the outage lines): level and message. */
+/** The service in front of the set at `uri`, its log lines into `lines`, closed after the test. */
+async function appOn (uri: string, lines: Line[]): Promise<FastifyInstance> {
+  const app = await buildApp({
+    uri,
+    // Start-up gives up waiting for a writable member soon (a warning), and serves 503 until one comes.
+    connectWaitMs: 500,
+    // TARANTOOL_TIMEOUT_MS as docker-compose.ha.yml has it: it also bounds each attempt to connect.
+    env: { LOG_LEVEL: 'info', TARANTOOL_TIMEOUT_MS: '1000' },
+    logStream: { write: (line) => lines.push(JSON.parse(line)) }
+  })
+  cleanup.push(() => app.close())
+  return app
+}
+
 function alarms (lines: Line[]): string[] {
   return lines.filter((line) => line.level >= 40 && line.component !== 'outage').map((line) => `${line.level} ${line.msg}${line.level >= 50 ? `: ${line.err?.message ?? ''}` : ''}`)
 }
@@ -37,15 +51,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('a new replica set starting
     cleanup.push(() => cluster.stop())
     const second = `127.0.0.1:${cluster.members[1].port}`
     const lines: Line[] = []
-    const app: FastifyInstance = await buildApp({
-      uri: cluster.uri,
-      // Start-up gives up waiting for a writable member soon (a warning), and serves 503 until one comes.
-      connectWaitMs: 500,
-      // TARANTOOL_TIMEOUT_MS as docker-compose.ha.yml has it: it also bounds each attempt to connect.
-      env: { LOG_LEVEL: 'info', TARANTOOL_TIMEOUT_MS: '1000' },
-      logStream: { write: (line) => lines.push(JSON.parse(line)) }
-    })
-    cleanup.push(() => app.close())
+    const app = await appOn(cluster.uri, lines)
 
     await vi.waitFor(() => {
       expect(lines.filter((line) => line.msg === STILL_STARTING).map((line) => line.member)).toContain(second)
@@ -87,13 +93,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('a new replica set starting
     const cluster = await startCluster({ defer: [0, 2], initLua: (index) => (index === 0 ? slowInit : INIT_LUA) })
     cleanup.push(() => cluster.stop())
     const lines: Line[] = []
-    const app: FastifyInstance = await buildApp({
-      uri: cluster.uri,
-      connectWaitMs: 500,
-      env: { LOG_LEVEL: 'info', TARANTOOL_TIMEOUT_MS: '1000' },
-      logStream: { write: (line) => lines.push(JSON.parse(line)) }
-    })
-    cleanup.push(() => app.close())
+    const app = await appOn(cluster.uri, lines)
     await vi.waitFor(() => { expect(lines.map((line) => line.msg)).toContain(STILL_STARTING) }, { timeout: 10_000, interval: 50 })
 
     const started = cluster.startDeferred()

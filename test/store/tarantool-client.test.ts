@@ -3,7 +3,7 @@ import { createServer, Socket } from 'node:net'
 import { pack, unpackMultiple } from 'msgpackr'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { parseTarantoolUri } from '../../src/config.js'
-import { StorageAuthError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
+import { StorageAuthError, StorageUnavailableError, TarantoolClient, type TarantoolClientOptions } from '../../src/store/tarantool-client.js'
 import { ER } from '../../src/store/tarantool-errors.js'
 import { freePort, GENEROUS_TIMEOUT_MS, startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'
@@ -246,15 +246,27 @@ async function fakeTarantool (answers: number[]): Promise<{ port: number, logins
   return { port, logins: () => logins }
 }
 
+/** A client of the fake Tarantool at `port`, closed after the test. */
+function loginClient (port: number, opts: Partial<TarantoolClientOptions> = {}): TarantoolClient {
+  const client = new TarantoolClient({ host: '127.0.0.1', port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS, ...opts })
+  cleanup.push(() => client.close())
+  return client
+}
+
+/** What the client reports of its logins: 'loading' (not ready yet) and 'auth_failed' events. */
+function reports (client: TarantoolClient): { loading: Error[], refused: Error[] } {
+  const loading: Error[] = []
+  const refused: Error[] = []
+  client.on('loading', (err: Error) => loading.push(err))
+  client.on('auth_failed', (err: Error) => refused.push(err))
+  return { loading, refused }
+}
+
 describe('TarantoolClient, logins refused', () => {
   it('tries again while Tarantool is still loading (ER_LOADING), reporting it once, and connects once it is ready', async () => {
     const tarantool = await fakeTarantool([ER.LOADING, ER.LOADING, ER.LOADING, 0])
-    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
-    cleanup.push(() => client.close())
-    const loading: Error[] = []
-    const refused: Error[] = []
-    client.on('loading', (err: Error) => loading.push(err))
-    client.on('auth_failed', (err: Error) => refused.push(err))
+    const client = loginClient(tarantool.port)
+    const { loading, refused } = reports(client)
 
     await client.waitConnected(5000)
     expect(tarantool.logins()).toBe(4)
@@ -267,8 +279,7 @@ describe('TarantoolClient, logins refused', () => {
 
   it('answers calls storage_unavailable, saying why, while Tarantool is loading', async () => {
     const tarantool = await fakeTarantool([ER.LOADING])
-    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
-    cleanup.push(() => client.close())
+    const client = loginClient(tarantool.port)
     await vi.waitFor(() => { expect(tarantool.logins()).toBeGreaterThanOrEqual(3) }, { timeout: 5000 })
     expect(client.state).not.toBe('auth_failed')
     await expect(client.waitConnected(100)).rejects.toThrow(/still loading: Instance bootstrap hasn't finished yet/)
@@ -277,12 +288,8 @@ describe('TarantoolClient, logins refused', () => {
 
   it('takes a refusal of the credentials soon after ER_LOADING as not ready yet: the user comes with the bootstrap', async () => {
     const tarantool = await fakeTarantool([ER.LOADING, ER.LOADING, 47, 47, 0])
-    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
-    cleanup.push(() => client.close())
-    const loading: Error[] = []
-    const refused: Error[] = []
-    client.on('loading', (err: Error) => loading.push(err))
-    client.on('auth_failed', (err: Error) => refused.push(err))
+    const client = loginClient(tarantool.port)
+    const { loading, refused } = reports(client)
     await client.waitConnected(5000)
     expect(tarantool.logins()).toBe(5)
     expect(loading).toHaveLength(1)
@@ -292,8 +299,7 @@ describe('TarantoolClient, logins refused', () => {
   it('takes a refusal of the credentials as not ready yet while its replica set says it is starting', async () => {
     const tarantool = await fakeTarantool([47, 47, 0])
     let starting = true
-    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS, starting: () => starting })
-    cleanup.push(() => client.close())
+    const client = loginClient(tarantool.port, { starting: () => starting })
     const refused: Error[] = []
     client.on('auth_failed', (err: Error) => refused.push(err))
     await client.waitConnected(5000)
@@ -309,8 +315,7 @@ describe('TarantoolClient, logins refused', () => {
 
   it('stops at a refusal of the credentials that goes on past the grace after ER_LOADING', async () => {
     const tarantool = await fakeTarantool([ER.LOADING, 47])
-    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS, startingGraceMs: 300 })
-    cleanup.push(() => client.close())
+    const client = loginClient(tarantool.port, { startingGraceMs: 300 })
     const refused: Error[] = []
     client.on('auth_failed', (err: Error) => refused.push(err))
     await expect(client.waitConnected(5000)).rejects.toThrow(/rejected user 'sessions': User not found or supplied credentials are invalid/)
@@ -324,8 +329,7 @@ describe('TarantoolClient, logins refused', () => {
 
   it('still stops at a refusal of the credentials (ER_CREDS_MISMATCH)', async () => {
     const tarantool = await fakeTarantool([47])
-    const client = new TarantoolClient({ host: '127.0.0.1', port: tarantool.port, user: 'sessions', password: 'x', timeoutMs: GENEROUS_TIMEOUT_MS })
-    cleanup.push(() => client.close())
+    const client = loginClient(tarantool.port)
     const loading: Error[] = []
     client.on('loading', (err: Error) => loading.push(err))
     await expect(client.waitConnected(5000)).rejects.toBeInstanceOf(StorageAuthError)
