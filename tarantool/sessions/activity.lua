@@ -18,6 +18,7 @@ local fiber = require('fiber')
 local fibers = require('sessions.fibers')
 local log = require('log')
 local uuid = require('uuid')
+local deadlines = require('sessions.deadlines')
 local space = require('sessions.space')
 
 local F = space.F
@@ -80,7 +81,7 @@ end
 function M.of(t, key)
     key = key or t[F.token]
     local latest = t[F.activity]
-    local seen = box.space[space.SEEN]
+    local seen = space.seen()
     -- None on a member whose schema is older (a replica on newer code, before the leader migrates).
     local row = seen ~= nil and seen:get(key) or nil
     -- A row is the session's only within the window of its field: the flush writes it there and
@@ -134,12 +135,6 @@ function M.mark(key, t, now_s)
     end
 end
 
--- Whether a session with these fields has a deadline row (sessions.deadlines) that follows its
--- activity field.
-local function own_deadline(t)
-    return #t > F.extra and (t[F.ttl] ~= nil or t[F.ends] ~= nil)
-end
-
 -- Writes the marks taken so far, where the session's activity is older (it may have been written
 -- since, or deleted). Returns how many it wrote. On failure the marks not written are taken
 -- again, for the next flush.
@@ -149,7 +144,7 @@ function M.flush()
     for _ in pairs(taking.marks) do count = count + 1 end
     writing, taking = taking, new_set(count)
     local s = space.get()
-    local seen = box.space[space.SEEN]
+    local seen = space.seen()
     local bins, seconds, creates = {}, {}, {}
     local written = 0
     -- One update operation per second marked: a flush's marks share a few seconds.
@@ -162,7 +157,7 @@ function M.flush()
                 local t = s:get(key)
                 local at = seconds[i]
                 if t ~= nil and t[F.create] == creates[i] and t[F.activity] < at then
-                    if M.window(at) == M.window(t[F.activity]) and not own_deadline(t) then
+                    if M.window(at) == M.window(t[F.activity]) and deadlines.at(t) == nil then
                         seen:replace{key, at}
                     else
                         local ops = ops_of[at]
@@ -227,7 +222,7 @@ end
 -- What follows a session's deletion or move to another key (sessions.triggers): its
 -- sessions_seen row goes with it.
 function M.on_replace(old, new)
-    local seen = box.space[space.SEEN]
+    local seen = space.seen()
     if seen ~= nil and old ~= nil and (new == nil or new[F.token] ~= old[F.token]) and seen:get(old[F.token]) ~= nil then
         seen:delete(old[F.token])
     end

@@ -38,6 +38,10 @@ function M.aliases()
     return box.space[M.ALIASES]
 end
 
+function M.seen()
+    return box.space[M.SEEN]
+end
+
 -- A value that may be null, as nil (a null is box.NULL: equal to nil, but true in a test).
 function M.given(v)
     if v == nil then return nil end
