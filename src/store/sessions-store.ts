@@ -162,9 +162,10 @@ const IDEMPOTENT = new Set<string>([PROC.new, PROC.get, PROC.rotate, PROC.byUser
 const REPEATABLE = { idempotent: true } as const
 const UNREPEATABLE = { idempotent: false } as const
 
-/** A page as the list procedures answer it: the tuples, and where the next page starts. */
+/** A page as the list procedures answer it: the stored tuples, each one's newest activity, and where the next page starts. */
 interface PageReply {
   sessions: SessionTuple[]
+  activities: number[]
   next?: [activity: number, key: string]
 }
 
@@ -326,7 +327,8 @@ export class SessionsStore {
     const next = reply.next === undefined
       ? null
       : codec.cursor(list, { activity: reply.next[0], key: uuidBytes(reply.next[1]) })
-    return { sessions: reply.sessions.map((t) => this.#session(codec, t)), next }
+    const activities = reply.activities
+    return { sessions: reply.sessions.map((t, i) => this.#session(codec, t, undefined, activities[i])), next }
   }
 
   /** Calls a procedure, saying whether it may be sent again (IDEMPOTENT). */

@@ -44,8 +44,10 @@ end
 -- that a list settles them first only where there may be some. A flush takes the whole set and
 -- starts a new one; the set it writes stays visible until it is done, since its batches wait on
 -- the WAL in turn.
+-- `count`: how many keys `marks` holds (a test of next() would keep the callers' loops out of
+-- LuaJIT's compiler, which does not compile it).
 local function new_set(size)
-    return {marks = table.new(0, size), creates = table.new(0, size), users = {}, ips = {}}
+    return {marks = table.new(0, size), creates = table.new(0, size), count = 0, users = {}, ips = {}}
 end
 
 -- A user id or ip as a table key: large user ids come out of tuples as uint64 cdata, and cdata
@@ -88,7 +90,7 @@ function M.of(t, key)
     -- deletes it when the field moves on. One from elsewhere is stale (the field was written since)
     -- or left by a truncate of the sessions space, which runs no trigger.
     if row ~= nil and row[2] > latest and M.window(row[2]) == M.window(latest) then latest = row[2] end
-    if writing == nil and next(taking.marks) == nil then return latest end
+    if writing == nil and taking.count == 0 then return latest end
     local bin = key:bin()
     latest = later(taking, bin, t, latest)
     if writing ~= nil then latest = later(writing, bin, t, latest) end
@@ -124,7 +126,9 @@ function M.mark(key, t, now_s)
     end
     this_second[bin] = true
     this_second_count = this_second_count + 1
-    if (taking.marks[bin] or 0) < now_s then
+    local marked = taking.marks[bin]
+    if (marked or 0) < now_s then
+        if marked == nil then taking.count = taking.count + 1 end
         taking.marks[bin] = now_s
         taking.creates[bin] = t[F.create]
         if M.window(now_s) ~= M.window(t[F.activity]) then
@@ -140,9 +144,7 @@ end
 -- again, for the next flush.
 function M.flush()
     if writing ~= nil then return 0 end
-    local count = 0
-    for _ in pairs(taking.marks) do count = count + 1 end
-    writing, taking = taking, new_set(count)
+    writing, taking = taking, new_set(taking.count)
     local s = space.get()
     local seen = space.seen()
     local bins, seconds, creates = {}, {}, {}
@@ -192,7 +194,9 @@ function M.flush()
     if not ok then
         -- Take them all again: those written already are skipped by the next flush.
         for bin, now_s in pairs(done.marks) do
-            if (taking.marks[bin] or 0) < now_s then
+            local marked = taking.marks[bin]
+            if (marked or 0) < now_s then
+                if marked == nil then taking.count = taking.count + 1 end
                 taking.marks[bin] = now_s
                 taking.creates[bin] = done.creates[bin]
             end

@@ -29,38 +29,40 @@ local function precedes(a_activity, a_key, b_activity, b_key)
     return a_key:bin('b') > b_key:bin('b')
 end
 
+-- Entries are {tuple, newest activity, key}: the stored tuple is answered as it is, with its
+-- newest activity beside it (a tuple rebuilt with it would cost more than the rest of the walk),
+-- and its key read out of it once (a uuid field costs a decoding each time it is read).
 local function before(a, b)
-    return precedes(a[F.activity], a[F.token], b[F.activity], b[F.token])
+    return precedes(a[2], a[3], b[2], b[3])
 end
 
--- The same for positions, {activity, key}; and whether the position p comes before the session t.
+-- The same for positions, {activity, key}; and whether the position p comes before the entry e.
 local function position_before(p, q)
     return precedes(p[1], p[2], q[1], q[2])
 end
 
-local function position_before_session(p, t)
-    return precedes(p[1], p[2], t[F.activity], t[F.token])
+local function position_before_entry(p, e)
+    return precedes(p[1], p[2], e[2], e[3])
 end
 
--- Sorts sessions (with their newest activity) in list order, in place. A window holds few
--- sessions of one user or address: an insertion sort, whose comparisons run as compiled Lua
--- (table.sort calls its comparator from C, which LuaJIT cannot compile), and a key's bytes read
--- only for a tie.
-local function sort_window(sessions)
-    for i = 2, #sessions do
-        local t = sessions[i]
+-- Sorts entries in list order, in place. A window holds few sessions of one user or address:
+-- an insertion sort, whose comparisons run as compiled Lua (table.sort calls its comparator from
+-- C, which LuaJIT cannot compile), and a key's bytes read only for a tie.
+local function sort_window(entries)
+    for i = 2, #entries do
+        local e = entries[i]
         local j = i - 1
-        while j >= 1 and before(t, sessions[j]) do
-            sessions[j + 1] = sessions[j]
+        while j >= 1 and before(e, entries[j]) do
+            entries[j + 1] = entries[j]
             j = j - 1
         end
-        sessions[j + 1] = t
+        entries[j + 1] = e
     end
-    return sessions
+    return entries
 end
 
 -- Up to `n` live sessions of `index` whose key (field `field`) is `key`, in list order from the
--- newest, after the position `after` ({activity, key}) when given, each with its newest activity.
+-- newest, after the position `after` ({activity, key}) when given, as entries.
 -- Sessions gone but not swept yet are passed over, at most SKIP of them: a walk that meets more
 -- stops there and returns the position of the last it looked at (the page's `next`).
 -- O(log n + the windows it reads) whatever the key's total.
@@ -71,19 +73,20 @@ local function walk(index, field, key, after, now_s, n)
     if after ~= nil then from, iterator = {key, window(after[1]) + STEP - 1}, 'LE' end
     -- Takes the sessions of one window, in order; true when the walk is over.
     local cut = nil
-    local function take(sessions)
-        for _, t in ipairs(sort_window(sessions)) do
-            if after == nil or position_before_session(after, t) then
-                if expiry.is_live(t, now_s, nil, false) then
+    local function take(entries)
+        for _, e in ipairs(sort_window(entries)) do
+            local t = e[1]
+            if after == nil or position_before_entry(after, e) then
+                if expiry.is_live(t, now_s, nil, e[2]) then
                     if #out >= n then return true end
-                    out[#out + 1] = t
+                    out[#out + 1] = e
                     bytes = bytes + t:bsize()
                     -- One more past the budget: it tells that a next page follows.
                     if bytes > PAGE_BYTES and #out < n then n = #out + 1 end
                 else
                     skipped = skipped + 1
                     if skipped >= SKIP then
-                        cut = {t[F.activity], t[F.token]}
+                        cut = {e[2], e[3]}
                         return true
                     end
                 end
@@ -100,13 +103,14 @@ local function walk(index, field, key, after, now_s, n)
             if current ~= nil and take(sessions) then return out, cut end
             sessions, current = {}, w
         end
-        sessions[#sessions + 1] = activity.current(t)
+        local k = t[F.token]
+        sessions[#sessions + 1] = {t, activity.of(t, k), k}
     end
     if #sessions > 0 then take(sessions) end
     return out, cut
 end
 
--- Merges two lists each in `before` order.
+-- Merges two lists of entries each in `before` order.
 local function merged(a, b)
     local out, i, j = {}, 1, 1
     while a[i] ~= nil or b[j] ~= nil do
@@ -121,8 +125,8 @@ end
 
 -- A page of live sessions whose `index_name` key is one of `keys` (one, or an ip in both its
 -- forms), newest activity first: at most `limit`, after the position `after` ({activity, key})
--- when given. Returns
--- {sessions = tuples, next = the position of the last one, when more follow}.
+-- when given. Returns {sessions = the stored tuples, activities = each one's newest activity,
+-- next = the position of the last one, when more follow}.
 function M.page(index_name, keys, limit, after)
     if type(limit) ~= 'number' or limit < 1 or limit ~= math.floor(limit) then
         error('limit must be a positive integer')
@@ -147,9 +151,9 @@ function M.page(index_name, keys, limit, after)
     end
     if cut ~= nil then
         local known = {}
-        for _, t in ipairs(found) do
-            if position_before_session(cut, t) then break end
-            known[#known + 1] = t
+        for _, e in ipairs(found) do
+            if position_before_entry(cut, e) then break end
+            known[#known + 1] = e
         end
         found = known
     end
@@ -157,22 +161,22 @@ function M.page(index_name, keys, limit, after)
     local size = math.min(limit, #found)
     local bytes = 0
     for i = 1, size do
-        bytes = bytes + found[i]:bsize()
+        bytes = bytes + found[i][1]:bsize()
         if bytes > PAGE_BYTES then
             size = i
             break
         end
     end
-    local out = {}
-    for i = 1, size do out[i] = found[i] end
+    local out, activities = {}, {}
+    for i = 1, size do out[i], activities[i] = found[i][1], found[i][2] end
     local last = found[size]
     local next_position = nil
     if #found > size then
-        next_position = {last[F.activity], last[F.token]}
+        next_position = {last[2], last[3]}
     elseif cut ~= nil then
         next_position = cut
     end
-    return {sessions = out, next = next_position}
+    return {sessions = out, activities = activities, next = next_position}
 end
 
 return M

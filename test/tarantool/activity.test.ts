@@ -139,12 +139,13 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
       local older = session(2, 20, 30)   -- used 30 s ago
       local newer = session(2, 20, 10)   -- used 10 s ago
       api.get(older, nil, nil, 1000)     -- now the most recent, but not written
-      local by_user = api.by_user(2, 100).sessions
+      local user_page = api.by_user(2, 100)
+      local by_user, activities = user_page.sessions, user_page.activities
       local by_ip = api.by_ip(20, 100).sessions
       local deleted = api.del(older)
       return {
         now = NOW,
-        by_user = {{by_user[1][1]:str(), by_user[1][5]}, {by_user[2][1]:str(), by_user[2][5]}},
+        by_user = {{by_user[1][1]:str(), activities[1]}, {by_user[2][1]:str(), activities[2]}},
         by_ip_first = by_ip[1][1]:str(),
         older = older:str(), newer = newer:str(),
         deleted_activity = deleted[5],
@@ -174,7 +175,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
         written = written, rows = rows,
         same_field = s:get(same)[5] == W, same_seen = seen:get(same) ~= nil and seen:get(same)[2] == NOW,
         older_field = s:get(older)[5] == NOW, older_seen = seen:get(older) == nil,
-        answered = api.by_user(12, 100).sessions[2][5] == NOW,
+        answered = api.by_user(12, 100).activities[2] == NOW,
         gone_with_it = (function() api.del(same) return seen:get(same) == nil end)(),
       }
     `)
@@ -187,7 +188,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
       -- Left by a truncate (no trigger runs) for a key a session has again, stored a window before.
       local token = session(14, 140, NOW - W + 10)
       box.space.sessions_seen:replace{token, NOW}
-      return {listed = api.by_user(14, 100).sessions[1][5] == W - 10, live = expiry.is_live(s:get(token), W - 10 + settings.get().ttl + 5, token)}
+      return {listed = api.by_user(14, 100).activities[1] == W - 10, live = expiry.is_live(s:get(token), W - 10 + settings.get().ttl + 5, token)}
     `)
     expect(r).toEqual({ listed: true, live: false })
   })
@@ -233,7 +234,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
       local user_id = 9007199254740991  -- 2^53 - 1, the largest the API accepts
       local token = session(user_id, 60, 30)
       api.get(token, nil, nil, 1000)
-      return {now = NOW, listed = api.by_user(user_id, 100).sessions[1][5], cdata = type(s:get(token)[2]) == 'cdata'}
+      return {now = NOW, listed = api.by_user(user_id, 100).activities[1], cdata = type(s:get(token)[2]) == 'cdata'}
     `)
     expect(r).toEqual({ now: r.now, listed: r.now, cdata: true })
   })
@@ -245,7 +246,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
       -- Gone, and a session with the same token made again before the mark is written.
       s:delete(token)
       s:insert{token, 7, 70, NOW - 5000, NOW - 3000}
-      return {now = NOW, listed = api.by_user(7, 100).sessions[1][5], written = activity.flush(), stored = stored(token)}
+      return {now = NOW, listed = api.by_user(7, 100).activities[1], written = activity.flush(), stored = stored(token)}
     `)
     expect(r).toEqual({ now: r.now, listed: (r.now as number) - 3000, written: 0, stored: (r.now as number) - 3000 })
   })
@@ -289,7 +290,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
       box.cfg{read_only = false}
       local written = activity.flush()
       return {failed = failed, unchanged = stored_while_ro == NOW - 60, written = written, stored = stored(token) == NOW,
-              listed = api.by_user(4, 100).sessions[1][5] == NOW}
+              listed = api.by_user(4, 100).activities[1] == NOW}
     `)
     expect(r).toEqual({ failed: true, unchanged: true, written: 1, stored: true, listed: true })
   })
