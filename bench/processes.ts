@@ -4,8 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { CONSOLE_SOCKET_NAME } from '../src/admin-console.js'
-import { freePort, waitListening } from '../src/embedded-tarantool.js'
+import { CONSOLE_SOCKET_NAME, freePort, waitListening } from '../src/embedded-tarantool.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const started = new Set<ChildProcess>()

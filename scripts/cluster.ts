@@ -11,9 +11,9 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { CONSOLE_SOCKET_NAME, connectConsole } from '../src/admin-console.js'
+import { connectConsole } from '../lib/admin-console.js'
 import { loadConfig } from '../src/config.js'
-import { findExecutable, INIT_LUA, tarantoolRunningOn } from '../src/embedded-tarantool.js'
+import { CONSOLE_SOCKET_NAME, findExecutable, INIT_LUA, tarantoolRunningOn } from '../src/embedded-tarantool.js'
 
 const SERVICE_USER = 'sessions'
 

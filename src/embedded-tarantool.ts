@@ -7,7 +7,6 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { FastifyBaseLogger } from 'fastify'
-import { CONSOLE_SOCKET_NAME } from './admin-console.js'
 
 /** The project's Tarantool entry point, the same one the Docker setup and the tests run. */
 export const INIT_LUA = fileURLToPath(new URL('../tarantool/init.lua', import.meta.url))
@@ -24,6 +23,9 @@ const HEALTHY_RUN_MS = 30_000
 const MAX_SOCKET_PATH = 107
 // The socket the service reaches Tarantool on, in the data directory.
 const IPROTO_SOCKET_NAME = 'tarantool.sock'
+
+/** The file name of the embedded instance's admin console socket, inside its data directory. */
+export const CONSOLE_SOCKET_NAME = 'tarantool.control'
 
 export interface EmbeddedOptions {
   /** The tarantool executable: a name looked up in PATH, or a path. */
