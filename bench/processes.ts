@@ -4,7 +4,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { CONSOLE_SOCKET_NAME, freePort, waitListening } from '../src/embedded-tarantool.js'
+import { freePort } from '../lib/processes.js'
+import { CONSOLE_SOCKET_NAME, waitListening } from '../src/embedded-tarantool.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const started = new Set<ChildProcess>()
