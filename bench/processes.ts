@@ -18,7 +18,7 @@ export function buildService (): void {
 const STOP_TIMEOUT_MS = 15_000
 
 /** Stops a process: SIGTERM, then SIGKILL past STOP_TIMEOUT_MS; resolves once it exited. */
-function stopper (proc: ChildProcess, gone: () => boolean, exited: Promise<void>): () => Promise<void> {
+function stopper (proc: ChildProcess, gone: () => boolean, exited: Promise<unknown>): () => Promise<void> {
   return async () => {
     if (gone()) return
     proc.kill('SIGTERM')
@@ -133,14 +133,8 @@ export async function startCluster (dir: string, env: Record<string, string> = {
     void exited.then(() => { clearTimeout(timer); reject(new Error(`npm run cluster exited: ${output.slice(-300)}; see ${join(dir, 'cluster.log')}`)) })
   })
   const consoles = [1, 2, 3].map((i) => join(dir, 'cluster', `m${i}`, CONSOLE_SOCKET_NAME))
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return
-    proc.kill('SIGTERM')
-    const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
-    await exited
-    clearTimeout(killer)
-  }
-  return { uri, consoles, stop }
+  const gone = (): boolean => proc.exitCode !== null || proc.signalCode !== null
+  return { uri, consoles, stop: stopper(proc, gone, exited) }
 }
 
 /** The reference's answers (URL path -> JSON body) as a file in `dir`, for the processes that answer them. */
@@ -246,13 +240,12 @@ export async function startWalker (url: string, path: string, dir: string): Prom
     exited.then(() => { clearTimeout(timer); reject(failed()) }, reject)
   })
   onLine = undefined
+  const stop = stopper(proc, () => proc.exitCode !== null || proc.signalCode !== null, exited)
   return {
     stop: async () => {
       if (proc.exitCode !== null) throw failed()
-      proc.kill('SIGTERM')
-      const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
+      await stop()
       const code = await exited
-      clearTimeout(killer)
       const last = lines.at(-1)
       if (code !== 0 || last === undefined || last === 'ready') throw failed()
       return JSON.parse(last) as WalkerReport
