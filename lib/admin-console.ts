@@ -106,3 +106,13 @@ export async function connectConsole (socketPath: string, opts: { timeoutMs?: nu
     close: () => { socket.end() }
   }
 }
+
+/** Runs `lua` on a console socket once; rejects when nothing answers there. */
+export async function consoleEval<T> (socket: string, lua: string, timeoutMs = 10_000): Promise<T> {
+  const admin = await connectConsole(socket, { timeoutMs })
+  try {
+    return await admin.eval<T>(lua)
+  } finally {
+    admin.close()
+  }
+}
