@@ -14,7 +14,7 @@ import { CONSOLE_SOCKET_NAME } from '../src/embedded-tarantool.js'
 import { count, preload } from './dataset.js'
 import { alternate, round, type LoadOptions } from './load.js'
 import { startCluster, type RunningCluster } from './processes.js'
-import { row, table, writeResults, type Row } from './report.js'
+import { row, step, table, writeResults, type Row } from './report.js'
 import { WORKLOADS, type Population } from './workloads.js'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -31,8 +31,6 @@ export interface ReplicaSetSettings {
   load: LoadOptions
   service: ServiceSettings
 }
-
-const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
 
 /** Waits until every member holds as many sessions as the first; resolves with each one's count. */
 async function caughtUp (consoles: AdminConsole[]): Promise<number[]> {

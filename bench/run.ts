@@ -23,7 +23,7 @@ import { round, startRound, summarize, type LoadOptions, type RoundResult } from
 import { redisServerFound, startFloor, startRedis, startRedisPeer, startReference, startWalker, type RunningRedis } from './processes.js'
 import { preloadRedis } from './redis-peer.js'
 import { runReplicaSet } from './replica-set.js'
-import { cpuTable, median, peerTable, row, table, writeResults, type PeerPair, type Row } from './report.js'
+import { cpuTable, median, peerTable, row, step, table, writeResults, type PeerPair, type Row } from './report.js'
 import { walk, type Walk } from './walk.js'
 import { USER_PAGE, WORKLOADS, type Population, type Workload } from './workloads.js'
 import { findWrk, ListFiles, wrkCanRun, wrkRequests, wrkRound } from './wrk.js'
@@ -95,9 +95,6 @@ const REDIS_NEW = ((): 'script' | 'pipeline' => {
   if (value !== 'script' && value !== 'pipeline') throw new Error(`--redis-new: script or pipeline, not ${value}`)
   return value
 })()
-
-const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
-
 
 async function getJson<T> (url: string, timeoutSeconds = 60): Promise<T> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutSeconds * 1000) })
