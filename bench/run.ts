@@ -13,24 +13,22 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { connectConsole, type AdminConsole } from '../lib/admin-console.js'
-import { buildService, cleanupOnExit, startService, type Running, type ServiceSettings } from '../lib/processes.js'
+import { buildService, cleanupOnExit, startService, type Running } from '../lib/processes.js'
 import { CONSOLE_SOCKET_NAME } from '../src/embedded-tarantool.js'
 import { cpuFigures, getsPerTarantool, rateRatio, verdicts, type Measurements } from './goals.js'
 import { count, countRotated, countUser, CROWD_IP, CROWD_USER, deleteUserInTarantool, memory, preload, preloadCrowd, preloadUser, removeCrowd, removeMade, removeRetiredKeys, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
-import { round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
+import { round, startRound, summarize, type RoundResult } from './load.js'
+import { args, CPU_SESSIONS, DAY, REDIS_NEW, settings, SMALL, WRK } from './options.js'
 import { redisServerFound, startFloor, startRedis, startRedisPeer, startReference, startWalker, type RunningRedis } from './processes.js'
 import { preloadRedis } from './redis-peer.js'
 import { runReplicaSet } from './replica-set.js'
 import { cpuTable, median, peerTable, row, step, table, writeResults, type PeerPair, type Row } from './report.js'
 import { walk, type Walk } from './walk.js'
 import { USER_PAGE, WORKLOADS, type Population, type Workload } from './workloads.js'
-import { findWrk, ListFiles, wrkCanRun, wrkRequests, wrkRound } from './wrk.js'
+import { ListFiles, wrkCanRun, wrkRequests, wrkRound } from './wrk.js'
 
 const ROOT = join(import.meta.dirname, '..')
-const DAY = 86_400
-const SMALL = 10_000
 const SWEEP_LIMIT_SECONDS = 600
 // The crowded user and address (dataset.ts, preloadCrowd), and the page size of a full walk.
 const CROWD_USER_SESSIONS = 10_000
@@ -45,56 +43,6 @@ const DEL_USER = { userId: CROWD_USER, sessions: CROWD_USER_SESSIONS, tokenPrefi
 const DEL_BIG_USER = { userId: 9_500_000, sessions: 100_000, tokenPrefix: 'be5c0004', firstIp: 13 * 16777216 }
 // The longest a sign-out may take (its request, and the load that runs meanwhile).
 const DEL_TIMEOUT_SECONDS = 120
-
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    sessions: { type: 'string' },
-    rounds: { type: 'string' },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    connections: { type: 'string' },
-    'log-level': { type: 'string' },
-    'access-log': { type: 'string' },
-    'replica-set': { type: 'boolean', default: false },
-    autocannon: { type: 'boolean', default: false },
-    'cpu-sessions': { type: 'string' },
-    'redis-new': { type: 'string' },
-    'synchro-quorum': { type: 'string' }
-  }
-})
-const settings = {
-  quick: args.quick,
-  sessions: Number(args.sessions ?? (args.quick ? 50_000 : 1_000_000)),
-  rounds: Number(args.rounds ?? 3),
-  // Full walks of the crowded address on each side, alternating (a walk is 1 to 3 s here).
-  walks: args.quick ? 3 : 7,
-  // Sign-outs of the user with 10,000 sessions on each side, alternating.
-  signOuts: args.quick ? 5 : 9,
-  load: {
-    durationSeconds: Number(args.duration ?? (args.quick ? 1.5 : 10)),
-    // After the other side's round, each side takes a moment to reach its pace (the service, with
-    // Node and Tarantool to warm, 1 to 2 s; the reference about 0.5 s): not part of its rate.
-    warmupSeconds: Number(args.warmup ?? (args.quick ? 0.5 : 1)),
-    connections: Number(args.connections ?? 50)
-  } satisfies LoadOptions,
-  // The service's own defaults unless asked otherwise: as users run it.
-  service: { logLevel: args['log-level'], accessLog: args['access-log'] } satisfies ServiceSettings
-}
-
-// wrk where it is installed (and not --autocannon), for the rows it can drive (wrk.ts).
-const WRK = args.autocannon ? undefined : findWrk()
-
-// The sessions of the CPU per request figures (issue 23's goals: 200,000): a phase of its own when
-// the run has more; the /get and /new rows at N otherwise.
-const CPU_SESSIONS = Number(args['cpu-sessions'] ?? 200_000)
-
-// How the Redis script's /new stores a session: one Lua script (SET and SADD), or ioredis's pipeline.
-const REDIS_NEW = ((): 'script' | 'pipeline' => {
-  const value = args['redis-new'] ?? 'script'
-  if (value !== 'script' && value !== 'pipeline') throw new Error(`--redis-new: script or pipeline, not ${value}`)
-  return value
-})()
 
 async function getJson<T> (url: string, timeoutSeconds = 60): Promise<T> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutSeconds * 1000) })
