@@ -17,55 +17,19 @@ import { connectConsole, type AdminConsole } from '../lib/admin-console.js'
 import { buildService, cleanupOnExit, startService, type Running } from '../lib/processes.js'
 import { CONSOLE_SOCKET_NAME } from '../src/embedded-tarantool.js'
 import { crowdBodies, CROWD_IP_SESSIONS, CROWD_USER_SESSIONS, getDuringWalk, WALK_PAGE, walks } from './crowd.js'
-import { count, countRotated, CROWD_IP, memory, preload, preloadCrowd, removeCrowd, removeMade, removeRetiredKeys, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
+import { count, countRotated, CROWD_IP, memory, preload, preloadCrowd, removeCrowd, removeMade, removeRetiredKeys, tokenOf, type MemoryStats } from './dataset.js'
 import { cpuFigures, getsPerTarantool, verdicts, type Measurements } from './goals.js'
-import { round, startRound, summarize, type RoundResult } from './load.js'
 import { args, CPU_SESSIONS, DAY, REDIS_NEW, settings, SMALL, WRK } from './options.js'
 import { redisServerFound, startReference } from './processes.js'
 import { runReplicaSet } from './replica-set.js'
 import { cpuTable, median, peerTable, step, table, writeResults, type PeerPair, type Row } from './report.js'
 import { generatorOf, measure, measureFloor, measureWithPeer, referenceBodies, startPeer, warmUp, type Context, type Peer } from './rows.js'
 import { DEL_BIG_USER, delUserBody, getDuringSignOut, signOuts } from './sign-outs.js'
+import { sweep } from './sweep.js'
 import { WORKLOADS, type Population, type Workload } from './workloads.js'
 import { ListFiles } from './wrk.js'
 
 const ROOT = join(import.meta.dirname, '..')
-const SWEEP_LIMIT_SECONDS = 600
-interface SweepResult {
-  expired: number
-  seconds: number
-  /** How often the service's reconnect put its own TTL back during the sweep (see sweepAll). */
-  ttlReset: number
-  idle: RoundResult
-  during: RoundResult
-  p99Ratio: number
-}
-
-/** Fresh data: a live set and `sessions` idle ones; /get p99 on the live set idle, then during the sweep. */
-async function sweep (ctx: Context): Promise<SweepResult> {
-  const total = SMALL + settings.sessions
-  step(`sweep: truncating, then ${SMALL} live and ${settings.sessions} idle sessions`)
-  await truncate(ctx.console)
-  await preload(ctx.console, { from: 0, to: SMALL, total, ageSeconds: 0 })
-  await preload(ctx.console, { from: SMALL, to: total, total, ageSeconds: 2 * DAY })
-  const live: Population = { from: 0, to: SMALL, total }
-  const idle = median3(await serviceRounds(ctx, live))
-  step('sweep: /get on the live set while the expiry fiber removes the idle sessions')
-  // The load settles (its warm-up, unmeasured, as in the idle rounds) before the sweep starts.
-  const settle = Math.max(0.5, settings.load.warmupSeconds)
-  const load = startRound(ctx.service.url, WORKLOADS.get.requests(live), { ...settings.load, warmupSeconds: settle, durationSeconds: SWEEP_LIMIT_SECONDS })
-  await new Promise((resolve) => setTimeout(resolve, settle * 1000))
-  const { seconds, expired, ttlReset } = await sweepAll(ctx.console, DAY, SWEEP_LIMIT_SECONDS)
-  load.instance.stop()
-  const during = summarize(await load.instance, load.measured)
-  return { expired, seconds, ttlReset, idle, during, p99Ratio: during.p99 / idle.p99 }
-}
-
-async function serviceRounds (ctx: Context, population: Population): Promise<RoundResult[]> {
-  const out: RoundResult[] = []
-  for (let i = 0; i < settings.rounds; i++) out.push(await round(ctx.service.url, WORKLOADS.get.requests(population), settings.load))
-  return out
-}
 
 /**
  * Memory per session with TOKEN_STORAGE=hashed: a service of its own (data in `dir/hashed`), with
@@ -104,12 +68,6 @@ const spread = (values: number[], digits: number): string =>
 const memoryLine = (mem: MemoryStats): string =>
   `arena_used ${mem.arenaUsedPerSession.toFixed(1)} B/session (tuples ${mem.itemsUsedPerSession.toFixed(1)} + indexes ${mem.indexPerSession.toFixed(1)}), ` +
   `quota_used ${mem.quotaUsedPerSession.toFixed(1)} B/session`
-
-// The round with the median p99.
-function median3 (rounds: RoundResult[]): RoundResult {
-  const p99 = median(rounds.map((r) => r.p99))
-  return rounds.reduce((best, r) => (Math.abs(r.p99 - p99) < Math.abs(best.p99 - p99) ? r : best))
-}
 
 // The workload whose reference rounds differed the most in rate, and by how much (max / min).
 function referenceSwing (rows: Row[]): { workload: string, ratio: number } {
