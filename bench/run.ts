@@ -10,7 +10,7 @@
 // sessions; a verdict on each goal of issue 23.
 // --replica-set: /get and /new on a 3-member replica set against a single node instead
 // (replica-set.ts). See bench/README.md.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectConsole, type AdminConsole } from '../lib/admin-console.js'
@@ -19,6 +19,7 @@ import { CONSOLE_SOCKET_NAME } from '../src/embedded-tarantool.js'
 import { crowdBodies, CROWD_IP_SESSIONS, CROWD_USER_SESSIONS, getDuringWalk, WALK_PAGE, walks } from './crowd.js'
 import { count, countRotated, CROWD_IP, memory, preload, preloadCrowd, removeCrowd, removeMade, removeRetiredKeys, tokenOf, type MemoryStats } from './dataset.js'
 import { cpuFigures, getsPerTarantool, verdicts, type Measurements } from './goals.js'
+import { hashedMemory } from './hashed-memory.js'
 import { args, CPU_SESSIONS, DAY, REDIS_NEW, settings, SMALL, WRK } from './options.js'
 import { redisServerFound, startReference } from './processes.js'
 import { runReplicaSet } from './replica-set.js'
@@ -30,37 +31,6 @@ import { WORKLOADS, type Population, type Workload } from './workloads.js'
 import { ListFiles } from './wrk.js'
 
 const ROOT = join(import.meta.dirname, '..')
-
-/**
- * Memory per session with TOKEN_STORAGE=hashed: a service of its own (data in `dir/hashed`), with
- * `total` sessions stored under their tokens' hashes as it stores them; checks that it finds one
- * by its token and that its key is no token.
- */
-async function hashedMemory (dir: string, total: number): Promise<MemoryStats> {
-  const own = join(dir, 'hashed')
-  mkdirSync(own, { recursive: true })
-  step(`hashed: a service with TOKEN_STORAGE=hashed (data in ${own}), ${total} sessions under their tokens' hashes`)
-  const service = await startService(own, { ...settings.service, tokenStorage: 'hashed' })
-  let admin: AdminConsole | undefined
-  try {
-    admin = await connectConsole(join(own, 'data', CONSOLE_SOCKET_NAME))
-    await preload(admin, { from: 0, to: total, total, ageSeconds: DAY, hashed: true })
-    const mem = await memory(admin)
-    const plainKeys = await admin.eval<number>(`
-      local keys, n = require('sessions.keys'), 0
-      for _, t in box.space.sessions:pairs() do
-        if keys.is_token(t[1]) then n = n + 1 end
-        if n > 0 then break end
-      end
-      return n`)
-    const found = await fetch(`${service.url}/get?token=${tokenOf(0)}`)
-    if (plainKeys !== 0 || !found.ok) throw new Error(`hashed: ${plainKeys} plain keys; /get of session 0: HTTP ${found.status}`)
-    return mem
-  } finally {
-    admin?.close()
-    await service.stop()
-  }
-}
 
 const spread = (values: number[], digits: number): string =>
   `${median(values).toFixed(digits)} [${Math.min(...values).toFixed(digits)}..${Math.max(...values).toFixed(digits)}]`
