@@ -1,7 +1,7 @@
 // The bench's sessions: made inside Tarantool in bulk through the admin console (not over HTTP),
 // with tokens, users and ips that follow from the session's number, so the load generator can
 // name any existing session without fetching it.
-import type { AdminConsole } from '../src/admin-console.js'
+import type { AdminConsole } from '../lib/admin-console.js'
 
 /** Sessions per user, and per ip. */
 export const PER_USER = 5

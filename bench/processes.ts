@@ -1,84 +1,14 @@
-// The processes a bench run starts (the service, the reference server), each on a free loopback
-// port, and their cleanup: every process started here is stopped on exit, on failure and on Ctrl-C.
+// The bench's own processes beside the service (lib/processes.ts): the reference, the floor, a
+// replica set, redis-server and the Redis script, the walker; each on a free loopback port, and
+// stopped on exit, on failure and on Ctrl-C as the service is.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { CONSOLE_SOCKET_NAME } from '../src/admin-console.js'
-import { freePort, waitListening } from '../src/embedded-tarantool.js'
+import { freePort, killedOnExit, startNode, stopper, type Running } from '../lib/processes.js'
+import { CONSOLE_SOCKET_NAME, waitListening } from '../src/embedded-tarantool.js'
 
 const ROOT = join(import.meta.dirname, '..')
-const started = new Set<ChildProcess>()
-
-/** Compiles the service to dist/ (npm run build), to run it as `npm start` does. */
-export function buildService (): void {
-  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' })
-  if (tsc.status !== 0) throw new Error('the build failed')
-}
-const STOP_TIMEOUT_MS = 15_000
-
-/** Stops a process: SIGTERM, then SIGKILL past STOP_TIMEOUT_MS; resolves once it exited. */
-function stopper (proc: ChildProcess, gone: () => boolean, exited: Promise<void>): () => Promise<void> {
-  return async () => {
-    if (gone()) return
-    proc.kill('SIGTERM')
-    const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
-    await exited
-    clearTimeout(killer)
-  }
-}
-
-export interface Running {
-  name: string
-  port: number
-  url: string
-  proc: ChildProcess
-  stop: () => Promise<void>
-}
-
-/** Starts `node args...` with `env` on a free port (given as PORT), logging to `logDir/name.log`. */
-export async function startNode (name: string, args: string[], env: Record<string, string>, logDir: string): Promise<Running> {
-  const port = await freePort()
-  const log = openSync(join(logDir, `${name}.log`), 'a')
-  const proc = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', log, log]
-  })
-  closeSync(log)
-  started.add(proc)
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => { started.delete(proc); resolve() }))
-  const gone = (): boolean => proc.exitCode !== null || proc.signalCode !== null
-  if (!(await waitListening(port, gone, 120_000))) {
-    proc.kill('SIGKILL')
-    throw new Error(`${name} did not start listening; see ${join(logDir, `${name}.log`)}`)
-  }
-  return { name, port, url: `http://127.0.0.1:${port}`, proc, stop: stopper(proc, gone, exited) }
-}
-
-/** Settings of the service a run may change; unset ones keep the service's defaults. */
-export interface ServiceSettings {
-  logLevel?: string
-  accessLog?: string
-  /** TOKEN_STORAGE: 'plain' (the service's default) or 'hashed'. */
-  tokenStorage?: 'plain' | 'hashed'
-  /** TARANTOOL_URI: a Tarantool of its own (a replica set) instead of the embedded one. */
-  tarantoolUri?: string
-}
-
-/**
- * Starts the service as `npm start` runs it (built, with its embedded Tarantool's data in
- * `dir/data`), logging to `dir/service.log`; `nodeArgs` go to node before the script.
- */
-export async function startService (dir: string, opts: ServiceSettings & { nodeArgs?: string[] } = {}): Promise<Running> {
-  return await startNode('service', [...(opts.nodeArgs ?? []), join(ROOT, 'dist/server.js')], {
-    DATA_DIR: join(dir, 'data'),
-    ...(opts.logLevel === undefined ? {} : { LOG_LEVEL: opts.logLevel }),
-    ...(opts.accessLog === undefined ? {} : { ACCESS_LOG: opts.accessLog }),
-    ...(opts.tokenStorage === undefined ? {} : { TOKEN_STORAGE: opts.tokenStorage }),
-    ...(opts.tarantoolUri === undefined ? {} : { TARANTOOL_URI: opts.tarantoolUri })
-  }, dir)
-}
 
 /** A replica set that `npm run cluster` runs: the service's TARANTOOL_URI and each member's console. */
 export interface RunningCluster {
@@ -119,8 +49,8 @@ export async function startCluster (dir: string, env: Record<string, string> = {
     stdio: ['ignore', 'pipe', log]
   })
   closeSync(log)
-  started.add(proc)
-  const exited = new Promise<void>((resolveExit) => proc.once('close', () => { started.delete(proc); resolveExit() }))
+  killedOnExit(proc)
+  const exited = new Promise<void>((resolveExit) => proc.once('close', () => resolveExit()))
   let output = ''
   proc.stdout!.setEncoding('utf8')
   proc.stdout!.on('data', (chunk: string) => { output += chunk })
@@ -133,14 +63,8 @@ export async function startCluster (dir: string, env: Record<string, string> = {
     void exited.then(() => { clearTimeout(timer); reject(new Error(`npm run cluster exited: ${output.slice(-300)}; see ${join(dir, 'cluster.log')}`)) })
   })
   const consoles = [1, 2, 3].map((i) => join(dir, 'cluster', `m${i}`, CONSOLE_SOCKET_NAME))
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return
-    proc.kill('SIGTERM')
-    const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
-    await exited
-    clearTimeout(killer)
-  }
-  return { uri, consoles, stop }
+  const gone = (): boolean => proc.exitCode !== null || proc.signalCode !== null
+  return { uri, consoles, stop: stopper(proc, gone, exited) }
 }
 
 /** The reference's answers (URL path -> JSON body) as a file in `dir`, for the processes that answer them. */
@@ -186,8 +110,8 @@ export async function startRedis (dir: string): Promise<RunningRedis> {
   mkdirSync(data, { recursive: true })
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', data, '--appendonly', 'yes', '--appendfsync', 'no',
     '--save', '', '--logfile', join(dir, 'redis.log'), '--daemonize', 'no'], { stdio: 'ignore' })
-  started.add(proc)
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => { started.delete(proc); resolve() }))
+  killedOnExit(proc)
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
   const gone = (): boolean => proc.exitCode !== null || proc.signalCode !== null
   if (!(await waitListening(port, gone, 30_000))) {
     proc.kill('SIGKILL')
@@ -225,9 +149,9 @@ export async function startWalker (url: string, path: string, dir: string): Prom
   const log = openSync(join(dir, 'walker.log'), 'a')
   const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/walk.ts'), url, path], { cwd: ROOT, stdio: ['ignore', 'pipe', log] })
   closeSync(log)
-  started.add(proc)
+  killedOnExit(proc)
   // 'close': after its output has all been read.
-  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => { started.delete(proc); resolve(code) }))
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)))
   const lines: string[] = []
   let pending = ''
   let onLine: (() => void) | undefined
@@ -246,36 +170,15 @@ export async function startWalker (url: string, path: string, dir: string): Prom
     exited.then(() => { clearTimeout(timer); reject(failed()) }, reject)
   })
   onLine = undefined
+  const stop = stopper(proc, () => proc.exitCode !== null || proc.signalCode !== null, exited)
   return {
     stop: async () => {
       if (proc.exitCode !== null) throw failed()
-      proc.kill('SIGTERM')
-      const killer = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS)
+      await stop()
       const code = await exited
-      clearTimeout(killer)
       const last = lines.at(-1)
       if (code !== 0 || last === undefined || last === 'ready') throw failed()
       return JSON.parse(last) as WalkerReport
     }
   }
-}
-
-/** Kills whatever is still running: the last resort on exit (SIGTERM first for the service). */
-function killAll (signal: NodeJS.Signals): void {
-  for (const proc of started) proc.kill(signal)
-}
-
-/** Makes sure that no process of this run outlives it, however it ends. */
-export function cleanupOnExit (cleanup: () => Promise<void>): void {
-  let cleaning = false
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (cleaning) return
-    cleaning = true
-    console.error(`\n${signal}: stopping the processes of this run`)
-    cleanup().catch(() => {}).finally(() => process.exit(130))
-  }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  // The synchronous last resort: the service's own Tarantool watches its parent and exits too.
-  process.once('exit', () => killAll('SIGKILL'))
 }

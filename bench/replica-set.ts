@@ -8,11 +8,13 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
+import { connectConsole, type AdminConsole } from '../lib/admin-console.js'
+import { buildService, cleanupOnExit, startService, type Running, type ServiceSettings } from '../lib/processes.js'
+import { CONSOLE_SOCKET_NAME } from '../src/embedded-tarantool.js'
 import { count, preload } from './dataset.js'
 import { alternate, round, type LoadOptions } from './load.js'
-import { buildService, cleanupOnExit, startCluster, startService, type Running, type RunningCluster, type ServiceSettings } from './processes.js'
-import { row, table, writeResults, type Row } from './report.js'
+import { startCluster, type RunningCluster } from './processes.js'
+import { row, step, table, writeResults, type Row } from './report.js'
 import { WORKLOADS, type Population } from './workloads.js'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -29,8 +31,6 @@ export interface ReplicaSetSettings {
   load: LoadOptions
   service: ServiceSettings
 }
-
-const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
 
 /** Waits until every member holds as many sessions as the first; resolves with each one's count. */
 async function caughtUp (consoles: AdminConsole[]): Promise<number[]> {

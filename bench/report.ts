@@ -1,8 +1,11 @@
-// Medians, ratios to the reference, the printed table and the JSON file of a run.
+// A run's progress lines; medians, ratios to the reference, the printed table and the JSON file of a run.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { totalOf, type CpuPerRequest } from './cpu.js'
 import type { RoundResult } from './load.js'
+
+/** Prints a step of the run, after the time of day. */
+export const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
 
 /** The median of some numbers (the mean of the middle two for an even count). */
 export function median (values: number[]): number {

@@ -10,532 +10,133 @@
 // sessions; a verdict on each goal of issue 23.
 // --replica-set: /get and /new on a 3-member replica set against a single node instead
 // (replica-set.ts). See bench/README.md.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
-import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
-import { cpuFigures, getsPerTarantool, rateRatio, verdicts, type Measurements } from './goals.js'
-import { count, countRotated, countUser, CROWD_IP, CROWD_USER, deleteUserInTarantool, memory, preload, preloadCrowd, preloadUser, removeCrowd, removeMade, removeRetiredKeys, sweepAll, tokenOf, truncate, type MemoryStats } from './dataset.js'
-import { round, startRound, summarize, type LoadOptions, type RoundResult } from './load.js'
-import { buildService, cleanupOnExit, redisServerFound, startFloor, startRedis, startRedisPeer, startReference, startService, startWalker, type Running, type RunningRedis, type ServiceSettings } from './processes.js'
-import { preloadRedis } from './redis-peer.js'
+import { connectConsole, type AdminConsole } from '../lib/admin-console.js'
+import { buildService, cleanupOnExit, startService, type Running } from '../lib/processes.js'
+import { CONSOLE_SOCKET_NAME } from '../src/embedded-tarantool.js'
+import { crowdBodies, CROWD_IP_SESSIONS, CROWD_USER_SESSIONS, getDuringWalk, walks } from './crowd.js'
+import { count, countRotated, memory, preload, preloadCrowd, removeCrowd, removeMade, removeRetiredKeys, tokenOf } from './dataset.js'
+import { hashedMemory } from './hashed-memory.js'
+import { args, CPU_SESSIONS, DAY, REDIS_NEW, settings, SMALL, WRK } from './options.js'
+import { redisServerFound, startReference } from './processes.js'
 import { runReplicaSet } from './replica-set.js'
-import { cpuTable, median, peerTable, row, table, writeResults, type PeerPair, type Row } from './report.js'
-import { walk, type Walk } from './walk.js'
-import { USER_PAGE, WORKLOADS, type Population, type Workload } from './workloads.js'
-import { findWrk, ListFiles, wrkCanRun, wrkRequests, wrkRound } from './wrk.js'
+import { step, writeResults, type PeerPair, type Row } from './report.js'
+import { generatorOf, measure, measureFloor, measureWithPeer, referenceBodies, startPeer, warmUp, type Context, type Peer } from './rows.js'
+import { delUserBody, getDuringSignOut, signOuts } from './sign-outs.js'
+import { figuresOf, printSummary, type RunResults } from './summary.js'
+import { sweep } from './sweep.js'
+import { WORKLOADS, type Population, type Workload } from './workloads.js'
+import { ListFiles } from './wrk.js'
 
 const ROOT = join(import.meta.dirname, '..')
-const DAY = 86_400
-const SMALL = 10_000
-const SWEEP_LIMIT_SECONDS = 600
-// The crowded user and address (dataset.ts, preloadCrowd), and the page size of a full walk.
-const CROWD_USER_SESSIONS = 10_000
-const CROWD_IP_SESSIONS = 100_000
-const WALK_PAGE = 1000
-const WALK_PATH = `/ip?ip=${CROWD_IP}&limit=${WALK_PAGE}`
-const WALK_TIMEOUT_SECONDS = 120
-// The users the /del_user rows sign out, made again before each sign-out (dataset.ts,
-// preloadUser): the crowded user's 10,000 sessions (its tokens and ips, after the crowd is gone),
-// and a user of 100,000 of its own, with tokens and ips apart from all others (13.x.y.z).
-const DEL_USER = { userId: CROWD_USER, sessions: CROWD_USER_SESSIONS, tokenPrefix: 'be5c0001', firstIp: 11 * 16777216 }
-const DEL_BIG_USER = { userId: 9_500_000, sessions: 100_000, tokenPrefix: 'be5c0004', firstIp: 13 * 16777216 }
-// The longest a sign-out may take (its request, and the load that runs meanwhile).
-const DEL_TIMEOUT_SECONDS = 120
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    sessions: { type: 'string' },
-    rounds: { type: 'string' },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    connections: { type: 'string' },
-    'log-level': { type: 'string' },
-    'access-log': { type: 'string' },
-    'replica-set': { type: 'boolean', default: false },
-    autocannon: { type: 'boolean', default: false },
-    'cpu-sessions': { type: 'string' },
-    'redis-new': { type: 'string' },
-    'synchro-quorum': { type: 'string' }
-  }
-})
-const settings = {
-  quick: args.quick,
-  sessions: Number(args.sessions ?? (args.quick ? 50_000 : 1_000_000)),
-  rounds: Number(args.rounds ?? 3),
-  // Full walks of the crowded address on each side, alternating (a walk is 1 to 3 s here).
-  walks: args.quick ? 3 : 7,
-  // Sign-outs of the user with 10,000 sessions on each side, alternating.
-  signOuts: args.quick ? 5 : 9,
-  load: {
-    durationSeconds: Number(args.duration ?? (args.quick ? 1.5 : 10)),
-    // After the other side's round, each side takes a moment to reach its pace (the service, with
-    // Node and Tarantool to warm, 1 to 2 s; the reference about 0.5 s): not part of its rate.
-    warmupSeconds: Number(args.warmup ?? (args.quick ? 0.5 : 1)),
-    connections: Number(args.connections ?? 50)
-  } satisfies LoadOptions,
-  // The service's own defaults unless asked otherwise: as users run it.
-  service: { logLevel: args['log-level'], accessLog: args['access-log'] } satisfies ServiceSettings
-}
-
-// wrk where it is installed (and not --autocannon), for the rows it can drive (wrk.ts).
-const WRK = args.autocannon ? undefined : findWrk()
-
-// The sessions of the CPU per request figures (issue 23's goals: 200,000): a phase of its own when
-// the run has more; the /get and /new rows at N otherwise.
-const CPU_SESSIONS = Number(args['cpu-sessions'] ?? 200_000)
-
-// How the Redis script's /new stores a session: one Lua script (SET and SADD), or ioredis's pipeline.
-const REDIS_NEW = ((): 'script' | 'pipeline' => {
-  const value = args['redis-new'] ?? 'script'
-  if (value !== 'script' && value !== 'pipeline') throw new Error(`--redis-new: script or pipeline, not ${value}`)
-  return value
-})()
-
-const step = (text: string): void => { console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`) }
-
-
-async function getJson<T> (url: string, timeoutSeconds = 60): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutSeconds * 1000) })
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`)
-  return await res.json() as T
-}
-
-interface ListAnswer { status: string, data: Array<Record<string, unknown>>, next: string | null }
+/** The table's rows on the bench's sessions, and what the run read of its data meanwhile. */
+type TableRows = Pick<RunResults, 'rows' | 'small' | 'floor' | 'large' | 'newRow' | 'rotate' | 'userRow' | 'ipRow' | 'cpuRows' |
+  'peerPairs' | 'peerSkipped' | 'mem' | 'rotated' | 'retired'> & { preloadSeconds: number, sessionsAfter: number }
 
 /**
- * The reference's canned answers: the size of the service's (sessions with their `id`), five
- * sessions and `next: null` for the lists, as the service answers a user or ip of the table's:
- * the service's own list answer for session `token`'s user, its one session copied five times.
+ * The rows of the table but the crowded user's page, in order: /get at SMALL and the floor; /get and
+ * /new at CPU_SESSIONS when the run has more; the sessions preloaded up to N, then /get, the lists,
+ * /new (with the Redis script beside the service for /get and /new), the mixed load and /rotate.
  */
-async function referenceBodies (service: Running, token: string): Promise<Record<string, unknown>> {
-  const get = await getJson<{ data: { user_id: number, id?: string } }>(`${service.url}/get?token=${token}`)
-  const created = await getJson<{ data: { token: string } }>(`${service.url}/new?user_id=1000000&ip=10.0.0.1`)
-  // A session of its own (/new's, removed with the others /new made): the bench's stay unrotated.
-  const rotated = await getJson<{ data: { token: string, id?: string } }>(`${service.url}/rotate?token=${created.data.token}`)
-  const own = await getJson<ListAnswer>(`${service.url}/user?id=${get.data.user_id}`)
-  if (get.data.id === undefined || own.data.length === 0 || own.data[0].id === undefined || own.next !== null ||
-    rotated.data.id === undefined || rotated.data.token === created.data.token) {
-    throw new Error(`unexpected answers for the reference: ${JSON.stringify({ get, own, rotated }).slice(0, 300)}`)
+async function tableRows (ctx: Context, dir: string, bodies: Record<string, unknown>, total: number): Promise<TableRows> {
+  const rows: Row[] = []
+  const small = await measure(ctx, `/get @${SMALL}`, WORKLOADS.get, { from: 0, to: SMALL, total })
+  const floor = await measureFloor(ctx, dir, bodies, { from: 0, to: SMALL, total })
+  // CPU per request at CPU_SESSIONS: rows of their own when the run has more sessions (the
+  // sessions their /new made removed after them); the /get and /new rows at N otherwise.
+  let cpuRows: { get: Row, new: Row } | undefined
+  let preloadSeconds = 0
+  if (total > CPU_SESSIONS) {
+    step(`preloading up to ${CPU_SESSIONS} sessions, for CPU per request`)
+    const started = Date.now()
+    await preload(ctx.console, { from: SMALL, to: CPU_SESSIONS, total, ageSeconds: DAY })
+    preloadSeconds += (Date.now() - started) / 1000
+    const at: Population = { from: 0, to: CPU_SESSIONS, total }
+    cpuRows = {
+      get: await measure(ctx, `/get @${CPU_SESSIONS}`, WORKLOADS.get, at),
+      new: await measure(ctx, `/new @${CPU_SESSIONS}`, WORKLOADS.new, at)
+    }
+    step(`removed the ${await removeMade(ctx.console)} sessions /new @${CPU_SESSIONS} made`)
   }
-  const list = { ...own, data: Array.from({ length: 5 }, () => own.data[0]) }
-  return { '/get': get, '/new': created, '/del': get, '/user': list, '/ip': list, '/rotate': rotated }
-}
-
-// The service's answer to a sign-out of the user with 10,000 sessions (checked against its first).
-const delUserBody = { status: 'success', data: { deleted: DEL_USER.sessions } }
-
-/**
- * The reference's answers to the crowded lists: the service's own first pages (USER_PAGE sessions
- * of the crowded user, WALK_PAGE of the crowded address), each with its `next` cursor; and to
- * /del_user, the service's answer for the user with 10,000 sessions.
- */
-async function crowdBodies (service: Running): Promise<Record<string, unknown>> {
-  const page = await getJson<ListAnswer>(`${service.url}/user?id=${CROWD_USER}&limit=${USER_PAGE}`)
-  const walkPage = await getJson<ListAnswer>(`${service.url}${WALK_PATH}`)
-  if (page.data.length !== USER_PAGE || page.next === null || walkPage.data.length !== WALK_PAGE || walkPage.next === null) {
-    throw new Error(`the crowded lists answered ${page.data.length} and ${walkPage.data.length} sessions`)
+  step(`preloading up to ${total} sessions`)
+  const preloadStarted = Date.now()
+  await preload(ctx.console, { from: Math.min(total, cpuRows === undefined ? SMALL : CPU_SESSIONS), to: total, total, ageSeconds: DAY })
+  preloadSeconds += (Date.now() - preloadStarted) / 1000
+  const mem = await memory(ctx.console)
+  const all: Population = { from: 0, to: total, total }
+  // The Fastify + Redis script beside the service, for /get and /new at N.
+  let peer: Peer | undefined
+  let peerSkipped: string | undefined
+  if (!redisServerFound()) peerSkipped = 'no redis-server in PATH (Debian: apt-get install redis-server): the Redis script\'s rows are skipped'
+  else peer = await startPeer(dir, all)
+  if (peerSkipped !== undefined) step(peerSkipped)
+  const peerPairs: PeerPair[] = []
+  const withPeer = async (label: string, workload: Workload): Promise<Row> => {
+    if (peer === undefined) return await measure(ctx, label, workload, all)
+    const pair = await measureWithPeer(ctx, label, workload, all, peer)
+    peerPairs.push(pair)
+    return pair.service
   }
-  return { [`/user?limit=${USER_PAGE}`]: page, [`/ip?limit=${WALK_PAGE}`]: walkPage, '/del_user': delUserBody }
-}
-
-interface Context {
-  service: Running
-  reference: Running
-  console: AdminConsole
-  /** The lists wrk's requests pick from (wrk.ts). */
-  files: ListFiles
-}
-
-/** A server a row measures: its URL, its process, and processes of it that are not its children. */
-interface Side {
-  url: string
-  pid?: number
-  extraPids?: Record<string, number>
-}
-
-const sideOf = (r: Running, extraPids?: Record<string, number>): Side => ({ url: r.url, pid: r.proc.pid, extraPids })
-
-/** The load generator of a workload's rows: wrk where it is installed and can make its requests. */
-const generatorOf = (workload: Workload): 'wrk' | 'autocannon' =>
-  WRK !== undefined && wrkCanRun(workload.key) ? 'wrk' : 'autocannon'
-
-/**
- * Alternating rounds of one workload: the reference, then each of `sides` (the service, or the
- * floor; the service and the Redis script), again and again; a row for each side against the
- * reference's rounds. Under wrk where it can make the workload's requests, else autocannon.
- */
-async function measureSides (ctx: Context, label: string, workload: Workload, population: Population, sides: Side[]): Promise<Row[]> {
-  const generator = generatorOf(workload)
-  const seconds = generator === 'wrk' ? Math.max(1, Math.ceil(settings.load.durationSeconds)) : settings.load.durationSeconds
-  const warmup = generator === 'wrk' ? Math.ceil(settings.load.warmupSeconds) : settings.load.warmupSeconds
-  step(`${label}: ${settings.rounds} rounds of ${seconds} s each side (${generator}), each after ${warmup} s of warm-up`)
-  // One generator for all rounds: the mixed workload's deletes go on where the last round stopped.
-  // The reference gets the same requests.
-  const wrkReqs = generator === 'wrk' ? wrkRequests(workload.key, population, ctx.files) : undefined
-  const requests = workload.requests(population)
-  const one = async (side: Side): Promise<RoundResult> => wrkReqs !== undefined
-    ? await wrkRound(side.url, wrkReqs, settings.load, side.pid, side.extraPids)
-    : await round(side.url, requests, settings.load, side.pid, side.extraPids)
-  const reference: RoundResult[] = []
-  const out = sides.map(() => [] as RoundResult[])
-  for (let i = 0; i < settings.rounds; i++) {
-    reference.push(await one(sideOf(ctx.reference)))
-    for (const [k, side] of sides.entries()) out[k].push(await one(side))
-  }
-  return out.map((service) => ({ ...row(label, { reference, service }), generator }))
-}
-
-/** 2 s of a workload's load on a server, unmeasured, by the generator of its rows. */
-async function warmUp (ctx: Context, url: string, workload: Workload, population: Population): Promise<void> {
-  const opts = { ...settings.load, durationSeconds: 2, warmupSeconds: 0 }
-  const wrkReqs = generatorOf(workload) === 'wrk' ? wrkRequests(workload.key, population, ctx.files) : undefined
-  if (wrkReqs !== undefined) await wrkRound(url, wrkReqs, opts)
-  else await round(url, workload.requests(population), opts)
-}
-
-/** Alternating rounds of one workload against the reference and the service (or `target`). */
-async function measure (ctx: Context, label: string, workload: Workload, population: Population, target = ctx.service): Promise<Row> {
-  return (await measureSides(ctx, label, workload, population, [sideOf(target)]))[0]
-}
-
-/** The Fastify + Redis script and its redis-server, while they run. */
-interface Peer {
-  redis: RunningRedis
-  script: Running
-}
-
-/** The service and the peer in the same alternating rounds, each against the reference. */
-async function measureWithPeer (ctx: Context, label: string, workload: Workload, population: Population, peer: Peer): Promise<PeerPair> {
-  const [service, peerRow] = await measureSides(ctx, label, workload, population,
-    [sideOf(ctx.service), sideOf(peer.script, { redis: peer.redis.proc.pid! })])
-  return { service, peer: { ...peerRow, workload: `${label} Redis script` }, ratio: rateRatio(service, peerRow) }
-}
-
-/** Starts redis-server and the script, with the bench's sessions `population` in the Redis. */
-async function startPeer (dir: string, population: Population): Promise<Peer> {
-  const redis = await startRedis(dir)
+  let large: Row
+  let newRow: Row
   try {
-    step(`the Redis script: redis-server on port ${redis.port} (appendonly yes, appendfsync no, no snapshots), ${population.to - population.from} sessions`)
-    await preloadRedis(redis.port, population)
-    const script = await startRedisPeer(dir, redis.port, REDIS_NEW)
-    return { redis, script }
-  } catch (err) {
-    await redis.stop()
-    throw err
-  }
-}
-
-/**
- * /get against the floor (floor.ts): bare Fastify making one call of a Tarantool procedure that
- * does nothing. What a round trip to Tarantool costs, apart from what the service does.
- */
-async function measureFloor (ctx: Context, dir: string, bodies: Record<string, unknown>, population: Population): Promise<Row> {
-  step('starting the floor: bare Fastify, one call of a no-op Tarantool procedure per /get')
-  const floor = await startFloor(dir, bodies)
-  try {
-    await warmUp(ctx, floor.url, WORKLOADS.get, population)
-    return await measure(ctx, 'floor /get (no-op call)', WORKLOADS.get, population, floor)
+    large = await withPeer(`/get @${total}`, WORKLOADS.get)
+    rows.push(small, floor, ...(cpuRows === undefined ? [] : [cpuRows.get, cpuRows.new]), large)
+    // The lists before /new: the sessions it makes join the users and ips the lists read (after
+    // a full /new phase, about 7 sessions a user instead of the reference's 5).
+    for (const key of ['user', 'ip'] as const) rows.push(await measure(ctx, `${WORKLOADS[key].name} @${total}`, WORKLOADS[key], all))
+    newRow = await withPeer(`/new @${total}`, WORKLOADS.new)
+    rows.push(newRow)
   } finally {
-    await floor.stop()
+    await peer?.script.stop()
+    await peer?.redis.stop()
   }
+  rows.push(await measure(ctx, `${WORKLOADS.mixed.name} @${total}`, WORKLOADS.mixed, all))
+  // Rotation chains, each on a session of the second half (the mixed rows deleted from the top
+  // down: a few thousand), none of which a later row names by its first token.
+  const userRow = rows.find((r) => r.workload === `/user @${total}`)
+  const ipRow = rows.find((r) => r.workload === `/ip @${total}`)
+  const rotate = await measure(ctx, `${WORKLOADS.rotate.name} @${total}`, WORKLOADS.rotate, { from: Math.floor(total / 2), to: total, total })
+  rows.push(rotate)
+  // One rotated session a chain (about `connections` a service round, if each chain went on);
+  // one old key's row a rotation but each chain's first.
+  const rotated = await countRotated(ctx.console)
+  const retired = await removeRetiredKeys(ctx.console)
+  const sessionsAfter = await count(ctx.console)
+  return { rows, small, floor, large, newRow, rotate, userRow, ipRow, cpuRows, peerPairs, peerSkipped, mem, rotated, retired, preloadSeconds, sessionsAfter }
 }
 
-interface SweepResult {
-  expired: number
-  seconds: number
-  /** How often the service's reconnect put its own TTL back during the sweep (see sweepAll). */
-  ttlReset: number
-  idle: RoundResult
-  during: RoundResult
-  p99Ratio: number
-}
-
-/** Fresh data: a live set and `sessions` idle ones; /get p99 on the live set idle, then during the sweep. */
-async function sweep (ctx: Context): Promise<SweepResult> {
-  const total = SMALL + settings.sessions
-  step(`sweep: truncating, then ${SMALL} live and ${settings.sessions} idle sessions`)
-  await truncate(ctx.console)
-  await preload(ctx.console, { from: 0, to: SMALL, total, ageSeconds: 0 })
-  await preload(ctx.console, { from: SMALL, to: total, total, ageSeconds: 2 * DAY })
-  const live: Population = { from: 0, to: SMALL, total }
-  const idle = median3(await serviceRounds(ctx, live))
-  step('sweep: /get on the live set while the expiry fiber removes the idle sessions')
-  // The load settles (its warm-up, unmeasured, as in the idle rounds) before the sweep starts.
-  const settle = Math.max(0.5, settings.load.warmupSeconds)
-  const load = startRound(ctx.service.url, WORKLOADS.get.requests(live), { ...settings.load, warmupSeconds: settle, durationSeconds: SWEEP_LIMIT_SECONDS })
-  await new Promise((resolve) => setTimeout(resolve, settle * 1000))
-  const { seconds, expired, ttlReset } = await sweepAll(ctx.console, DAY, SWEEP_LIMIT_SECONDS)
-  load.instance.stop()
-  const during = summarize(await load.instance, load.measured)
-  return { expired, seconds, ttlReset, idle, during, p99Ratio: during.p99 / idle.p99 }
-}
-
-async function serviceRounds (ctx: Context, population: Population): Promise<RoundResult[]> {
-  const out: RoundResult[] = []
-  for (let i = 0; i < settings.rounds; i++) out.push(await round(ctx.service.url, WORKLOADS.get.requests(population), settings.load))
-  return out
-}
-
-interface WalkResult {
-  /** Pages and sessions of one walk of the service (the reference walks as many pages). */
-  pages: number
-  sessions: number
-  /** Sessions of that walk with distinct ids. */
-  distinct: number
-  service: Walk[]
-  reference: Walk[]
-  /** Medians over the walks of each side: seconds per walk and sessions per second. */
-  seconds: { service: number, reference: number }
-  sessionsPerSecond: { service: number, reference: number }
-  /** service / reference, walk by walk, then the median. */
-  ratio: number
-}
+/** The crowded user's page (its row), the walks of the crowded address and /get during walks. */
+type CrowdRows = Pick<RunResults, 'page' | 'crowdSeconds' | 'crowdRemoved' | 'walkResult' | 'duringWalk'> & { removedMade: number }
 
 /**
- * Full walks of the crowded address, one request at a time, alternating with the reference
- * (which answers its canned page of WALK_PAGE as many times as the service had pages), each
- * side's first walk unmeasured.
+ * The crowded lists, after the table's rows (their users and ips are none of the crowd's), and
+ * removed before the sign-outs and the sweep. First the sessions /new made go, for room (and the
+ * same N under the crowd in every run). The reference restarts with the service's pages of them
+ * (and its answer to the sign-outs after).
  */
-async function walks (ctx: Context): Promise<WalkResult> {
-  step(`walk: ${settings.walks} full walks of ${WALK_PATH} on each side, alternating, after one unmeasured`)
-  // The unmeasured walk parses each page, and counts each session it lists once.
-  const ids = new Set<string>()
-  const first = await walk(ctx.service.url, WALK_PATH, { timeoutSeconds: WALK_TIMEOUT_SECONDS, ids })
-  const opts = { maxPages: first.pages, timeoutSeconds: WALK_TIMEOUT_SECONDS }
-  await walk(ctx.reference.url, WALK_PATH, opts)
-  const out = { service: [] as Walk[], reference: [] as Walk[] }
-  for (let i = 0; i < settings.walks; i++) {
-    out.reference.push(await walk(ctx.reference.url, WALK_PATH, opts))
-    out.service.push(await walk(ctx.service.url, WALK_PATH, opts))
-  }
-  const seconds = { service: median(out.service.map((w) => w.seconds)), reference: median(out.reference.map((w) => w.seconds)) }
-  return {
-    pages: first.pages,
-    sessions: first.sessions,
-    distinct: ids.size,
-    ...out,
-    seconds,
-    sessionsPerSecond: { service: first.sessions / seconds.service, reference: first.sessions / seconds.reference },
-    ratio: median(out.service.map((w, i) => w.seconds / out.reference[i].seconds))
-  }
-}
-
-interface DuringWalkResult {
-  idle: RoundResult[]
-  during: RoundResult[]
-  /** What the walker listed during each round (after its first page), per second. */
-  walkerSessionsPerSecond: number[]
-  /** The walker's own CPU (the client's, not the service's) over the same time: cores busy. */
-  walkerCores: number[]
-  /** Medians over the rounds; ratio: during / idle, round by round, then the median. */
-  p99: { idle: number, during: number, ratio: number }
-}
-
-/**
- * /get p99 of the service in alternating rounds: idle, then while a client (a process of its own)
- * walks the crowded address in a loop. The reference has no list to walk: absolute numbers.
- */
-async function getDuringWalk (ctx: Context, dir: string, population: Population): Promise<DuringWalkResult> {
-  step(`/get during walks: ${settings.rounds} rounds of ${settings.load.durationSeconds} s idle and as many while a client walks ${WALK_PATH} in a loop, alternating`)
-  const out: DuringWalkResult = { idle: [], during: [], walkerSessionsPerSecond: [], walkerCores: [], p99: { idle: 0, during: 0, ratio: 0 } }
-  for (let i = 0; i < settings.rounds; i++) {
-    out.idle.push(await round(ctx.service.url, WORKLOADS.get.requests(population), settings.load, ctx.service.proc.pid))
-    const walker = await startWalker(ctx.service.url, WALK_PATH, dir)
-    try {
-      out.during.push(await round(ctx.service.url, WORKLOADS.get.requests(population), settings.load, ctx.service.proc.pid))
-    } finally {
-      const listed = await walker.stop()
-      out.walkerSessionsPerSecond.push(listed.seconds > 0 ? listed.sessions / listed.seconds : 0)
-      out.walkerCores.push(listed.seconds > 0 ? listed.cpuSeconds / listed.seconds : 0)
-    }
-  }
-  out.p99 = {
-    idle: median(out.idle.map((r) => r.p99)),
-    during: median(out.during.map((r) => r.p99)),
-    ratio: median(out.during.map((r, i) => r.p99 / out.idle[i].p99))
-  }
-  return out
-}
-
-interface SignOutResult {
-  sessions: number
-  /** Seconds to answer, sign-out by sign-out: the service, and the reference (its canned answer). */
-  service: number[]
-  reference: number[]
-  /** The same sign-outs by the procedure alone, called in a loop inside Tarantool, and its calls. */
-  tarantool: number[]
-  calls: number
-  /** Medians; sessions ended per second of the median sign-out. */
-  seconds: { service: number, reference: number, tarantool: number }
-  sessionsPerSecond: { service: number, tarantool: number }
-  /** service / reference and service / tarantool, sign-out by sign-out, then the median. */
-  ratio: number
-  tarantoolRatio: number
-}
-
-/**
- * /del_user of the user with 10,000 sessions (DEL_USER), one request at a time, alternating with
- * the reference (its canned answer, the service's own), after one unmeasured a side; the user's
- * sessions made again in Tarantool before each of the service's sign-outs. Each round also signs
- * the user out by the procedure alone, in Tarantool (dataset.ts, deleteUserInTarantool): what the
- * deletes themselves cost, apart from the calls, Node and HTTP.
- */
-async function signOuts (ctx: Context): Promise<SignOutResult> {
-  const path = `/del_user?id=${DEL_USER.userId}`
-  step(`/del_user: ${settings.signOuts} sign-outs of a user with ${DEL_USER.sessions} sessions on each side, alternating, after one unmeasured; the user made again in Tarantool before each`)
-  const timed = async (url: string): Promise<{ seconds: number, answer: { data: { deleted: number } } }> => {
-    const started = performance.now()
-    const answer = await getJson<{ data: { deleted: number } }>(`${url}${path}`, DEL_TIMEOUT_SECONDS)
-    return { seconds: (performance.now() - started) / 1000, answer }
-  }
-  const service = async (): Promise<number> => {
-    await preloadUser(ctx.console, DEL_USER)
-    const { seconds, answer } = await timed(ctx.service.url)
-    const left = await countUser(ctx.console, DEL_USER.userId)
-    if (answer.data.deleted !== DEL_USER.sessions || left !== 0) {
-      throw new Error(`/del_user: ${JSON.stringify(answer)}, ${left} sessions left; ${DEL_USER.sessions} deleted and none left expected`)
-    }
-    return seconds
-  }
-  const first = await (async () => {
-    await preloadUser(ctx.console, DEL_USER)
-    return (await timed(ctx.service.url)).answer
-  })()
-  if (JSON.stringify(first) !== JSON.stringify(delUserBody)) {
-    throw new Error(`/del_user answered ${JSON.stringify(first)}, the reference answers ${JSON.stringify(delUserBody)}`)
-  }
-  await timed(ctx.reference.url)
-  const out = { service: [] as number[], reference: [] as number[], tarantool: [] as number[] }
-  let calls = 0
-  for (let i = 0; i < settings.signOuts; i++) {
-    out.reference.push((await timed(ctx.reference.url)).seconds)
-    out.service.push(await service())
-    await preloadUser(ctx.console, DEL_USER)
-    const direct = await deleteUserInTarantool(ctx.console, DEL_USER.userId)
-    if (direct.deleted !== DEL_USER.sessions) throw new Error(`sessions.del_user in Tarantool deleted ${direct.deleted} of ${DEL_USER.sessions}`)
-    out.tarantool.push(direct.seconds)
-    calls = direct.calls
-  }
-  const seconds = { service: median(out.service), reference: median(out.reference), tarantool: median(out.tarantool) }
-  return {
-    sessions: DEL_USER.sessions,
-    ...out,
-    calls,
-    seconds,
-    sessionsPerSecond: { service: DEL_USER.sessions / seconds.service, tarantool: DEL_USER.sessions / seconds.tarantool },
-    ratio: median(out.service.map((s, i) => s / out.reference[i])),
-    tarantoolRatio: median(out.service.map((s, i) => s / out.tarantool[i]))
-  }
-}
-
-interface DuringSignOutResult {
-  during: RoundResult[]
-  idle: RoundResult[]
-  /** Seconds each sign-out took to answer (under the load): each round's measured length. */
-  signOutSeconds: number[]
-  /** Medians over the rounds; ratio: during / idle, round by round, then the median. */
-  p99: { idle: number, during: number, ratio: number }
-}
-
-/**
- * /get p99 of the service in alternating rounds: while a client signs out the user with 100,000
- * sessions (DEL_BIG_USER, made again before each: one /del_user, from the end of the round's
- * warm-up to its answer, which ends the round), then idle for as long, after a warm-up of its
- * own. The reference has no sessions to end: absolute numbers.
- */
-async function getDuringSignOut (ctx: Context, population: Population): Promise<DuringSignOutResult> {
-  const path = `/del_user?id=${DEL_BIG_USER.userId}`
-  step(`/get during /del_user: ${settings.rounds} rounds while a client signs out a user with ${DEL_BIG_USER.sessions} sessions (made again before each), ` +
-    'each followed by an idle round as long, alternating')
-  const out: DuringSignOutResult = { during: [], idle: [], signOutSeconds: [], p99: { idle: 0, during: 0, ratio: 0 } }
-  const settle = Math.max(0.5, settings.load.warmupSeconds)
-  for (let i = 0; i < settings.rounds; i++) {
-    await preloadUser(ctx.console, DEL_BIG_USER)
-    let measuring: () => void = () => {}
-    const measured = new Promise<void>((resolve) => { measuring = resolve })
-    const load = startRound(ctx.service.url, WORKLOADS.get.requests(population),
-      { ...settings.load, warmupSeconds: settle, durationSeconds: DEL_TIMEOUT_SECONDS }, () => measuring())
-    let seconds: number
-    let answer: { data: { deleted: number } }
-    try {
-      await measured
-      const started = performance.now()
-      answer = await getJson<{ data: { deleted: number } }>(`${ctx.service.url}${path}`, DEL_TIMEOUT_SECONDS)
-      seconds = (performance.now() - started) / 1000
-    } finally {
-      load.instance.stop()
-    }
-    out.during.push(summarize(await load.instance, load.measured))
-    const left = await countUser(ctx.console, DEL_BIG_USER.userId)
-    if (answer.data.deleted !== DEL_BIG_USER.sessions || left !== 0) {
-      throw new Error(`/del_user under load: ${JSON.stringify(answer)}, ${left} left; ${DEL_BIG_USER.sessions} deleted and none left expected`)
-    }
-    out.signOutSeconds.push(seconds)
-    out.idle.push(await round(ctx.service.url, WORKLOADS.get.requests(population), { ...settings.load, warmupSeconds: settle, durationSeconds: seconds }))
-  }
-  out.p99 = {
-    idle: median(out.idle.map((r) => r.p99)),
-    during: median(out.during.map((r) => r.p99)),
-    ratio: median(out.during.map((r, i) => r.p99 / out.idle[i].p99))
-  }
-  return out
-}
-
-/**
- * Memory per session with TOKEN_STORAGE=hashed: a service of its own (data in `dir/hashed`), with
- * `total` sessions stored under their tokens' hashes as it stores them; checks that it finds one
- * by its token and that its key is no token.
- */
-async function hashedMemory (dir: string, total: number): Promise<MemoryStats> {
-  const own = join(dir, 'hashed')
-  mkdirSync(own, { recursive: true })
-  step(`hashed: a service with TOKEN_STORAGE=hashed (data in ${own}), ${total} sessions under their tokens' hashes`)
-  const service = await startService(own, { ...settings.service, tokenStorage: 'hashed' })
-  let admin: AdminConsole | undefined
-  try {
-    admin = await connectConsole(join(own, 'data', CONSOLE_SOCKET_NAME))
-    await preload(admin, { from: 0, to: total, total, ageSeconds: DAY, hashed: true })
-    const mem = await memory(admin)
-    const plainKeys = await admin.eval<number>(`
-      local keys, n = require('sessions.keys'), 0
-      for _, t in box.space.sessions:pairs() do
-        if keys.is_token(t[1]) then n = n + 1 end
-        if n > 0 then break end
-      end
-      return n`)
-    const found = await fetch(`${service.url}/get?token=${tokenOf(0)}`)
-    if (plainKeys !== 0 || !found.ok) throw new Error(`hashed: ${plainKeys} plain keys; /get of session 0: HTTP ${found.status}`)
-    return mem
-  } finally {
-    admin?.close()
-    await service.stop()
-  }
-}
-
-const spread = (values: number[], digits: number): string =>
-  `${median(values).toFixed(digits)} [${Math.min(...values).toFixed(digits)}..${Math.max(...values).toFixed(digits)}]`
-
-const memoryLine = (mem: MemoryStats): string =>
-  `arena_used ${mem.arenaUsedPerSession.toFixed(1)} B/session (tuples ${mem.itemsUsedPerSession.toFixed(1)} + indexes ${mem.indexPerSession.toFixed(1)}), ` +
-  `quota_used ${mem.quotaUsedPerSession.toFixed(1)} B/session`
-
-// The round with the median p99.
-function median3 (rounds: RoundResult[]): RoundResult {
-  const p99 = median(rounds.map((r) => r.p99))
-  return rounds.reduce((best, r) => (Math.abs(r.p99 - p99) < Math.abs(best.p99 - p99) ? r : best))
-}
-
-// The workload whose reference rounds differed the most in rate, and by how much (max / min).
-function referenceSwing (rows: Row[]): { workload: string, ratio: number } {
-  return rows
-    .map((r) => {
-      const rates = r.rounds.reference.map((round) => round.rps)
-      return { workload: r.workload, ratio: Math.max(...rates) / Math.min(...rates) }
-    })
-    .reduce((a, b) => (b.ratio > a.ratio ? b : a))
+async function crowdRows (ctx: Context, dir: string, bodies: Record<string, unknown>, total: number, running: Running[]): Promise<CrowdRows> {
+  const all: Population = { from: 0, to: total, total }
+  const removedMade = await removeMade(ctx.console)
+  step(`crowd: removed the ${removedMade} sessions /new made; a user with ${CROWD_USER_SESSIONS} sessions and an address with ${CROWD_IP_SESSIONS}`)
+  const crowdStarted = Date.now()
+  await preloadCrowd(ctx.console, { userSessions: CROWD_USER_SESSIONS, ipSessions: CROWD_IP_SESSIONS })
+  const crowdSeconds = (Date.now() - crowdStarted) / 1000
+  step('restarting the reference with the service\'s pages of the crowded lists')
+  await ctx.reference.stop()
+  const crowdReference = await startReference(dir, { ...bodies, ...(await crowdBodies(ctx.service)), '/del_user': delUserBody })
+  running.push(crowdReference)
+  ctx.reference = crowdReference
+  for (const url of [crowdReference.url, ctx.service.url]) await warmUp(ctx, url, WORKLOADS.userPage, all)
+  const page = await measure(ctx, `${WORKLOADS.userPage.name} @${CROWD_USER_SESSIONS}`, WORKLOADS.userPage, all)
+  const walkResult = await walks(ctx)
+  // Sessions of the first half: those the mixed rows deleted were the last ones.
+  const duringWalk = await getDuringWalk(ctx, dir, { from: 0, to: Math.floor(total / 2), total })
+  const crowdRemoved = await removeCrowd(ctx.console)
+  return { page, crowdSeconds, crowdRemoved, walkResult, duringWalk, removedMade }
 }
 
 async function main (): Promise<void> {
@@ -576,92 +177,10 @@ async function main (): Promise<void> {
 
     step(`warming up both (${generatorOf(WORKLOADS.get)})`)
     for (const side of [reference, service]) await warmUp(ctx, side.url, WORKLOADS.get, { from: 0, to: SMALL, total })
-
-    const rows: Row[] = []
-    const small = await measure(ctx, `/get @${SMALL}`, WORKLOADS.get, { from: 0, to: SMALL, total })
-    const floor = await measureFloor(ctx, tmp, bodies, { from: 0, to: SMALL, total })
-    // CPU per request at CPU_SESSIONS: rows of their own when the run has more sessions (the
-    // sessions their /new made removed after them); the /get and /new rows at N otherwise.
-    let cpuRows: { get: Row, new: Row } | undefined
-    let preloadSeconds = 0
-    if (total > CPU_SESSIONS) {
-      step(`preloading up to ${CPU_SESSIONS} sessions, for CPU per request`)
-      const started = Date.now()
-      await preload(admin, { from: SMALL, to: CPU_SESSIONS, total, ageSeconds: DAY })
-      preloadSeconds += (Date.now() - started) / 1000
-      const at: Population = { from: 0, to: CPU_SESSIONS, total }
-      cpuRows = {
-        get: await measure(ctx, `/get @${CPU_SESSIONS}`, WORKLOADS.get, at),
-        new: await measure(ctx, `/new @${CPU_SESSIONS}`, WORKLOADS.new, at)
-      }
-      step(`removed the ${await removeMade(admin)} sessions /new @${CPU_SESSIONS} made`)
-    }
-    step(`preloading up to ${total} sessions`)
-    const preloadStarted = Date.now()
-    await preload(admin, { from: Math.min(total, cpuRows === undefined ? SMALL : CPU_SESSIONS), to: total, total, ageSeconds: DAY })
-    preloadSeconds += (Date.now() - preloadStarted) / 1000
-    const mem: MemoryStats = await memory(admin)
-    const all: Population = { from: 0, to: total, total }
-    // The Fastify + Redis script beside the service, for /get and /new at N.
-    let peer: Peer | undefined
-    let peerSkipped: string | undefined
-    if (!redisServerFound()) peerSkipped = 'no redis-server in PATH (Debian: apt-get install redis-server): the Redis script\'s rows are skipped'
-    else peer = await startPeer(tmp, all)
-    if (peerSkipped !== undefined) step(peerSkipped)
-    const peerPairs: PeerPair[] = []
-    const withPeer = async (label: string, workload: Workload): Promise<Row> => {
-      if (peer === undefined) return await measure(ctx, label, workload, all)
-      const pair = await measureWithPeer(ctx, label, workload, all, peer)
-      peerPairs.push(pair)
-      return pair.service
-    }
-    let large: Row
-    let newRow: Row
-    try {
-      large = await withPeer(`/get @${total}`, WORKLOADS.get)
-      rows.push(small, floor, ...(cpuRows === undefined ? [] : [cpuRows.get, cpuRows.new]), large)
-      // The lists before /new: the sessions it makes join the users and ips the lists read (after
-      // a full /new phase, about 7 sessions a user instead of the reference's 5).
-      for (const key of ['user', 'ip'] as const) rows.push(await measure(ctx, `${WORKLOADS[key].name} @${total}`, WORKLOADS[key], all))
-      newRow = await withPeer(`/new @${total}`, WORKLOADS.new)
-      rows.push(newRow)
-    } finally {
-      await peer?.script.stop()
-      await peer?.redis.stop()
-    }
-    rows.push(await measure(ctx, `${WORKLOADS.mixed.name} @${total}`, WORKLOADS.mixed, all))
-    // Rotation chains, each on a session of the second half (the mixed rows deleted from the top
-    // down: a few thousand), none of which a later row names by its first token.
-    const userRow = rows.find((r) => r.workload === `/user @${total}`)
-    const ipRow = rows.find((r) => r.workload === `/ip @${total}`)
-    const rotate = await measure(ctx, `${WORKLOADS.rotate.name} @${total}`, WORKLOADS.rotate, { from: Math.floor(total / 2), to: total, total })
-    rows.push(rotate)
-    // One rotated session a chain (about `connections` a service round, if each chain went on);
-    // one old key's row a rotation but each chain's first.
-    const rotated = await countRotated(admin)
-    const retired = await removeRetiredKeys(admin)
-    const sessionsAfter = await count(admin)
-
-    // The crowded lists, after the rows above (their users and ips are none of the crowd's), and
-    // removed before the sweep. First the sessions /new made go, for room (and the same N under
-    // the crowd in every run).
-    const removedMade = await removeMade(admin)
-    step(`crowd: removed the ${removedMade} sessions /new made; a user with ${CROWD_USER_SESSIONS} sessions and an address with ${CROWD_IP_SESSIONS}`)
-    const crowdStarted = Date.now()
-    await preloadCrowd(admin, { userSessions: CROWD_USER_SESSIONS, ipSessions: CROWD_IP_SESSIONS })
-    const crowdSeconds = (Date.now() - crowdStarted) / 1000
-    step('restarting the reference with the service\'s pages of the crowded lists')
-    await reference.stop()
-    const crowdReference = await startReference(tmp, { ...bodies, ...(await crowdBodies(service)) })
-    running.push(crowdReference)
-    ctx.reference = crowdReference
-    for (const url of [crowdReference.url, service.url]) await warmUp(ctx, url, WORKLOADS.userPage, all)
-    const page = await measure(ctx, `${WORKLOADS.userPage.name} @${CROWD_USER_SESSIONS}`, WORKLOADS.userPage, all)
-    rows.push(page)
-    const walkResult = await walks(ctx)
-    // Sessions of the first half: those the mixed rows deleted were the last ones.
-    const duringWalk = await getDuringWalk(ctx, tmp, { from: 0, to: Math.floor(total / 2), total })
-    const crowdRemoved = await removeCrowd(admin)
+    const measured = await tableRows(ctx, tmp, bodies, total)
+    const { rows } = measured
+    const crowd = await crowdRows(ctx, tmp, bodies, total, running)
+    rows.push(crowd.page)
     // Sign-outs, after the crowd is gone (room for the user with 100,000 sessions).
     const signOut = await signOuts(ctx)
     const duringSignOut = await getDuringSignOut(ctx, { from: 0, to: Math.floor(total / 2), total })
@@ -669,136 +188,30 @@ async function main (): Promise<void> {
     const sweepResult = await sweep(ctx)
     const hashedMem = await hashedMemory(tmp, total)
 
-    const scale = {
-      rps: large.service.rps / small.service.rps,
-      // The same, each against the reference of its own rounds: less noise from the machine.
-      ratio: large.ratio.rps / small.ratio.rps
-    }
-    console.log(`\nload generator: ${WRK === undefined ? 'autocannon' : `${WRK} (1 thread) for the rows marked wrk, autocannon for the others`}; ` +
-      `${settings.load.connections} connections; medians of ${settings.rounds} alternating rounds`)
-    console.log(table(rows))
-    if (peerPairs.length > 0) {
-      console.log(`\nthe service and a Fastify + Redis script (bench/redis-peer.ts, ioredis, its /new by ${REDIS_NEW === 'script' ? 'one Lua script' : 'a pipeline'}, redis-server with an append-only file not fsynced), ` +
-        'each against the reference of the same alternating rounds (reference, service, Redis script...):')
-      console.log(peerTable(peerPairs))
-    } else {
-      console.log(`\n${peerSkipped ?? 'the Redis script was not run'}`)
-    }
-    const cpu = cpuTable([...rows, ...peerPairs.map((p) => p.peer)])
-    if (cpu !== undefined) console.log('\n' + cpu)
-    console.log(`\nmemory at ${mem.sessions} sessions, TOKEN_STORAGE=plain: ${memoryLine(mem)}`)
-    console.log(`memory at ${hashedMem.sessions} sessions, TOKEN_STORAGE=hashed: ${memoryLine(hashedMem)} ` +
-      `(hashed - plain: ${(hashedMem.arenaUsedPerSession - mem.arenaUsedPerSession).toFixed(1)} B/session)`)
-    console.log(`/get at ${SMALL}: the floor (one no-op Tarantool call) reaches ${floor.ratio.rps.toFixed(2)} of the reference, ` +
-      `the service ${small.ratio.rps.toFixed(2)}`)
-    const swing = referenceSwing(rows)
-    console.log(`the reference's req/s moved by up to ${(100 * (swing.ratio - 1)).toFixed(0)}% between the rounds of one workload ` +
-      `(${swing.workload}): the machine's own noise; the wider, the less a run's ratios say`)
-    console.log(`/get at ${total} vs ${SMALL}: ${scale.rps.toFixed(2)} (req/s), ${scale.ratio.toFixed(2)} (ratio to reference)`)
-    console.log(`sweep of ${sweepResult.expired} expired sessions: ${sweepResult.seconds.toFixed(2)} s; /get p99 during ${sweepResult.during.p99.toFixed(2)} ms ` +
-      `vs idle ${sweepResult.idle.p99.toFixed(2)} ms (${sweepResult.p99Ratio.toFixed(2)}x), non-2xx during ${sweepResult.during.non2xx}` +
-      (sweepResult.ttlReset > 0 ? `; the service reconnected and reset the TTL ${sweepResult.ttlReset} time(s) (see service.log)` : ''))
-    console.log(`crowd (made in ${crowdSeconds.toFixed(1)} s, ${crowdRemoved} removed after): ${page.workload}, side by side in the table: ` +
-      `${page.service.rps.toFixed(0)} req/s, ${page.ratio.rps.toFixed(2)} of the reference; p50 ${page.service.p50.toFixed(2)} ms, p99 ${page.service.p99.toFixed(2)} ms`)
-    console.log(`full walk of ${CROWD_IP} (${walkResult.sessions} sessions in ${walkResult.pages} pages of ${WALK_PAGE}, one request at a time), ` +
-      `side by side, medians [min..max] over ${settings.walks} walks a side: service ${spread(walkResult.service.map((w) => w.seconds), 2)} s/walk, ` +
-      `${walkResult.sessionsPerSecond.service.toFixed(0)} sessions/s; reference (its canned page, as many times) ` +
-      `${spread(walkResult.reference.map((w) => w.seconds), 2)} s/walk, ${walkResult.sessionsPerSecond.reference.toFixed(0)} sessions/s; ` +
-      `time ratio service/reference ${walkResult.ratio.toFixed(2)}` +
-      (walkResult.sessions === CROWD_IP_SESSIONS && walkResult.distinct === CROWD_IP_SESSIONS
-        ? ''
-        : ` (WARNING: ${CROWD_IP_SESSIONS} distinct sessions expected, listed ${walkResult.sessions} of ${walkResult.distinct} ids)`))
-    console.log(`/get p99 while a client walks ${CROWD_IP} in a loop (service only, absolute: the reference has no list to walk), medians [min..max] ` +
-      `over ${settings.rounds} alternating rounds: idle ${spread(duringWalk.idle.map((r) => r.p99), 2)} ms, during ${spread(duringWalk.during.map((r) => r.p99), 2)} ms; ` +
-      `during/idle ${duringWalk.p99.ratio.toFixed(2)}x (median of the per-round ratios; target at most 2x)` +
-      `${duringWalk.p99.ratio <= 2 ? '' : ': ABOVE TARGET'}; /get req/s idle ${spread(duringWalk.idle.map((r) => r.rps), 0)}, ` +
-      `during ${spread(duringWalk.during.map((r) => r.rps), 0)}; the walker listed ${spread(duringWalk.walkerSessionsPerSecond, 0)} sessions/s ` +
-      `with ${spread(duringWalk.walkerCores.map((c) => 100 * c), 0)}% of a core of its own; ` +
-      `non-2xx ${[...duringWalk.idle, ...duringWalk.during].reduce((n, r) => n + r.non2xx, 0)}`)
-    console.log(`/del_user of a user with ${signOut.sessions} sessions (made again in Tarantool before each), one request at a time, side by side, ` +
-      `medians [min..max] over ${settings.signOuts} sign-outs a side: service ${spread(signOut.service, 3)} s to answer, ` +
-      `${signOut.sessionsPerSecond.service.toFixed(0)} sessions ended/s; reference (its canned answer) ${spread(signOut.reference.map((s) => 1000 * s), 2)} ms; ` +
-      `time ratio service/reference ${signOut.ratio.toFixed(0)}; the procedure alone, ${signOut.calls} calls in a loop inside Tarantool: ` +
-      `${spread(signOut.tarantool, 3)} s, ${signOut.sessionsPerSecond.tarantool.toFixed(0)} sessions/s (service/procedure ${signOut.tarantoolRatio.toFixed(2)})`)
-    console.log(`/get p99 while a client runs /del_user of a user with ${DEL_BIG_USER.sessions} sessions (service only, absolute: the reference has no sessions to end), ` +
-      `medians [min..max] over ${settings.rounds} alternating rounds, each as long as its sign-out took to answer (${spread(duringSignOut.signOutSeconds, 2)} s): ` +
-      `idle ${spread(duringSignOut.idle.map((r) => r.p99), 2)} ms, during ${spread(duringSignOut.during.map((r) => r.p99), 2)} ms; ` +
-      `during/idle ${duringSignOut.p99.ratio.toFixed(2)}x (median of the per-round ratios; target at most 2x)` +
-      `${duringSignOut.p99.ratio <= 2 ? '' : ': ABOVE TARGET'}; /get req/s idle ${spread(duringSignOut.idle.map((r) => r.rps), 0)}, ` +
-      `during ${spread(duringSignOut.during.map((r) => r.rps), 0)}; ${(DEL_BIG_USER.sessions / median(duringSignOut.signOutSeconds)).toFixed(0)} sessions ended/s under the load; ` +
-      `non-2xx ${[...duringSignOut.idle, ...duringSignOut.during].reduce((n, r) => n + r.non2xx, 0)}`)
-    console.log(`${rotate.workload} (rotation chains: each request rotates a live session with the token the one before answered), side by side in the table: ` +
-      `${rotate.service.rps.toFixed(0)} req/s, ${rotate.ratio.rps.toFixed(2)} of the reference; p50 ${rotate.service.p50.toFixed(2)} ms (${rotate.ratio.p50.toFixed(2)}x), ` +
-      `p99 ${rotate.service.p99.toFixed(2)} ms (${rotate.ratio.p99.toFixed(2)}x); non-2xx ${rotate.service.non2xx}; ` +
-      `${rotated + retired} rotations on the service (warm-ups included) in ${rotated} chains, ${((rotated + retired) / rotated).toFixed(0)} a chain ` +
-      `(${settings.rounds} rounds of ${settings.load.connections} connections)` +
-      (rotated > 2 * settings.rounds * settings.load.connections ? ' (WARNING: more than two chains a connection and round: the chains broke off)' : ''))
-    // CPU per request and the verdicts on issue 23's goals.
-    const cpuAt = cpuRows === undefined ? total : CPU_SESSIONS
-    const cpuGet = cpuFigures(cpuRows?.get ?? large)
-    const cpuNew = cpuFigures(cpuRows?.new ?? newRow)
-    // The goals' figures are at 200,000 sessions.
-    const cpuNote = `at ${cpuAt} sessions${cpuAt === 200_000 ? '' : ', not 200,000'}`
-    if (cpuGet !== undefined && cpuNew !== undefined) {
-      console.log(`\nCPU per request ${cpuNote} (${(cpuRows?.get ?? large).generator ?? 'autocannon'}), as ratios to the reference's Node per request ` +
-        `(${cpuGet.referenceNodeUs.toFixed(1)} µs in the /get rounds, ${cpuNew.referenceNodeUs.toFixed(1)} in the /new ones): ` +
-        `Node ${cpuGet.nodeUs.toFixed(1)} µs per /get (${cpuGet.node.toFixed(2)}x), ${cpuNew.nodeUs.toFixed(1)} per /new (${cpuNew.node.toFixed(2)}x); ` +
-        `Tarantool, all threads, ${cpuGet.tarantoolUs.toFixed(1)} µs per /get (${cpuGet.tarantool.toFixed(2)}x), ${cpuNew.tarantoolUs.toFixed(1)} per /new (${cpuNew.tarantool.toFixed(2)}x); ` +
-        `its tx thread ${cpuGet.txUs.toFixed(1)} µs per /get: ${Math.round(getsPerTarantool(cpuGet.txUs)).toLocaleString('en-US')} /get per second one Tarantool can serve`)
-    }
-    const noCpu = { why: 'no CPU figures (no /proc)' }
-    const peerOf = (label: string): { value: number, note: string } | { why: string } => {
-      const pair = peerPairs.find((p) => p.service.workload === label)
-      return pair === undefined ? { why: peerSkipped ?? 'not run' } : { value: pair.ratio, note: `${label}, ${pair.service.generator ?? ''}` }
-    }
-    const ratioOf = (r: Row | undefined, key: 'rps' | 'p99' = 'rps'): { value: number, note: string } | { why: string } =>
-      r === undefined ? { why: 'no such row' } : { value: r.ratio[key], note: `${r.workload}, ${r.generator ?? 'autocannon'}` }
-    const measurements: Measurements = {
-      floor: ratioOf(floor),
-      get: ratioOf(small),
-      new: ratioOf(newRow),
-      getMillion: total >= 1_000_000 ? ratioOf(large) : { why: `this run has ${total} sessions; the full run (npm run bench) has 1,000,000` },
-      rotate: ratioOf(rotate),
-      user: ratioOf(userRow),
-      ip: ratioOf(ipRow),
-      p99Get: ratioOf(small, 'p99'),
-      redisGet: peerOf(`/get @${total}`),
-      redisNew: peerOf(`/new @${total}`),
-      nodeGet: cpuGet === undefined ? noCpu : { value: cpuGet.node, note: cpuNote },
-      nodeNew: cpuNew === undefined ? noCpu : { value: cpuNew.node, note: cpuNote },
-      tarantoolGet: cpuGet === undefined ? noCpu : { value: cpuGet.tarantool, note: cpuNote },
-      tarantoolNew: cpuNew === undefined ? noCpu : { value: cpuNew.tarantool, note: cpuNote },
-      getsPerTarantool: cpuGet === undefined ? noCpu : { value: getsPerTarantool(cpuGet.txUs), note: `${cpuGet.txUs.toFixed(1)} µs of tx per /get, ${cpuNote}` },
-      // At fewer sessions, the fixed overheads (the arena's first slabs) weigh on each.
-      memory: mem.sessions >= 1_000_000
-        ? { value: mem.arenaUsedPerSession, note: `arena_used at ${mem.sessions} sessions` }
-        : { why: `read at 1,000,000 sessions (the full run); at ${mem.sessions}, ${mem.arenaUsedPerSession.toFixed(1)} B/session, fixed overheads included` },
-      sweepP99: { value: sweepResult.p99Ratio, note: `sweep of ${sweepResult.expired}, autocannon` },
-      walkP99: { value: duringWalk.p99.ratio, note: 'autocannon' }
-    }
-    console.log(`\nissue 23's goals (${settings.quick ? 'a --quick run: smaller and shorter than the full run' : `${total} sessions`}):`)
-    for (const line of verdicts(measurements)) console.log(`  ${line}`)
+    const run: RunResults = { ...measured, ...crowd, total, signOut, duringSignOut, sweepResult, hashedMem }
+    const figures = figuresOf(run)
+    printSummary(run, figures)
     const file = writeResults(join(ROOT, 'bench/results'), {
       date: new Date().toISOString(),
       settings,
       loadGenerator: WRK ?? 'autocannon',
       machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
-      preloadSeconds,
-      sessionsAfterWorkloads: sessionsAfter,
+      preloadSeconds: measured.preloadSeconds,
+      sessionsAfterWorkloads: measured.sessionsAfter,
       rows,
-      redisScript: peerPairs.length > 0 ? { newBy: REDIS_NEW, pairs: peerPairs } : peerSkipped,
-      cpuPerRequest: { sessions: cpuAt, get: cpuGet, new: cpuNew },
-      goals: measurements,
-      memory: mem,
+      redisScript: run.peerPairs.length > 0 ? { newBy: REDIS_NEW, pairs: run.peerPairs } : run.peerSkipped,
+      cpuPerRequest: figures.cpu,
+      goals: figures.goals,
+      memory: run.mem,
       memoryHashed: hashedMem,
-      crowd: { userSessions: CROWD_USER_SESSIONS, ipSessions: CROWD_IP_SESSIONS, seconds: crowdSeconds, removed: crowdRemoved, madeRemovedBefore: removedMade },
-      walk: walkResult,
-      getDuringWalk: duringWalk,
-      rotation: { chains: rotated, rotations: rotated + retired },
+      crowd: { userSessions: CROWD_USER_SESSIONS, ipSessions: CROWD_IP_SESSIONS, seconds: crowd.crowdSeconds, removed: crowd.crowdRemoved, madeRemovedBefore: crowd.removedMade },
+      walk: crowd.walkResult,
+      getDuringWalk: crowd.duringWalk,
+      rotation: { chains: run.rotated, rotations: run.rotated + run.retired },
       signOut,
       getDuringSignOut: duringSignOut,
-      scale,
-      referenceSwing: swing,
+      scale: figures.scale,
+      referenceSwing: figures.swing,
       sweep: sweepResult
     })
     console.log(`\nresults: ${file}`)

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { CONSOLE_SOCKET_NAME } from '../src/admin-console.js'
 import { loadConfig } from '../src/config.js'
+import { CONSOLE_SOCKET_NAME } from '../src/embedded-tarantool.js'
 
 export const MANIFEST_NAME = 'manifest.json'
 

@@ -6,7 +6,7 @@
 // that answer (a majority is needed) and takes the writes without the old leader. Where elections
 // run, both ask for this member's election (box.ctl.promote()).
 import { parseArgs } from 'node:util'
-import { connectConsole } from '../src/admin-console.js'
+import { connectConsole } from '../lib/admin-console.js'
 
 const USAGE = `usage: npm run promote -- --console SOCKET [--force] [--timeout SECONDS]
   --console  the admin console socket of the member to make writable (tarantool.control in its directory)

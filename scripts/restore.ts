@@ -4,7 +4,7 @@
 import { copyFileSync, mkdirSync, readdirSync, renameSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import pino from 'pino'
-import { connectConsole } from '../src/admin-console.js'
+import { connectConsole } from '../lib/admin-console.js'
 import { loadConfig } from '../src/config.js'
 import { startEmbeddedTarantool, tarantoolRunningOn } from '../src/embedded-tarantool.js'
 import { readManifest, scriptOptions, sha256 } from './backup-manifest.js'

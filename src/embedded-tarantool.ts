@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
+import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, isAbsolute, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { FastifyBaseLogger } from 'fastify'
-import { CONSOLE_SOCKET_NAME } from './admin-console.js'
 
 /** The project's Tarantool entry point, the same one the Docker setup and the tests run. */
 export const INIT_LUA = fileURLToPath(new URL('../tarantool/init.lua', import.meta.url))
@@ -24,6 +23,9 @@ const HEALTHY_RUN_MS = 30_000
 const MAX_SOCKET_PATH = 107
 // The socket the service reaches Tarantool on, in the data directory.
 const IPROTO_SOCKET_NAME = 'tarantool.sock'
+
+/** The file name of the embedded instance's admin console socket, inside its data directory. */
+export const CONSOLE_SOCKET_NAME = 'tarantool.control'
 
 export interface EmbeddedOptions {
   /** The tarantool executable: a name looked up in PATH, or a path. */
@@ -56,19 +58,6 @@ export function findExecutable (bin: string, searchPath = ''): string | undefine
     } catch {
       return false
     }
-  })
-}
-
-/** A free TCP port on the loopback interface. */
-export function freePort (): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolvePort(port))
-    })
   })
 }
 

@@ -2,7 +2,7 @@
 // killed and brought back.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
-import { connectConsole, type AdminConsole } from '../../src/admin-console.js'
+import { connectConsole, type AdminConsole } from '../../lib/admin-console.js'
 import { apiError, buildApp, call } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'

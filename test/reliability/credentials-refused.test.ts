@@ -4,7 +4,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { connectConsole } from '../../src/admin-console.js'
+import { connectConsole } from '../../lib/admin-console.js'
 import { buildApp, call, ok, uniqueUserId } from '../support/app.js'
 import { freePort, startTarantool, TARANTOOL_BIN, USER } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'

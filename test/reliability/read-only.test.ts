@@ -3,7 +3,7 @@
 // error's code, not its text.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connectConsole, type AdminConsole } from '../../src/admin-console.js'
+import { connectConsole, type AdminConsole } from '../../lib/admin-console.js'
 import { parseTarantoolUri } from '../../src/config.js'
 import { StorageError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
 import { ER } from '../../src/store/tarantool-errors.js'

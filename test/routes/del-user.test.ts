@@ -1,7 +1,7 @@
 import { connect } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { connectConsole } from '../../src/admin-console.js'
+import { connectConsole } from '../../lib/admin-console.js'
 import type { Session } from '../../src/store/sessions-store.js'
 import { apiError, buildApp, call, newSession, ok, uniqueUserId } from '../support/app.js'
 import { missing } from '../support/programs.js'

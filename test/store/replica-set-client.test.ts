@@ -1,7 +1,7 @@
 // The replica set client's routing, against two real Tarantools that the test makes writable or
 // read-only through their consoles (not replicating: this is about following the writable one).
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { connectConsole, type AdminConsole } from '../../src/admin-console.js'
+import { connectConsole, type AdminConsole } from '../../lib/admin-console.js'
 import { parseTarantoolUri } from '../../src/config.js'
 import { ReplicaSetClient } from '../../src/store/replica-set-client.js'
 import { StorageUnavailableError } from '../../src/store/tarantool-client.js'

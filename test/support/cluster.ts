@@ -1,7 +1,7 @@
 // Starts a real replica set for the tests: three (or `size`) local `tarantool` processes running
 // the project's own tarantool/init.lua on loopback ports, with their data in a temporary directory,
 // each with an admin console socket in its directory; configured as `npm run cluster` does
-// (scripts/cluster.ts). Member 1 bootstraps the set (TARANTOOL_BOOTSTRAP_LEADER=true) and is the
+// (lib/cluster.ts, which scripts/cluster.ts uses). Member 1 bootstraps the set (TARANTOOL_BOOTSTRAP_LEADER=true) and is the
 // writable one when there are no elections.
 //
 // Without elections unless the test asks for them (env TARANTOOL_ELECTION_MODE): the same set on
@@ -12,9 +12,11 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { clusterUri, consoleEval, memberEnvironment, waitBooted, waitReady } from '../../scripts/cluster.js'
+import { consoleEval } from '../../lib/admin-console.js'
+import { clusterUri, memberEnvironment, waitBooted, waitReady } from '../../lib/cluster.js'
+import { freePort } from '../../lib/processes.js'
 import { parseTarantoolUri } from '../../src/config.js'
-import { freePort, INIT_LUA } from '../../src/embedded-tarantool.js'
+import { INIT_LUA } from '../../src/embedded-tarantool.js'
 import { StorageError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
 import { TARANTOOL_BIN, USER } from './tarantool.js'
 

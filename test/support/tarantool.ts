@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { findExecutable, freePort, INIT_LUA, waitListening } from '../../src/embedded-tarantool.js'
+import { freePort } from '../../lib/processes.js'
+import { findExecutable, INIT_LUA, waitListening } from '../../src/embedded-tarantool.js'
 
 export { freePort }
 

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connectConsole, CONSOLE_SOCKET_NAME, type AdminConsole } from '../src/admin-console.js'
-import { startEmbeddedTarantool, type EmbeddedTarantool } from '../src/embedded-tarantool.js'
-import { TARANTOOL_BIN } from './support/tarantool.js'
-import { missing } from './support/programs.js'
+import { connectConsole, type AdminConsole } from '../../lib/admin-console.js'
+import { CONSOLE_SOCKET_NAME, startEmbeddedTarantool, type EmbeddedTarantool } from '../../src/embedded-tarantool.js'
+import { TARANTOOL_BIN } from '../support/tarantool.js'
+import { missing } from '../support/programs.js'
 
 describe.skipIf(missing('tarantool', TARANTOOL_BIN))('the embedded instance\'s admin console', () => {
   let root: string

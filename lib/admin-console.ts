@@ -1,13 +1,12 @@
 // A client of Tarantool's admin console on a unix socket (`console.listen('unix/:PATH')`): what
-// operator tools (backup, restore checks, benchmarks) use. The service itself never needs it.
+// operator tools (backup, restore checks, benchmarks) and the tests use. The service itself never
+// needs it (where the embedded instance's console listens: CONSOLE_SOCKET_NAME in
+// src/embedded-tarantool.ts).
 //
 // The console runs one line of Lua at a time and answers in YAML. To stay exact whatever the chunk
 // returns, each chunk travels base64-encoded on one line and its result comes back as base64 of
 // JSON, so no YAML needs parsing.
 import { createConnection, type Socket } from 'node:net'
-
-/** The file name of the embedded instance's admin console socket, inside its data directory. */
-export const CONSOLE_SOCKET_NAME = 'tarantool.control'
 
 const DEFAULT_TIMEOUT_MS = 60_000
 const END_OF_ANSWER = '\n...\n'
@@ -105,5 +104,15 @@ export async function connectConsole (socketPath: string, opts: { timeoutMs?: nu
       return await run
     },
     close: () => { socket.end() }
+  }
+}
+
+/** Runs `lua` on a console socket once; rejects when nothing answers there. */
+export async function consoleEval<T> (socket: string, lua: string, timeoutMs = 10_000): Promise<T> {
+  const admin = await connectConsole(socket, { timeoutMs })
+  try {
+    return await admin.eval<T>(lua)
+  } finally {
+    admin.close()
   }
 }
