@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError, ERRORS } from '../errors.js'
 import { PARAM_ERRORS } from '../params.js'
-import { OutageLog } from '../outage-log.js'
+import { OutageLog } from '../http/outage-log.js'
 import { StorageAuthError, StorageUnavailableError } from '../store/tarantool-client.js'
 
 // Fastify's own request errors that have a code of ours.
