@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { ApiError } from '../errors.js'
-import { responsesOf, success } from '../schemas.js'
+import { ApiError } from '../api/errors.js'
+import { responsesOf, success } from '../api/schemas.js'
 import { ReplicaSetClient } from '../store/replica-set-client.js'
 
 const startedAt = Date.now()

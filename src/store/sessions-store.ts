@@ -1,4 +1,4 @@
-import { ApiError, isErrorCode } from '../errors.js'
+import { ApiError, isErrorCode } from '../api/errors.js'
 import { uuidBytes } from './iproto.js'
 import { SessionCodec, type ListName } from './session-codec.js'
 import type { Tarantool } from './tarantool-client.js'
