@@ -1,5 +1,5 @@
 import { ApiError } from './errors.js'
-import type { Extra } from '../store/sessions-store.js'
+import type { Extra } from '../store/types.js'
 
 /**
  * A request body that cannot be extra data (not JSON, or of another type). Parsed bodies carry it

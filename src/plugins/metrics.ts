@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { FastHistogram } from '../http/histogram.js'
-import type { StoreStats } from '../store/sessions-store.js'
+import type { StoreStats } from '../store/types.js'
 import type { CallOutcome, ConnectionState } from '../store/tarantool-client.js'
 import { ReplicaSetClient, type MemberState } from '../store/replica-set-client.js'
 

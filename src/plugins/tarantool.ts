@@ -1,9 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { parseTarantoolUri } from '../config.js'
-import { SessionsStore, SettingsRefusedError, type StorePolicy, type StoreSettings } from '../store/sessions-store.js'
+import { SessionsStore, SettingsRefusedError } from '../store/sessions-store.js'
 import { ReplicaSetClient } from '../store/replica-set-client.js'
 import { TarantoolClient, type Tarantool } from '../store/tarantool-client.js'
+import type { StorePolicy, StoreSettings } from '../store/types.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ErrorCode } from '../api/errors.js'
 import { PARAM_SCHEMAS } from '../api/params.js'
-import type { SessionPage } from '../store/sessions-store.js'
+import type { SessionPage } from '../store/types.js'
 import { responsesOf, success, successPage } from '../api/schemas.js'
 
 type Param = keyof typeof PARAM_SCHEMAS

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { SessionWithToken as Session } from '../../src/store/sessions-store.js'
+import type { SessionWithToken as Session } from '../../src/store/types.js'
 import { StorageUnavailableError } from '../../src/store/tarantool-client.js'
 import { buildApp, call, ok, uniqueUserId } from '../support/app.js'
 import { consoleEval, holds, memberClient, startCluster, storedTokens, type ClusterMember, type TestCluster } from '../support/cluster.js'

@@ -3,7 +3,7 @@ import { expect, inject } from 'vitest'
 import sessionsApp, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { loggerOptions } from '../../src/http/logger.js'
-import type { SessionWithToken as Session } from '../../src/store/sessions-store.js'
+import type { SessionWithToken as Session } from '../../src/store/types.js'
 import { GENEROUS_TIMEOUT_MS } from './tarantool.js'
 
 export interface TestAppOptions {
