@@ -139,21 +139,21 @@ export class SessionsStore {
    */
   async rotate (token: string, newToken: string, grace: number): Promise<SessionWithToken> {
     const c = this.#client
-    const codec = this.#codec ?? await this.#codecOf()
+    const codec = await this.#codecOf()
     const values = await this.#call(PROC.rotate, [c.uuid(token), c.uuid(newToken), grace])
     return this.#session(codec, unwrap<SessionTuple>(values), newToken) as SessionWithToken
   }
 
   /** Deletes a session by its token and returns what it was. */
   async delete (token: string): Promise<SessionWithToken> {
-    const codec = this.#codec ?? await this.#codecOf()
+    const codec = await this.#codecOf()
     const values = await this.#call(PROC.del, [this.#client.uuid(token)])
     return this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken
   }
 
   /** Deletes a session by its id and returns what it was; token_not_found if no session has it. */
   async deleteById (id: string): Promise<Session> {
-    const codec = this.#codec ?? await this.#codecOf()
+    const codec = await this.#codecOf()
     const key = codec.key(id)
     if (key === undefined) throw new ApiError('token_not_found')
     const values = await this.#call(PROC.delKey, [this.#client.uuid(key)])
@@ -170,7 +170,7 @@ export class SessionsStore {
     let key = null
     if (except?.token !== undefined) token = c.uuid(except.token)
     if (except?.id !== undefined) {
-      const codec = this.#codec ?? await this.#codecOf()
+      const codec = await this.#codecOf()
       const bytes = codec.key(except.id)
       if (bytes === undefined) throw new ApiError('bad_request', 'except_id is not a session id')
       key = c.uuid(bytes)
@@ -212,7 +212,7 @@ export class SessionsStore {
 
   async #page (proc: string, list: ListName, key: StoredIp, page: PageRequest): Promise<SessionPage> {
     const c = this.#client
-    const codec = this.#codec ?? await this.#codecOf()
+    const codec = await this.#codecOf()
     // The position as two arguments: the request writer encodes a uuid at the top level only.
     let after: [number, unknown] | [] = []
     if (page.after !== undefined) {
@@ -250,7 +250,7 @@ export class SessionsStore {
     return session
   }
 
-  /** The codec of ids and cursors, made from the instance's secret once it is read. */
+  /** The codec of ids and cursors, made from the instance's secret once it is read; the one made already, if any. */
   async #codecOf (): Promise<SessionCodec> {
     if (this.#codec !== undefined) return this.#codec
     this.#codecLoading ??= this.#call(PROC.secret, []).then((values) => {
