@@ -5,7 +5,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { ApiError, ERRORS } from '../api/errors.js'
 import { PARAM_ERRORS } from '../api/params.js'
 import { OutageLog } from '../http/outage-log.js'
-import { StorageAuthError, StorageUnavailableError } from '../store/tarantool-client.js'
+import { StorageAuthError, StorageUnavailableError } from '../store/tarantool-errors.js'
 
 // Fastify's own request errors that have a code of ours.
 const FASTIFY_ERRORS: Record<string, ApiError['code']> = {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { FastHistogram } from '../http/histogram.js'
 import type { StoreStats } from '../store/types.js'
-import type { CallOutcome, ConnectionState } from '../store/tarantool-client.js'
+import type { CallOutcome, ConnectionState } from '../store/tarantool.js'
 import { ReplicaSetClient, type MemberState } from '../store/replica-set-client.js'
 
 declare module 'fastify' {

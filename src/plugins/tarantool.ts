@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify'
 import { parseTarantoolUri } from '../config.js'
 import { SessionsStore, SettingsRefusedError } from '../store/sessions-store.js'
 import { ReplicaSetClient } from '../store/replica-set-client.js'
-import { TarantoolClient, type Tarantool } from '../store/tarantool-client.js'
+import { TarantoolClient } from '../store/tarantool-client.js'
+import type { Tarantool } from '../store/tarantool.js'
 import type { StorePolicy, StoreSettings } from '../store/types.js'
 
 declare module 'fastify' {

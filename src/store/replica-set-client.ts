@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events'
 import { memberAddress } from '../config.js'
-import {
-  StorageUnavailableError, TarantoolClient, type CallOptions, type ConnectionState, type Tarantool
-} from './tarantool-client.js'
+import { TarantoolClient } from './tarantool-client.js'
+import type { CallOptions, ConnectionState, Tarantool } from './tarantool.js'
+import { StorageUnavailableError } from './tarantool-errors.js'
 import { ER } from './tarantool-errors.js'
 
 /** How often each member is asked for its role: a change of leader is seen within about this. */

@@ -1,7 +1,7 @@
 import { ApiError, isErrorCode } from '../api/errors.js'
 import { uuidBytes } from './iproto.js'
 import { SessionCodec, type ListName } from './session-codec.js'
-import type { Tarantool } from './tarantool-client.js'
+import type { Tarantool } from './tarantool.js'
 import type { Extra, Lifetimes, PageRequest, Session, SessionPage, SessionWithToken, StorePolicy, StoreSettings, StoreStats } from './types.js'
 
 /** Tarantool refused the service's settings: it cannot serve with them. */

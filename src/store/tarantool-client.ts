@@ -4,76 +4,8 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { TarantoolTarget } from '../config.js'
 import { RequestWriter, ResponseReader, Uuid, responseErrorCode, type Response } from './iproto.js'
-import { ER, errorKind } from './tarantool-errors.js'
-
-/**
- * Tarantool could not be reached, did not answer in time, or refused the call for now (read-only,
- * out of memory, no quorum): worth retrying later. `applied`: 'no' when the call surely did not
- * run (never sent, or refused before any write), 'unknown' when it may have (sent, then the
- * connection or the deadline went; a synchronous write without its quorum in time).
- */
-export class StorageUnavailableError extends Error {
-  readonly applied: 'no' | 'unknown'
-  /** Tarantool's error code, when Tarantool answered one. */
-  readonly tarantoolCode?: number
-
-  constructor (message: string, applied: 'no' | 'unknown' = 'unknown', tarantoolCode?: number) {
-    super(message)
-    this.name = 'StorageUnavailableError'
-    this.applied = applied
-    this.tarantoolCode = tarantoolCode
-  }
-}
-
-/** Tarantool refused the credentials: retrying will not help. */
-export class StorageAuthError extends Error {
-  constructor (message: string) {
-    super(message)
-    this.name = 'StorageAuthError'
-  }
-}
-
-/** Tarantool answered with an error: a bug on one side or the other. */
-export class StorageError extends Error {
-  readonly tarantoolCode?: number
-
-  constructor (message: string, tarantoolCode?: number) {
-    super(message)
-    this.name = 'StorageError'
-    this.tarantoolCode = tarantoolCode
-  }
-}
-
-export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'auth_failed' | 'closed'
-
-export interface CallOptions {
-  /**
-   * Whether the call may be sent again when its outcome is unknown (its connection dropped after it
-   * was sent): a second run must leave things as one does and answer the same.
-   */
-  idempotent?: boolean
-}
-
-/**
- * What the store and plugins need of Tarantool: one instance (TarantoolClient) or a replica set
- * (ReplicaSetClient). Events: 'connect', 'disconnect' (Error), 'auth_failed' (Error), 'loading'
- * (Error; and the member's address, from a ReplicaSetClient), 'call' (procedure name, seconds,
- * CallOutcome).
- */
-export interface Tarantool extends EventEmitter {
-  readonly state: ConnectionState
-  readonly lastError: Error | undefined
-  call: (name: string, args: unknown[], opts?: CallOptions) => Promise<unknown[]>
-  uuid: (value: string | Uint8Array) => unknown
-  waitConnected: (timeoutMs: number) => Promise<void>
-  close: () => void
-}
-
-/**
- * How a call ended: answered, failed as storage_unavailable (503), not sent because too many calls
- * wait on Tarantool already (503 too), or failed otherwise.
- */
-export type CallOutcome = 'ok' | 'unavailable' | 'shed' | 'error'
+import type { CallOutcome, ConnectionState, Tarantool } from './tarantool.js'
+import { ER, errorKind, StorageAuthError, StorageError, StorageUnavailableError } from './tarantool-errors.js'
 
 export interface TarantoolClientOptions extends TarantoolTarget {
   /** Longest wait for the answer to one call, in milliseconds. */

@@ -15,7 +15,8 @@ import { join } from 'node:path'
 import { clusterUri, consoleEval, memberEnvironment, waitBooted, waitReady } from '../../scripts/cluster.js'
 import { parseTarantoolUri } from '../../src/config.js'
 import { freePort, INIT_LUA } from '../../src/embedded-tarantool.js'
-import { StorageError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
+import { TarantoolClient } from '../../src/store/tarantool-client.js'
+import { StorageError, StorageUnavailableError } from '../../src/store/tarantool-errors.js'
 import { TARANTOOL_BIN, USER } from './tarantool.js'
 
 export { consoleEval }
