@@ -64,7 +64,8 @@ async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): P
   })
   app.addHook('onClose', async () => { clearTimeout(retry) })
   client.on('disconnect', (err: Error) => log.warn({ err }, 'lost the connection to Tarantool, reconnecting'))
-  if (client instanceof ReplicaSetClient) {
+  // Which member of a replica set takes the calls (a single instance's connection says it all).
+  if (client.members().length > 1) {
     client.on('leader', (address: string | undefined) => {
       if (address !== undefined) log.info({ leader: address }, `the writable Tarantool member is ${address}`)
       else log.warn({ members: client.members() }, 'no Tarantool member is writable; waiting for one')

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { memberAddress } from '../config.js'
 import { TarantoolClient } from './tarantool-client.js'
-import type { CallOptions, ConnectionState, Tarantool } from './tarantool.js'
+import type { CallOptions, ConnectionState, MemberState, Tarantool } from './tarantool.js'
 import { StorageUnavailableError } from './tarantool-errors.js'
 import { ER } from './tarantool-errors.js'
 
@@ -27,20 +27,6 @@ export interface MemberReport {
   election?: { state?: string, term?: number, leader?: number }
   /** Replication from and to the other members, as box.info.replication has it. */
   replication?: Array<{ id?: number, uuid?: string, upstream?: { status?: string, lag?: number }, downstream?: { status?: string, lag?: number } }>
-}
-
-/** A member as the service sees it, for /ready and /metrics. */
-export interface MemberState {
-  address: string
-  connection: ConnectionState
-  /** From its last report; undefined until it answers one. */
-  ro?: boolean
-  status?: string
-  leader: boolean
-  /** The largest replication lag it reports from another member, in seconds. */
-  lag?: number
-  /** ms since its last report. */
-  reportAgeMs?: number
 }
 
 interface Member {

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
+import { memberAddress } from '../config.js'
 import { Connection, type ConnectionOptions } from './connection.js'
 import { RequestWriter, ResponseReader, Uuid, type Response } from './iproto.js'
-import type { CallOutcome, ConnectionState, Tarantool } from './tarantool.js'
+import type { CallOutcome, ConnectionState, MemberState, Tarantool } from './tarantool.js'
 import { errorKind, StorageError, StorageUnavailableError } from './tarantool-errors.js'
 
 export interface TarantoolClientOptions extends ConnectionOptions {
@@ -39,12 +40,17 @@ interface Pending {
  * - the calls made within one turn of the event loop go out in one socket write, and one timer
  *   watches the deadlines of all calls in flight (not one timer per call).
  *
+ * To the service, one instance is a replica set of one: its only member, the leader (the one the
+ * calls go to) while connected; it does not ask for its role.
+ *
  * Events: 'connect' (each time a connection is ready), 'disconnect' (Error), 'auth_failed' (Error),
  * 'loading' (Error: the first login refused as not ready yet since the last connection; the client
- * keeps trying), 'call' (procedure name, seconds, CallOutcome) as each call ends.
+ * keeps trying), 'leader' (its address on connecting, undefined on losing the connection), 'call'
+ * (procedure name, seconds, CallOutcome) as each call ends.
  */
 export class TarantoolClient extends EventEmitter implements Tarantool {
   readonly #connection: Connection
+  readonly #address: string
   readonly #timeoutMs: number
   readonly #maxInFlight: number
   // The logged-in socket the calls are written to; undefined while not connected.
@@ -63,6 +69,7 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
     super()
     this.#timeoutMs = opts.timeoutMs
     this.#maxInFlight = opts.maxInFlight ?? Infinity
+    this.#address = memberAddress(opts)
     this.#connection = new Connection(opts, {
       connected: (socket) => this.#onConnect(socket),
       lost: (err, wasConnected) => this.#onLost(err, wasConnected),
@@ -87,6 +94,17 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
   /** The last connection error, if any: for logs and readiness. */
   get lastError (): Error | undefined {
     return this.#connection.lastError
+  }
+
+  /** Its address while connected. */
+  get leader (): string | undefined {
+    return this.state === 'connected' ? this.#address : undefined
+  }
+
+  /** Itself, as a member of a set of one. */
+  members (): MemberState[] {
+    const connection = this.state
+    return [{ address: this.#address, connection, leader: connection === 'connected' }]
   }
 
   /** Calls a stored procedure and resolves with all the values it returned. */
@@ -198,10 +216,12 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
   /** Closes the connection for good; calls in flight fail. */
   close (): void {
     if (this.#connection.state === 'closed') return
+    const wasConnected = this.state === 'connected'
     this.#connection.close()
     this.#socket = undefined
     clearTimeout(this.#deadlineTimer)
     this.#failAll(new StorageUnavailableError('The Tarantool client was closed'))
+    if (wasConnected) this.emit('leader', undefined)
     this.emit('closed')
   }
 
@@ -236,6 +256,7 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
         this.#connection.drop(socket, new StorageUnavailableError(`Tarantool sent what cannot be read: ${(err as Error).message}`))
       }
     })
+    this.emit('leader', this.#address)
     this.emit('connect')
   }
 
@@ -244,7 +265,9 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
     this.#failAll(err)
     // Those failed calls not written yet must not go out on the next connection.
     this.#writer.clear()
-    if (wasConnected) this.emit('disconnect', this.#connection.lastError ?? err)
+    if (!wasConnected) return
+    this.emit('leader', undefined)
+    this.emit('disconnect', this.#connection.lastError ?? err)
   }
 
   #failAll (err: Error): void {
