@@ -1,5 +1,6 @@
-import { ApiError, isErrorCode } from '../api/errors.js'
+import { ApiError } from '../api/errors.js'
 import { uuidBytes } from './iproto.js'
+import { callProcedure, PROC, unwrap } from './procedures.js'
 import { SessionCodec, type ListName } from './session-codec.js'
 import type { Tarantool } from './tarantool.js'
 import type { Extra, Lifetimes, PageRequest, Session, SessionPage, SessionWithToken, StorePolicy, StoreSettings, StoreStats } from './types.js'
@@ -33,32 +34,6 @@ function ipText (ip: StoredIp): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`
 }
 
-// The procedures registered in tarantool/sessions/api.lua.
-const PROC = {
-  new: 'sessions.new',
-  get: 'sessions.get',
-  del: 'sessions.del',
-  byUser: 'sessions.by_user',
-  byIp: 'sessions.by_ip',
-  delKey: 'sessions.del_key',
-  delUser: 'sessions.del_user',
-  delIp: 'sessions.del_ip',
-  rotate: 'sessions.rotate',
-  secret: 'sessions.secret',
-  configure: 'sessions.configure',
-  stats: 'sessions.stats'
-} as const
-
-/**
- * The procedures that may be sent again when their outcome is unknown (a replica set's leader lost
- * mid-call): a second run leaves things as one does and answers the same. /new is, by its token
- * (chosen here, before the call); /rotate is, by its new token; reads are. /del is not (a second run
- * answers token_not_found for a session the first ended), nor are the sign-outs (their count).
- */
-const IDEMPOTENT = new Set<string>([PROC.new, PROC.get, PROC.rotate, PROC.byUser, PROC.byIp, PROC.secret, PROC.configure, PROC.stats])
-const REPEATABLE = { idempotent: true } as const
-const UNREPEATABLE = { idempotent: false } as const
-
 /** A page as the list procedures answer it: the stored tuples, each one's newest activity, and where the next page starts. */
 interface PageReply {
   sessions: SessionTuple[]
@@ -69,17 +44,6 @@ interface PageReply {
 /** Whether a stored key is a token (uuid version 4) rather than a token's hash (version 0). */
 function isToken (key: string): boolean {
   return key.charCodeAt(14) === 0x34
-}
-
-/** Turns a procedure's `nil, {code, message}` into an ApiError; anything else unexpected is a bug. */
-function unwrap<T> (values: unknown[]): T {
-  const [result, failure] = values as [T | null, { code?: unknown, message?: string } | undefined]
-  if (failure != null) {
-    if (isErrorCode(failure.code)) throw new ApiError(failure.code, failure.message)
-    throw new Error(`Tarantool returned an unknown failure: ${JSON.stringify(failure)}`)
-  }
-  if (result == null) throw new Error('Tarantool returned no result')
-  return result
 }
 
 /** Typed access to the sessions kept in Tarantool; callers never see procedure names or tuples. */
@@ -112,7 +76,7 @@ export class SessionsStore {
     const p = this.#policy
     const lifetime = lifetimes.lifetime ?? (p.maxLifetimeSeconds > 0 ? p.maxLifetimeSeconds : null)
     // Promises chained, not awaited in async functions: /get and /new are the hot path.
-    return this.#call(PROC.new, [this.#client.uuid(token), userId, storedIp(ip), extra ?? null, {
+    return callProcedure(this.#client, PROC.new, [this.#client.uuid(token), userId, storedIp(ip), extra ?? null, {
       ttl: lifetimes.ttl ?? null,
       lifetime,
       extra_max_bytes: p.extraMaxBytes,
@@ -126,7 +90,7 @@ export class SessionsStore {
     const codec = this.#codec
     if (codec === undefined) return this.#codecOf().then(() => this.touch(token, ip, extra))
     const args = [this.#client.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#policy.extraMaxBytes]
-    return this.#call(PROC.get, args).then((values) => {
+    return callProcedure(this.#client, PROC.get, args).then((values) => {
       // The new activity, when Tarantool answers the stored tuple and it apart.
       const activity = typeof values[2] === 'number' ? values[2] : undefined
       return this.#session(codec, unwrap<SessionTuple>(values), token, activity) as SessionWithToken
@@ -140,14 +104,14 @@ export class SessionsStore {
   async rotate (token: string, newToken: string, grace: number): Promise<SessionWithToken> {
     const c = this.#client
     const codec = await this.#codecOf()
-    const values = await this.#call(PROC.rotate, [c.uuid(token), c.uuid(newToken), grace])
+    const values = await callProcedure(this.#client, PROC.rotate, [c.uuid(token), c.uuid(newToken), grace])
     return this.#session(codec, unwrap<SessionTuple>(values), newToken) as SessionWithToken
   }
 
   /** Deletes a session by its token and returns what it was. */
   async delete (token: string): Promise<SessionWithToken> {
     const codec = await this.#codecOf()
-    const values = await this.#call(PROC.del, [this.#client.uuid(token)])
+    const values = await callProcedure(this.#client, PROC.del, [this.#client.uuid(token)])
     return this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken
   }
 
@@ -156,7 +120,7 @@ export class SessionsStore {
     const codec = await this.#codecOf()
     const key = codec.key(id)
     if (key === undefined) throw new ApiError('token_not_found')
-    const values = await this.#call(PROC.delKey, [this.#client.uuid(key)])
+    const values = await callProcedure(this.#client, PROC.delKey, [this.#client.uuid(key)])
     return this.#session(codec, unwrap<SessionTuple>(values))
   }
 
@@ -193,7 +157,7 @@ export class SessionsStore {
     let started: number | null = null
     for (;;) {
       const [proc, args] = call(started)
-      const reply = unwrap<{ deleted: number, done: boolean, started: number }>(await this.#call(proc, args))
+      const reply = unwrap<{ deleted: number, done: boolean, started: number }>(await callProcedure(this.#client, proc, args))
       deleted += reply.deleted
       if (reply.done) return { deleted }
       started = reply.started
@@ -220,17 +184,12 @@ export class SessionsStore {
       if (position === undefined) throw new ApiError('invalid_cursor')
       after = [position.activity, c.uuid(position.key)]
     }
-    const reply = unwrap<PageReply>(await this.#call(proc, [key, page.limit, ...after]))
+    const reply = unwrap<PageReply>(await callProcedure(this.#client, proc, [key, page.limit, ...after]))
     const next = reply.next === undefined
       ? null
       : codec.cursor(list, { activity: reply.next[0], key: uuidBytes(reply.next[1]) })
     const activities = reply.activities
     return { sessions: reply.sessions.map((t, i) => this.#session(codec, t, undefined, activities[i])), next }
-  }
-
-  /** Calls a procedure, saying whether it may be sent again (IDEMPOTENT). */
-  #call (proc: string, args: unknown[]): Promise<unknown[]> {
-    return this.#client.call(proc, args, IDEMPOTENT.has(proc) ? REPEATABLE : UNREPEATABLE)
   }
 
   /**
@@ -253,7 +212,7 @@ export class SessionsStore {
   /** The codec of ids and cursors, made from the instance's secret once it is read; the one made already, if any. */
   async #codecOf (): Promise<SessionCodec> {
     if (this.#codec !== undefined) return this.#codec
-    this.#codecLoading ??= this.#call(PROC.secret, []).then((values) => {
+    this.#codecLoading ??= callProcedure(this.#client, PROC.secret, []).then((values) => {
       this.#codec = new SessionCodec(unwrap<string>(values))
       return this.#codec
     }).finally(() => { this.#codecLoading = undefined })
@@ -268,7 +227,7 @@ export class SessionsStore {
     this.#desired = settings
     let failure: { message?: string } | undefined
     try {
-      [, failure] = await this.#call(PROC.configure, [{
+      [, failure] = await callProcedure(this.#client, PROC.configure, [{
         ttl: settings.ttlSeconds,
         sweep_interval: settings.sweepIntervalSeconds,
         token_storage: settings.tokenStorage
@@ -302,6 +261,6 @@ export class SessionsStore {
 
   /** Counters and settings in force in Tarantool. */
   async stats (): Promise<StoreStats> {
-    return unwrap(await this.#call(PROC.stats, []))
+    return unwrap(await callProcedure(this.#client, PROC.stats, []))
   }
 }
