@@ -58,7 +58,7 @@ export default async function healthRoutes (app: FastifyInstance): Promise<void>
   }, async () => {
     const stats = await app.store.stats()
     if (stats.ro) throw new ApiError('storage_unavailable', 'Tarantool is read-only')
-    const problem = app.store.settingsProblem(stats)
+    const problem = app.tarantoolSettings.problem(stats)
     if (problem !== undefined) throw new ApiError('storage_unavailable', problem)
     const members = app.tarantool.members()
     // A single instance, a set of one, is the Tarantool that just answered: nothing more to name.

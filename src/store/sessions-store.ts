@@ -3,15 +3,7 @@ import { uuidBytes } from './iproto.js'
 import { callProcedure, PROC, unwrap } from './procedures.js'
 import { SessionCodec, type ListName } from './session-codec.js'
 import type { Tarantool } from './tarantool.js'
-import type { Extra, Lifetimes, PageRequest, Session, SessionPage, SessionWithToken, StorePolicy, StoreSettings, StoreStats } from './types.js'
-
-/** Tarantool refused the service's settings: it cannot serve with them. */
-export class SettingsRefusedError extends Error {
-  constructor (message: string) {
-    super(message)
-    this.name = 'SettingsRefusedError'
-  }
-}
+import type { Extra, Lifetimes, PageRequest, Session, SessionPage, SessionWithToken, StorePolicy, StoreStats } from './types.js'
 
 type SessionTuple = [
   key: string, userId: number, ip: StoredIp, create: number, activity: number, extra?: Extra | null,
@@ -53,9 +45,6 @@ export class SessionsStore {
   readonly #plain: boolean
   #codec: SessionCodec | undefined
   #codecLoading: Promise<SessionCodec> | undefined
-  // The settings this service asks for, and why the last push of them failed (undefined: it did not).
-  #desired: StoreSettings | undefined
-  #settingsError: Error | undefined
 
   constructor (client: Tarantool, policy: StorePolicy) {
     this.#client = client
@@ -217,46 +206,6 @@ export class SessionsStore {
       return this.#codec
     }).finally(() => { this.#codecLoading = undefined })
     return await this.#codecLoading
-  }
-
-  /**
-   * Applies the service's settings in Tarantool (persisted there for its expiry fiber); a
-   * SettingsRefusedError when Tarantool cannot take them (TOKEN_STORAGE=plain on hashed tokens).
-   */
-  async configure (settings: StoreSettings): Promise<void> {
-    this.#desired = settings
-    let failure: { message?: string } | undefined
-    try {
-      [, failure] = await callProcedure(this.#client, PROC.configure, [{
-        ttl: settings.ttlSeconds,
-        sweep_interval: settings.sweepIntervalSeconds,
-        token_storage: settings.tokenStorage
-      }]) as [unknown, { message?: string } | undefined]
-    } catch (err) {
-      this.#settingsError = err as Error
-      throw err
-    }
-    if (failure != null) {
-      this.#settingsError = new SettingsRefusedError(failure.message ?? 'Tarantool refused the settings')
-      throw this.#settingsError
-    }
-    this.#settingsError = undefined
-  }
-
-  /**
-   * Why Tarantool does not hold this service's settings, from its stats: the last push failed, or
-   * another service (or an older one) pushed others since. Undefined when it holds them.
-   */
-  settingsProblem (stats: StoreStats): string | undefined {
-    if (this.#settingsError !== undefined) return `this service's settings could not be applied in Tarantool: ${this.#settingsError.message}`
-    const want = this.#desired
-    if (want === undefined) return undefined
-    const differ: string[] = []
-    if (stats.ttl !== want.ttlSeconds) differ.push(`ttl ${stats.ttl} against SESSION_TTL_SECONDS=${want.ttlSeconds}`)
-    if (stats.sweep_interval !== want.sweepIntervalSeconds) differ.push(`sweep interval ${stats.sweep_interval} against SWEEP_INTERVAL_SECONDS=${want.sweepIntervalSeconds}`)
-    if (stats.token_storage !== undefined && stats.token_storage !== want.tokenStorage) differ.push(`token storage ${stats.token_storage} against TOKEN_STORAGE=${want.tokenStorage}`)
-    if (differ.length === 0) return undefined
-    return `Tarantool's settings are not this service's (another service with other settings shares it?): ${differ.join(', ')}`
   }
 
   /** Counters and settings in force in Tarantool. */
