@@ -2,8 +2,7 @@ import { EventEmitter } from 'node:events'
 import { memberAddress } from '../config.js'
 import { TarantoolClient } from './tarantool-client.js'
 import type { CallOptions, ConnectionState, MemberState, Tarantool } from './tarantool.js'
-import { StorageUnavailableError } from './tarantool-errors.js'
-import { ER } from './tarantool-errors.js'
+import { ER, StorageUnavailableError } from './tarantool-errors.js'
 
 /** How often each member is asked for its role: a change of leader is seen within about this. */
 const POLL_MS = 250
