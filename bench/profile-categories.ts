@@ -16,12 +16,12 @@ const TARANTOOL_SOCKET = 'writes to Tarantool\'s socket (and the wait for the co
 
 // First match wins: a frame's file (or function) decides where its self time goes.
 const CATEGORIES: Array<[string, RegExp]> = [
-  ['logging (pino)', /pino|sonic-boom|thread-stream|src\/logger/],
+  ['logging (pino)', /pino|sonic-boom|thread-stream|src\/http\/logger/],
   ['MessagePack decoding (msgpackr; the driver, at login)', /msgpackr|msgpack-lite|tarantool-driver|int64-buffer|event-lite/],
   [CLIENT, /dist\/store\//],
-  ['validation (ajv)', /ajv|fast-uri|validation\.js|src\/params/],
+  ['validation (ajv)', /ajv|fast-uri|validation\.js|src\/api\/params/],
   ['serialization (fast-json-stringify)', /fast-json-stringify|serializ/],
-  ['fastify routing, hooks, reply', /fastify|find-my-way|avvio|light-my-request|dist\/(routes|plugins|app|extra|schemas)/],
+  ['fastify routing, hooks, reply', /fastify|find-my-way|avvio|light-my-request|dist\/(routes|plugins|app|api\/(extra|schemas)|http\/request-id)/],
   [HTTP, /node:_http|node:http|node:net|node:stream|node:internal\/streams|_http_/],
   ['garbage collection', /^\(garbage collector\)$/],
   // Native code with no JS on the stack: libuv's loop between callbacks, its polling's work.

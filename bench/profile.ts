@@ -14,7 +14,7 @@ import { categorizer, IDLE, timeByCategory, type Profile } from './profile-categ
 import { preload } from './dataset.js'
 import { round } from './load.js'
 import { startReference } from './processes.js'
-import { SESSION_EXAMPLE } from '../src/schemas.js'
+import { SESSION_EXAMPLE } from '../src/api/schemas.js'
 import { WORKLOADS } from './workloads.js'
 
 const SESSIONS = 10_000

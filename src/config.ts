@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
 import envSchema from 'env-schema'
-import type { AccessLogMode } from './access-log.js'
+import type { AccessLogMode } from './http/access-log.js'
 
 /** Effective configuration of the service; the only place that reads the environment. */
 export interface Config {

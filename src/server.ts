@@ -5,7 +5,7 @@ import ipaddr from 'ipaddr.js'
 import sessionsApp, { serverOptions, VERSION } from './app.js'
 import { DEFAULT_PASSWORD, loadConfig, parseTarantoolUri, redactConfig, type Config } from './config.js'
 import { startEmbeddedTarantool, type EmbeddedTarantool } from './embedded-tarantool.js'
-import { loggerOptions } from './logger.js'
+import { loggerOptions } from './http/logger.js'
 
 // How long in-flight requests get to finish after SIGTERM/SIGINT.
 const SHUTDOWN_GRACE_MS = 10_000

@@ -1,7 +1,7 @@
 // Expiry with a short TTL, on an instance of its own: the TTL is an instance-wide setting.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { Session } from '../src/store/sessions-store.js'
+import type { Session } from '../src/store/types.js'
 import { apiError, buildApp, call, newSession, ok, uniqueIp, uniqueUserId } from './support/app.js'
 import { startTarantool, type TestTarantool } from './support/tarantool.js'
 

@@ -2,7 +2,7 @@
 // a day, so that every check here is the read side's, never the sweep's.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { Session } from '../src/store/sessions-store.js'
+import type { Session } from '../src/store/types.js'
 import { apiError, buildApp, call, newSession, ok, uniqueIp, uniqueUserId } from './support/app.js'
 import { startTarantool, type TestTarantool } from './support/tarantool.js'
 

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { ApiError } from '../errors.js'
+import { ApiError } from '../api/errors.js'
 
 const BEARER = /^Bearer[ \t]+([!-~]+)[ \t]*$/i
 

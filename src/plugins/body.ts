@@ -1,8 +1,8 @@
 import { parse as parseForm } from 'node:querystring'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { ApiError } from '../errors.js'
-import { UnusableBody } from '../extra.js'
+import { ApiError } from '../api/errors.js'
+import { UnusableBody } from '../api/extra.js'
 
 /** Most fields a form body may have; node:querystring would silently drop those past its 1000. */
 export const FORM_MAX_FIELDS = 1000

@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { OpenAPIV3 } from 'openapi-types'
-import { EXTRA_DOC } from '../schemas.js'
+import { EXTRA_DOC } from '../api/schemas.js'
 
 // Routes that take extra data in their body.
 const EXTRA_ROUTES = ['/new', '/get']

@@ -2,10 +2,10 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ApiError, ERRORS } from '../errors.js'
-import { PARAM_ERRORS } from '../params.js'
-import { OutageLog } from '../outage-log.js'
-import { StorageAuthError, StorageUnavailableError } from '../store/tarantool-client.js'
+import { ApiError, ERRORS } from '../api/errors.js'
+import { PARAM_ERRORS } from '../api/params.js'
+import { OutageLog } from '../http/outage-log.js'
+import { StorageAuthError, StorageUnavailableError } from '../store/tarantool-errors.js'
 
 // Fastify's own request errors that have a code of ours.
 const FASTIFY_ERRORS: Record<string, ApiError['code']> = {

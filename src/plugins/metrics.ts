@@ -1,10 +1,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
-import { FastHistogram } from '../histogram.js'
-import type { StoreStats } from '../store/sessions-store.js'
-import type { CallOutcome, ConnectionState } from '../store/tarantool-client.js'
-import { ReplicaSetClient, type MemberState } from '../store/replica-set-client.js'
+import { FastHistogram } from '../http/histogram.js'
+import type { StoreStats } from '../store/types.js'
+import type { CallOutcome, ConnectionState, MemberState } from '../store/tarantool.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -54,9 +53,10 @@ async function metrics (app: FastifyInstance): Promise<void> {
       for (const state of states) this.set({ state }, app.tarantool.state === state ? 1 : 0)
     }
   })
-  // A replica set: each member as the service last saw it.
-  const set = app.tarantool instanceof ReplicaSetClient ? app.tarantool : undefined
-  if (set !== undefined) {
+  // A replica set: each member as the service last saw it (a single instance, a set of one, is the
+  // connection above).
+  const client = app.tarantool
+  if (client.members().length > 1) {
     const memberGauge = (name: string, help: string, value: (m: MemberState) => number | undefined): void => {
       new Gauge({
         name,
@@ -65,7 +65,7 @@ async function metrics (app: FastifyInstance): Promise<void> {
         registers,
         collect () {
           this.reset()
-          for (const m of set.members()) {
+          for (const m of client.members()) {
             const v = value(m)
             if (v !== undefined) this.set({ member: m.address }, v)
           }
@@ -77,7 +77,7 @@ async function metrics (app: FastifyInstance): Promise<void> {
     memberGauge('tarantool_member_read_only', '1 if the member reports itself read-only', (m) => m.ro === undefined ? undefined : m.ro ? 1 : 0)
     memberGauge('tarantool_member_replication_lag_seconds', 'The largest replication lag the member reports from another member', (m) => m.lag)
     const changes = new Counter({ name: 'tarantool_leader_changes_total', help: 'Changes of the writable member (none included)', registers })
-    set.on('leader', () => changes.inc())
+    client.on('leader', () => changes.inc())
   }
   const disconnects = new Counter({ name: 'tarantool_disconnects_total', help: 'Connections to Tarantool lost', registers })
   app.tarantool.on('disconnect', () => disconnects.inc())

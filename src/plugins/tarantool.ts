@@ -1,19 +1,22 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { parseTarantoolUri } from '../config.js'
-import { SessionsStore, SettingsRefusedError, type StorePolicy, type StoreSettings } from '../store/sessions-store.js'
 import { ReplicaSetClient } from '../store/replica-set-client.js'
-import { TarantoolClient, type Tarantool } from '../store/tarantool-client.js'
+import { SessionsStore } from '../store/sessions-store.js'
+import { SettingsPush, SettingsRefusedError } from '../store/settings.js'
+import { TarantoolClient } from '../store/tarantool-client.js'
+import type { Tarantool } from '../store/tarantool.js'
+import type { StorePolicy, StoreSettings } from '../store/types.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     store: SessionsStore
     /** The connection under the store, for its state and events (metrics); not for calls. */
     tarantool: Tarantool
+    /** This service's settings, kept applied in Tarantool; /ready asks it whether Tarantool holds them. */
+    tarantoolSettings: SettingsPush
   }
 }
-
-const SETTINGS_RETRY_MS = 1000
 
 export interface TarantoolPluginOptions {
   uri: string
@@ -27,8 +30,10 @@ export interface TarantoolPluginOptions {
 }
 
 /**
- * Connects to Tarantool and decorates the app with a typed `store`. Start-up fails at once on bad
- * credentials; an unreachable Tarantool is waited for briefly, then reconnected in the background.
+ * Connects to Tarantool, keeps this service's settings applied there (store/settings.ts) and
+ * decorates the app with a typed `store`. Start-up fails at once on bad credentials or on settings
+ * Tarantool refuses; an unreachable Tarantool is waited for briefly, then reconnected in the
+ * background.
  */
 async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): Promise<void> {
   const target = parseTarantoolUri(opts.uri)
@@ -39,30 +44,12 @@ async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): P
   const store = new SessionsStore(client, opts.policy)
   const log = app.log.child({ component: 'tarantool' })
 
-  // The first push of the settings, which start-up waits for: settings Tarantool refuses stop it.
-  let firstPush: Promise<void> | undefined
-  let retry: NodeJS.Timeout | undefined
-  // A failed push (a timeout, an error) is tried again every second while connected, and /ready
-  // says so meanwhile (store.settingsProblem).
-  const push = (): Promise<void> => {
-    clearTimeout(retry)
-    const pushed = store.configure(opts.settings)
-    pushed.catch((err: Error) => {
-      if (err instanceof SettingsRefusedError) return
-      log.error({ err }, 'could not apply settings in Tarantool, trying again in 1 s')
-      if (client.state === 'connected') retry = setTimeout(push, SETTINGS_RETRY_MS).unref()
-    })
-    return pushed
-  }
-  client.on('connect', () => {
-    log.info('connected to Tarantool')
-    // Every (re)connect: the instance may be new, or may have restarted with older settings.
-    const pushed = push()
-    firstPush ??= pushed
-  })
-  app.addHook('onClose', async () => { clearTimeout(retry) })
+  client.on('connect', () => log.info('connected to Tarantool'))
+  const settings = new SettingsPush(client, opts.settings, log)
+  app.addHook('onClose', async () => settings.stop())
   client.on('disconnect', (err: Error) => log.warn({ err }, 'lost the connection to Tarantool, reconnecting'))
-  if (client instanceof ReplicaSetClient) {
+  // Which member of a replica set takes the calls (a single instance's connection says it all).
+  if (client.members().length > 1) {
     client.on('leader', (address: string | undefined) => {
       if (address !== undefined) log.info({ leader: address }, `the writable Tarantool member is ${address}`)
       else log.warn({ members: client.members() }, 'no Tarantool member is writable; waiting for one')
@@ -78,11 +65,13 @@ async function tarantool (app: FastifyInstance, opts: TarantoolPluginOptions): P
 
   app.decorate('store', store)
   app.decorate('tarantool', client)
+  app.decorate('tarantoolSettings', settings)
   app.addHook('onClose', async () => client.close())
 
   try {
     await client.waitConnected(opts.connectWaitMs)
-    await firstPush
+    // Settings Tarantool refuses stop start-up.
+    await settings.first
   } catch (err) {
     if (err instanceof SettingsRefusedError) {
       client.close()

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { parseIp } from '../params.js'
-import { deletedSchema, SIGN_OUT_DOC } from '../schemas.js'
+import { parseIp } from '../api/params.js'
+import { deletedSchema, SIGN_OUT_DOC } from '../api/schemas.js'
 import { endpoint } from './endpoint.js'
 
 /** /del_ip?ip= — ends every session whose current ip is this one. */

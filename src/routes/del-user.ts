@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
-import { ApiError } from '../errors.js'
-import { parseUserId } from '../params.js'
-import { deletedSchema, SIGN_OUT_DOC } from '../schemas.js'
+import { ApiError } from '../api/errors.js'
+import { parseUserId } from '../api/params.js'
+import { deletedSchema, SIGN_OUT_DOC } from '../api/schemas.js'
 import { endpoint } from './endpoint.js'
 
 /** /del_user?id=[&except=|&except_id=] — ends every session of a user, but the one named. */

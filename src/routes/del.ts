@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { ApiError } from '../errors.js'
-import { SESSION_EXAMPLE, sessionSchema } from '../schemas.js'
+import { ApiError } from '../api/errors.js'
+import { SESSION_EXAMPLE, sessionSchema } from '../api/schemas.js'
 import { endpoint } from './endpoint.js'
 
 /** /del?token= or /del?id= — deletes a session and returns it. */

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { ErrorCode } from '../errors.js'
-import { PARAM_SCHEMAS } from '../params.js'
-import type { SessionPage } from '../store/sessions-store.js'
-import { responsesOf, success, successPage } from '../schemas.js'
+import type { ErrorCode } from '../api/errors.js'
+import { PARAM_SCHEMAS } from '../api/params.js'
+import type { SessionPage } from '../store/types.js'
+import { responsesOf, success, successPage } from '../api/schemas.js'
 
 type Param = keyof typeof PARAM_SCHEMAS
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
-import { extraFrom } from '../extra.js'
-import { parseIp } from '../params.js'
-import { EXTRA_DOC, SESSION_EXAMPLE, sessionSchema } from '../schemas.js'
+import { extraFrom } from '../api/extra.js'
+import { parseIp } from '../api/params.js'
+import { EXTRA_DOC, SESSION_EXAMPLE, sessionSchema } from '../api/schemas.js'
 import { endpoint } from './endpoint.js'
 
 /** /get?token=[&ip=] — returns a session and marks it used; merges body extra into it. */

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { ApiError } from '../errors.js'
-import { responsesOf, success } from '../schemas.js'
-import { ReplicaSetClient } from '../store/replica-set-client.js'
+import { ApiError } from '../api/errors.js'
+import { responsesOf, success } from '../api/schemas.js'
 
 const startedAt = Date.now()
 
@@ -59,11 +58,16 @@ export default async function healthRoutes (app: FastifyInstance): Promise<void>
   }, async () => {
     const stats = await app.store.stats()
     if (stats.ro) throw new ApiError('storage_unavailable', 'Tarantool is read-only')
-    const problem = app.store.settingsProblem(stats)
+    const problem = app.tarantoolSettings.problem(stats)
     if (problem !== undefined) throw new ApiError('storage_unavailable', problem)
-    const set = app.tarantool instanceof ReplicaSetClient ? app.tarantool : undefined
-    if (set === undefined) return success({ tarantool_version: stats.version, sessions: stats.sessions })
-    const members = set.members().map(({ reportAgeMs: _age, ...m }) => m)
-    return success({ tarantool_version: stats.version, sessions: stats.sessions, leader: set.leader, members })
+    const members = app.tarantool.members()
+    // A single instance, a set of one, is the Tarantool that just answered: nothing more to name.
+    if (members.length === 1) return success({ tarantool_version: stats.version, sessions: stats.sessions })
+    return success({
+      tarantool_version: stats.version,
+      sessions: stats.sessions,
+      leader: app.tarantool.leader,
+      members: members.map(({ reportAgeMs: _age, ...m }) => m)
+    })
   })
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { parseIp, parseLimit } from '../params.js'
-import { LIST_DOC, SESSION_EXAMPLE, sessionListSchema } from '../schemas.js'
+import { parseIp, parseLimit } from '../api/params.js'
+import { LIST_DOC, SESSION_EXAMPLE, sessionListSchema } from '../api/schemas.js'
 import { endpoint } from './endpoint.js'
 
 /** /ip?ip=[&limit=&after=] — a page of the live sessions whose current ip is this one, newest activity first. */

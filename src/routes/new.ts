@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { v4 as uuidv4 } from 'uuid'
-import { extraFrom } from '../extra.js'
-import { MAX_SESSION_SECONDS, parseIp, parseSeconds, parseUserId } from '../params.js'
-import { EXTRA_DOC, SESSION_EXAMPLE, sessionSchema } from '../schemas.js'
+import { extraFrom } from '../api/extra.js'
+import { MAX_SESSION_SECONDS, parseIp, parseSeconds, parseUserId } from '../api/params.js'
+import { EXTRA_DOC, SESSION_EXAMPLE, sessionSchema } from '../api/schemas.js'
 import { endpoint } from './endpoint.js'
 
 /** /new?user_id=&ip=[&ttl=][&lifetime=] — creates a session; the body, if any, becomes its extra. */

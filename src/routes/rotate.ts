@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { v4 as uuidv4 } from 'uuid'
-import { parseSeconds } from '../params.js'
-import { SESSION_EXAMPLE, sessionSchema } from '../schemas.js'
+import { parseSeconds } from '../api/params.js'
+import { SESSION_EXAMPLE, sessionSchema } from '../api/schemas.js'
 import { endpoint } from './endpoint.js'
 
 /** The longest the old token of a rotated session may keep working. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { parseLimit, parseUserId } from '../params.js'
-import { LIST_DOC, SESSION_EXAMPLE, sessionListSchema } from '../schemas.js'
+import { parseLimit, parseUserId } from '../api/params.js'
+import { LIST_DOC, SESSION_EXAMPLE, sessionListSchema } from '../api/schemas.js'
 import { endpoint } from './endpoint.js'
 
 /** /user?id=[&limit=&after=] — a page of a user's live sessions, newest activity first. */

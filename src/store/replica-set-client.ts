@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events'
 import { memberAddress } from '../config.js'
-import {
-  StorageUnavailableError, TarantoolClient, type CallOptions, type ConnectionState, type Tarantool
-} from './tarantool-client.js'
-import { ER } from './tarantool-errors.js'
+import { TarantoolClient } from './tarantool-client.js'
+import type { CallOptions, ConnectionState, MemberState, Tarantool } from './tarantool.js'
+import { ER, StorageUnavailableError } from './tarantool-errors.js'
 
 /** How often each member is asked for its role: a change of leader is seen within about this. */
 const POLL_MS = 250
@@ -27,20 +26,6 @@ export interface MemberReport {
   election?: { state?: string, term?: number, leader?: number }
   /** Replication from and to the other members, as box.info.replication has it. */
   replication?: Array<{ id?: number, uuid?: string, upstream?: { status?: string, lag?: number }, downstream?: { status?: string, lag?: number } }>
-}
-
-/** A member as the service sees it, for /ready and /metrics. */
-export interface MemberState {
-  address: string
-  connection: ConnectionState
-  /** From its last report; undefined until it answers one. */
-  ro?: boolean
-  status?: string
-  leader: boolean
-  /** The largest replication lag it reports from another member, in seconds. */
-  lag?: number
-  /** ms since its last report. */
-  reportAgeMs?: number
 }
 
 interface Member {

@@ -1,119 +1,9 @@
-import { ApiError, isErrorCode } from '../errors.js'
+import { ApiError } from '../api/errors.js'
 import { uuidBytes } from './iproto.js'
+import { callProcedure, PROC, unwrap } from './procedures.js'
 import { SessionCodec, type ListName } from './session-codec.js'
-import type { Tarantool } from './tarantool-client.js'
-
-/** The seed's SessionObject, with the session's id beside it. */
-export interface Session {
-  ip: string
-  extra: Record<string, unknown> | null
-  user_id: number
-  create: number
-  activity: number
-  /** The Unix second from which it is gone if not used again: min(activity + ttl, create + lifetime). */
-  expires: number
-  /** Absent where the service does not know it: lists and /del?id= with TOKEN_STORAGE=hashed. */
-  token?: string
-  /** Names the session without being a secret (see session-codec.ts). */
-  id: string
-}
-
-/** A session answered to a caller who holds its token: /new, /get, /del?token=. */
-export type SessionWithToken = Session & { token: string }
-
-/** One page of a list, and the cursor of the next one (null on the last). */
-export interface SessionPage {
-  sessions: Session[]
-  next: string | null
-}
-
-/** Which page of a list: at most `limit` sessions, after the page whose cursor is `after`. */
-export interface PageRequest {
-  limit: number
-  after?: string
-}
-
-/** How tokens are kept in Tarantool: as they are, or only their one-way hash. */
-export type TokenStorage = 'plain' | 'hashed'
-
-/** What the store applies to every call: the limits of the configuration. */
-export interface StorePolicy {
-  /** The most a session's extra may be, new or merged, as JSON (tarantool/sessions/json_size.lua). */
-  extraMaxBytes: number
-  /** With 'hashed', sessions read back without their token (lists, /del?id=) answer none. */
-  tokenStorage: TokenStorage
-  /** The idle timeout of sessions created without their own, for `expires`. */
-  ttlSeconds: number
-  /** The lifetime of sessions created without their own; 0: none. */
-  maxLifetimeSeconds: number
-  /** The most live sessions a user may have (0: no limit), and what /new does at it. */
-  maxSessionsPerUser: number
-  limitPolicy: 'evict_oldest' | 'deny'
-}
-
-/** A session's own timeouts, given at its creation (seconds). */
-export interface Lifetimes {
-  ttl?: number
-  lifetime?: number
-}
-
-export type Extra = Record<string, unknown>
-
-/** What the store asks Tarantool to apply; see tarantool/sessions/settings.lua. */
-export interface StoreSettings {
-  ttlSeconds: number
-  sweepIntervalSeconds: number
-  tokenStorage: TokenStorage
-}
-
-/** Tarantool refused the service's settings: it cannot serve with them. */
-export class SettingsRefusedError extends Error {
-  constructor (message: string) {
-    super(message)
-    this.name = 'SettingsRefusedError'
-  }
-}
-
-/** What Tarantool reports of itself. */
-export interface StoreStats {
-  sessions: number
-  ttl: number
-  sweep_interval: number
-  /** Log sequence number: grows with every write to the WAL. */
-  lsn: number
-  version: string
-  ro: boolean
-  /** Absent from a Tarantool still running the Lua of an older version. */
-  token_storage?: TokenStorage
-  /** Whether plain tokens stored before TOKEN_STORAGE=hashed are still being hashed. */
-  hashing_tokens?: boolean
-  /** The expiry sweep's counters since Tarantool started (tarantool/sessions/expiry.lua). */
-  expiry: {
-    expired: number
-    /** Entries the sweep looked at (absent from older Lua). */
-    scanned?: number
-    batches: number
-    passes: number
-    pass_seconds: number
-    last_pass_seconds: number
-  }
-  /** /new's per-user limit since Tarantool started (tarantool/sessions/limits.lua); absent from older Lua. */
-  limits?: {
-    evicted: number
-    denied: number
-  }
-  /** Sessions with a ttl or lifetime of their own, and keys kept after rotations; absent from older Lua. */
-  deadlines?: number
-  aliases?: number
-  /**
-   * Marks of use: activity changes taken by /get and written later (tarantool/sessions/activity.lua).
-   * Absent from a Tarantool still running the Lua of an older version.
-   */
-  activity?: {
-    marked: number
-    written: number
-  }
-}
+import type { Tarantool } from './tarantool.js'
+import type { Extra, Lifetimes, PageRequest, Session, SessionPage, SessionWithToken, StorePolicy, StoreStats } from './types.js'
 
 type SessionTuple = [
   key: string, userId: number, ip: StoredIp, create: number, activity: number, extra?: Extra | null,
@@ -136,32 +26,6 @@ function ipText (ip: StoredIp): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`
 }
 
-// The procedures registered in tarantool/sessions/api.lua.
-const PROC = {
-  new: 'sessions.new',
-  get: 'sessions.get',
-  del: 'sessions.del',
-  byUser: 'sessions.by_user',
-  byIp: 'sessions.by_ip',
-  delKey: 'sessions.del_key',
-  delUser: 'sessions.del_user',
-  delIp: 'sessions.del_ip',
-  rotate: 'sessions.rotate',
-  secret: 'sessions.secret',
-  configure: 'sessions.configure',
-  stats: 'sessions.stats'
-} as const
-
-/**
- * The procedures that may be sent again when their outcome is unknown (a replica set's leader lost
- * mid-call): a second run leaves things as one does and answers the same. /new is, by its token
- * (chosen here, before the call); /rotate is, by its new token; reads are. /del is not (a second run
- * answers token_not_found for a session the first ended), nor are the sign-outs (their count).
- */
-const IDEMPOTENT = new Set<string>([PROC.new, PROC.get, PROC.rotate, PROC.byUser, PROC.byIp, PROC.secret, PROC.configure, PROC.stats])
-const REPEATABLE = { idempotent: true } as const
-const UNREPEATABLE = { idempotent: false } as const
-
 /** A page as the list procedures answer it: the stored tuples, each one's newest activity, and where the next page starts. */
 interface PageReply {
   sessions: SessionTuple[]
@@ -174,17 +38,6 @@ function isToken (key: string): boolean {
   return key.charCodeAt(14) === 0x34
 }
 
-/** Turns a procedure's `nil, {code, message}` into an ApiError; anything else unexpected is a bug. */
-function unwrap<T> (values: unknown[]): T {
-  const [result, failure] = values as [T | null, { code?: unknown, message?: string } | undefined]
-  if (failure != null) {
-    if (isErrorCode(failure.code)) throw new ApiError(failure.code, failure.message)
-    throw new Error(`Tarantool returned an unknown failure: ${JSON.stringify(failure)}`)
-  }
-  if (result == null) throw new Error('Tarantool returned no result')
-  return result
-}
-
 /** Typed access to the sessions kept in Tarantool; callers never see procedure names or tuples. */
 export class SessionsStore {
   readonly #client: Tarantool
@@ -192,9 +45,6 @@ export class SessionsStore {
   readonly #plain: boolean
   #codec: SessionCodec | undefined
   #codecLoading: Promise<SessionCodec> | undefined
-  // The settings this service asks for, and why the last push of them failed (undefined: it did not).
-  #desired: StoreSettings | undefined
-  #settingsError: Error | undefined
 
   constructor (client: Tarantool, policy: StorePolicy) {
     this.#client = client
@@ -215,7 +65,7 @@ export class SessionsStore {
     const p = this.#policy
     const lifetime = lifetimes.lifetime ?? (p.maxLifetimeSeconds > 0 ? p.maxLifetimeSeconds : null)
     // Promises chained, not awaited in async functions: /get and /new are the hot path.
-    return this.#call(PROC.new, [this.#client.uuid(token), userId, storedIp(ip), extra ?? null, {
+    return callProcedure(this.#client, PROC.new, [this.#client.uuid(token), userId, storedIp(ip), extra ?? null, {
       ttl: lifetimes.ttl ?? null,
       lifetime,
       extra_max_bytes: p.extraMaxBytes,
@@ -229,7 +79,7 @@ export class SessionsStore {
     const codec = this.#codec
     if (codec === undefined) return this.#codecOf().then(() => this.touch(token, ip, extra))
     const args = [this.#client.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#policy.extraMaxBytes]
-    return this.#call(PROC.get, args).then((values) => {
+    return callProcedure(this.#client, PROC.get, args).then((values) => {
       // The new activity, when Tarantool answers the stored tuple and it apart.
       const activity = typeof values[2] === 'number' ? values[2] : undefined
       return this.#session(codec, unwrap<SessionTuple>(values), token, activity) as SessionWithToken
@@ -242,24 +92,24 @@ export class SessionsStore {
    */
   async rotate (token: string, newToken: string, grace: number): Promise<SessionWithToken> {
     const c = this.#client
-    const codec = this.#codec ?? await this.#codecOf()
-    const values = await this.#call(PROC.rotate, [c.uuid(token), c.uuid(newToken), grace])
+    const codec = await this.#codecOf()
+    const values = await callProcedure(this.#client, PROC.rotate, [c.uuid(token), c.uuid(newToken), grace])
     return this.#session(codec, unwrap<SessionTuple>(values), newToken) as SessionWithToken
   }
 
   /** Deletes a session by its token and returns what it was. */
   async delete (token: string): Promise<SessionWithToken> {
-    const codec = this.#codec ?? await this.#codecOf()
-    const values = await this.#call(PROC.del, [this.#client.uuid(token)])
+    const codec = await this.#codecOf()
+    const values = await callProcedure(this.#client, PROC.del, [this.#client.uuid(token)])
     return this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken
   }
 
   /** Deletes a session by its id and returns what it was; token_not_found if no session has it. */
   async deleteById (id: string): Promise<Session> {
-    const codec = this.#codec ?? await this.#codecOf()
+    const codec = await this.#codecOf()
     const key = codec.key(id)
     if (key === undefined) throw new ApiError('token_not_found')
-    const values = await this.#call(PROC.delKey, [this.#client.uuid(key)])
+    const values = await callProcedure(this.#client, PROC.delKey, [this.#client.uuid(key)])
     return this.#session(codec, unwrap<SessionTuple>(values))
   }
 
@@ -273,7 +123,7 @@ export class SessionsStore {
     let key = null
     if (except?.token !== undefined) token = c.uuid(except.token)
     if (except?.id !== undefined) {
-      const codec = this.#codec ?? await this.#codecOf()
+      const codec = await this.#codecOf()
       const bytes = codec.key(except.id)
       if (bytes === undefined) throw new ApiError('bad_request', 'except_id is not a session id')
       key = c.uuid(bytes)
@@ -296,7 +146,7 @@ export class SessionsStore {
     let started: number | null = null
     for (;;) {
       const [proc, args] = call(started)
-      const reply = unwrap<{ deleted: number, done: boolean, started: number }>(await this.#call(proc, args))
+      const reply = unwrap<{ deleted: number, done: boolean, started: number }>(await callProcedure(this.#client, proc, args))
       deleted += reply.deleted
       if (reply.done) return { deleted }
       started = reply.started
@@ -315,7 +165,7 @@ export class SessionsStore {
 
   async #page (proc: string, list: ListName, key: StoredIp, page: PageRequest): Promise<SessionPage> {
     const c = this.#client
-    const codec = this.#codec ?? await this.#codecOf()
+    const codec = await this.#codecOf()
     // The position as two arguments: the request writer encodes a uuid at the top level only.
     let after: [number, unknown] | [] = []
     if (page.after !== undefined) {
@@ -323,17 +173,12 @@ export class SessionsStore {
       if (position === undefined) throw new ApiError('invalid_cursor')
       after = [position.activity, c.uuid(position.key)]
     }
-    const reply = unwrap<PageReply>(await this.#call(proc, [key, page.limit, ...after]))
+    const reply = unwrap<PageReply>(await callProcedure(this.#client, proc, [key, page.limit, ...after]))
     const next = reply.next === undefined
       ? null
       : codec.cursor(list, { activity: reply.next[0], key: uuidBytes(reply.next[1]) })
     const activities = reply.activities
     return { sessions: reply.sessions.map((t, i) => this.#session(codec, t, undefined, activities[i])), next }
-  }
-
-  /** Calls a procedure, saying whether it may be sent again (IDEMPOTENT). */
-  #call (proc: string, args: unknown[]): Promise<unknown[]> {
-    return this.#client.call(proc, args, IDEMPOTENT.has(proc) ? REPEATABLE : UNREPEATABLE)
   }
 
   /**
@@ -353,58 +198,18 @@ export class SessionsStore {
     return session
   }
 
-  /** The codec of ids and cursors, made from the instance's secret once it is read. */
+  /** The codec of ids and cursors, made from the instance's secret once it is read; the one made already, if any. */
   async #codecOf (): Promise<SessionCodec> {
     if (this.#codec !== undefined) return this.#codec
-    this.#codecLoading ??= this.#call(PROC.secret, []).then((values) => {
+    this.#codecLoading ??= callProcedure(this.#client, PROC.secret, []).then((values) => {
       this.#codec = new SessionCodec(unwrap<string>(values))
       return this.#codec
     }).finally(() => { this.#codecLoading = undefined })
     return await this.#codecLoading
   }
 
-  /**
-   * Applies the service's settings in Tarantool (persisted there for its expiry fiber); a
-   * SettingsRefusedError when Tarantool cannot take them (TOKEN_STORAGE=plain on hashed tokens).
-   */
-  async configure (settings: StoreSettings): Promise<void> {
-    this.#desired = settings
-    let failure: { message?: string } | undefined
-    try {
-      [, failure] = await this.#call(PROC.configure, [{
-        ttl: settings.ttlSeconds,
-        sweep_interval: settings.sweepIntervalSeconds,
-        token_storage: settings.tokenStorage
-      }]) as [unknown, { message?: string } | undefined]
-    } catch (err) {
-      this.#settingsError = err as Error
-      throw err
-    }
-    if (failure != null) {
-      this.#settingsError = new SettingsRefusedError(failure.message ?? 'Tarantool refused the settings')
-      throw this.#settingsError
-    }
-    this.#settingsError = undefined
-  }
-
-  /**
-   * Why Tarantool does not hold this service's settings, from its stats: the last push failed, or
-   * another service (or an older one) pushed others since. Undefined when it holds them.
-   */
-  settingsProblem (stats: StoreStats): string | undefined {
-    if (this.#settingsError !== undefined) return `this service's settings could not be applied in Tarantool: ${this.#settingsError.message}`
-    const want = this.#desired
-    if (want === undefined) return undefined
-    const differ: string[] = []
-    if (stats.ttl !== want.ttlSeconds) differ.push(`ttl ${stats.ttl} against SESSION_TTL_SECONDS=${want.ttlSeconds}`)
-    if (stats.sweep_interval !== want.sweepIntervalSeconds) differ.push(`sweep interval ${stats.sweep_interval} against SWEEP_INTERVAL_SECONDS=${want.sweepIntervalSeconds}`)
-    if (stats.token_storage !== undefined && stats.token_storage !== want.tokenStorage) differ.push(`token storage ${stats.token_storage} against TOKEN_STORAGE=${want.tokenStorage}`)
-    if (differ.length === 0) return undefined
-    return `Tarantool's settings are not this service's (another service with other settings shares it?): ${differ.join(', ')}`
-  }
-
   /** Counters and settings in force in Tarantool. */
   async stats (): Promise<StoreStats> {
-    return unwrap(await this.#call(PROC.stats, []))
+    return unwrap(await callProcedure(this.#client, PROC.stats, []))
   }
 }

@@ -1,92 +1,15 @@
 import { EventEmitter } from 'node:events'
-import TarantoolConnection from 'tarantool-driver'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import type { TarantoolTarget } from '../config.js'
-import { RequestWriter, ResponseReader, Uuid, responseErrorCode, type Response } from './iproto.js'
-import { ER, errorKind } from './tarantool-errors.js'
+import { memberAddress } from '../config.js'
+import { Connection, type ConnectionOptions } from './connection.js'
+import { RequestWriter, ResponseReader, Uuid, type Response } from './iproto.js'
+import type { CallOutcome, ConnectionState, MemberState, Tarantool } from './tarantool.js'
+import { errorKind, StorageError, StorageUnavailableError } from './tarantool-errors.js'
 
-/**
- * Tarantool could not be reached, did not answer in time, or refused the call for now (read-only,
- * out of memory, no quorum): worth retrying later. `applied`: 'no' when the call surely did not
- * run (never sent, or refused before any write), 'unknown' when it may have (sent, then the
- * connection or the deadline went; a synchronous write without its quorum in time).
- */
-export class StorageUnavailableError extends Error {
-  readonly applied: 'no' | 'unknown'
-  /** Tarantool's error code, when Tarantool answered one. */
-  readonly tarantoolCode?: number
-
-  constructor (message: string, applied: 'no' | 'unknown' = 'unknown', tarantoolCode?: number) {
-    super(message)
-    this.name = 'StorageUnavailableError'
-    this.applied = applied
-    this.tarantoolCode = tarantoolCode
-  }
-}
-
-/** Tarantool refused the credentials: retrying will not help. */
-export class StorageAuthError extends Error {
-  constructor (message: string) {
-    super(message)
-    this.name = 'StorageAuthError'
-  }
-}
-
-/** Tarantool answered with an error: a bug on one side or the other. */
-export class StorageError extends Error {
-  readonly tarantoolCode?: number
-
-  constructor (message: string, tarantoolCode?: number) {
-    super(message)
-    this.name = 'StorageError'
-    this.tarantoolCode = tarantoolCode
-  }
-}
-
-export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'auth_failed' | 'closed'
-
-export interface CallOptions {
-  /**
-   * Whether the call may be sent again when its outcome is unknown (its connection dropped after it
-   * was sent): a second run must leave things as one does and answer the same.
-   */
-  idempotent?: boolean
-}
-
-/**
- * What the store and plugins need of Tarantool: one instance (TarantoolClient) or a replica set
- * (ReplicaSetClient). Events: 'connect', 'disconnect' (Error), 'auth_failed' (Error), 'loading'
- * (Error; and the member's address, from a ReplicaSetClient), 'call' (procedure name, seconds,
- * CallOutcome).
- */
-export interface Tarantool extends EventEmitter {
-  readonly state: ConnectionState
-  readonly lastError: Error | undefined
-  call: (name: string, args: unknown[], opts?: CallOptions) => Promise<unknown[]>
-  uuid: (value: string | Uint8Array) => unknown
-  waitConnected: (timeoutMs: number) => Promise<void>
-  close: () => void
-}
-
-/**
- * How a call ended: answered, failed as storage_unavailable (503), not sent because too many calls
- * wait on Tarantool already (503 too), or failed otherwise.
- */
-export type CallOutcome = 'ok' | 'unavailable' | 'shed' | 'error'
-
-export interface TarantoolClientOptions extends TarantoolTarget {
-  /** Longest wait for the answer to one call, in milliseconds. */
-  timeoutMs: number
+export interface TarantoolClientOptions extends ConnectionOptions {
   /** The most calls waiting on Tarantool at once; more fail at once, unsent (default: no limit). */
   maxInFlight?: number
-  /** How long after a login refused with ER_LOADING any refused login means "not ready yet" (default 10 s). */
-  startingGraceMs?: number
-  /**
-   * Whether Tarantool is starting as far as others can tell (the other members of its replica set:
-   * one said ER_LOADING within the grace): a refused login then means "not ready yet" too.
-   */
-  starting?: () => boolean
 }
 
 interface Pending {
@@ -102,23 +25,14 @@ interface Pending {
   reject: (err: Error) => void
 }
 
-const HANDSHAKE_MIN_MS = 1000
-const RETRY_STEP_MS = 50
-const RETRY_MAX_MS = 500
-// A member that has just bootstrapped may not have the service user yet: it comes with the set's
-// first migrations, by replication (with elections, once the first leader is elected).
-const STARTING_GRACE_MS = 10_000
-
 /**
- * Our interface to Tarantool, over tarantool-driver. The driver keeps the socket, the greeting and
- * authentication; this class adds what a service needs and the driver lacks:
+ * Our interface to Tarantool, over tarantool-driver, which keeps the socket, the greeting and
+ * authentication. Its Connection adds reconnects (see connection.ts); this class adds the calls,
+ * with what a service needs and the driver lacks:
  * - a timeout on every call, and a connection that answers nothing for a whole timeout is dropped
  *   and made anew (the driver would wait on it forever);
  * - calls in flight fail as soon as the connection drops (the driver leaves them pending);
  * - no offline queue: while disconnected, calls fail at once;
- * - reconnects with backoff, each attempt bounded in time, and none after Tarantool rejected the
- *   credentials (the driver retries those forever); a login refused because Tarantool is still
- *   loading or bootstrapping (ER_LOADING) is not a rejection: it is tried again;
  * - IPROTO_CALL (the driver only speaks the old call_16, which reshapes results);
  * - requests are written to the socket directly, and responses read from it once logged in: the
  *   driver's send path misreads its own state while a response is half-read, and then queues the
@@ -126,86 +40,77 @@ const STARTING_GRACE_MS = 10_000
  * - the calls made within one turn of the event loop go out in one socket write, and one timer
  *   watches the deadlines of all calls in flight (not one timer per call).
  *
+ * To the service, one instance is a replica set of one: its only member, the leader (the one the
+ * calls go to) while connected; it does not ask for its role.
+ *
  * Events: 'connect' (each time a connection is ready), 'disconnect' (Error), 'auth_failed' (Error),
  * 'loading' (Error: the first login refused as not ready yet since the last connection; the client
- * keeps trying), 'call' (procedure name, seconds, CallOutcome) as each call ends.
+ * keeps trying), 'leader' (its address on connecting, undefined on losing the connection), 'call'
+ * (procedure name, seconds, CallOutcome) as each call ends.
  */
 export class TarantoolClient extends EventEmitter implements Tarantool {
-  readonly #driver: TarantoolConnection
+  readonly #connection: Connection
+  readonly #address: string
   readonly #timeoutMs: number
   readonly #maxInFlight: number
-  readonly #user: string
+  // The logged-in socket the calls are written to; undefined while not connected.
+  #socket: Socket | undefined
   // Calls in flight by sync, oldest (so soonest deadline) first.
   readonly #pending = new Map<number, Pending>()
   #sync = 0
   readonly #writer = new RequestWriter()
   #flushScheduled = false
   #deadlineTimer: NodeJS.Timeout | undefined
-  #state: ConnectionState = 'connecting'
-  #lastError: Error | undefined
-  #attempts = 0
-  #retryTimer: NodeJS.Timeout | undefined
-  #handshakeTimer: NodeJS.Timeout | undefined
   // Chunks received on the current connection: a call that times out with this unchanged since
   // it was sent means the connection answers nothing at all.
   #received = 0
-  // The error code of the last answer the driver read (the login's), and when a login was last
-  // refused with ER_LOADING since the last connection (ms, performance.now()).
-  #loginCode: number | undefined
-  #loadingAt: number | undefined
-  readonly #startingGraceMs: number
-  readonly #starting: () => boolean
 
   constructor (opts: TarantoolClientOptions) {
     super()
     this.#timeoutMs = opts.timeoutMs
     this.#maxInFlight = opts.maxInFlight ?? Infinity
-    this.#user = opts.user
-    this.#startingGraceMs = opts.startingGraceMs ?? STARTING_GRACE_MS
-    this.#starting = opts.starting ?? (() => false)
-    this.#driver = new TarantoolConnection({
-      // A unix socket (the embedded Tarantool's), or a host and port.
-      ...(opts.path !== undefined ? { path: opts.path } : { host: opts.host, port: opts.port }),
-      username: opts.user,
-      password: opts.password,
-      timeout: opts.timeoutMs,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      // Reconnecting is ours (#onClose): the driver's own loop cannot tell a refused login.
-      retryStrategy: () => null
+    this.#address = memberAddress(opts)
+    this.#connection = new Connection(opts, {
+      connected: (socket) => this.#onConnect(socket),
+      lost: (err, wasConnected) => this.#onLost(err, wasConnected),
+      loading: (err) => this.emit('loading', err),
+      refused: (err) => {
+        this.#failAll(err)
+        this.emit('auth_failed', err)
+      }
     })
-    this.#driver.on('connect', () => this.#onConnect())
-    this.#driver.on('close', () => this.#onClose())
-    this.#driver.on('error', (err: Error) => this.#onError(err))
-    // The driver reads the login's answer and keeps only its message: its code is noted here
-    // (#onError). Not on the calls' path: their answers are read by #onConnect's reader.
-    const processResponse = this.#driver._processResponse
-    this.#driver._processResponse = (buf: Buffer, offset?: number, ...rest: unknown[]) => {
-      this.#loginCode = responseErrorCode(buf, offset ?? 0)
-      processResponse.call(this.#driver, buf, offset, ...rest)
-    }
-    this.#connect()
   }
 
   /** The connection's state right now. */
   get state (): ConnectionState {
-    return this.#state
+    return this.#connection.state
   }
 
   /** Whether a login was refused with ER_LOADING within the grace, since the last connection. */
   get loading (): boolean {
-    return this.#loadingAt !== undefined && performance.now() - this.#loadingAt < this.#startingGraceMs
+    return this.#connection.loading
   }
 
   /** The last connection error, if any: for logs and readiness. */
   get lastError (): Error | undefined {
-    return this.#lastError
+    return this.#connection.lastError
+  }
+
+  /** Its address while connected. */
+  get leader (): string | undefined {
+    return this.state === 'connected' ? this.#address : undefined
+  }
+
+  /** Itself, as a member of a set of one. */
+  members (): MemberState[] {
+    const connection = this.state
+    return [{ address: this.#address, connection, leader: connection === 'connected' }]
   }
 
   /** Calls a stored procedure and resolves with all the values it returned. */
   call (name: string, args: unknown[]): Promise<unknown[]> {
-    const socket = this.#driver.socket
-    if (this.#state !== 'connected' || socket === undefined || !socket.writable) {
+    const socket = this.#socket
+    if (socket === undefined || !socket.writable) {
       this.emit('call', name, 0, 'unavailable')
       return Promise.reject(this.#unavailable())
     }
@@ -263,10 +168,10 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
     this.#flushScheduled = false
     if (this.#writer.length === 0) return
     const requests = this.#writer.take()
-    const socket = this.#driver.socket
+    const socket = this.#socket
     // Calls are taken only while connected, and a lost connection drops what it had not sent
-    // (#onClose): what is here is for this connection. One that is failing now fails its calls.
-    if (this.#state === 'connected' && socket !== undefined && !socket.destroyed) socket.write(requests)
+    // (#onLost): what is here is for this connection. One that is failing now fails its calls.
+    if (socket !== undefined && !socket.destroyed) socket.write(requests)
   }
 
   // Fails the calls past their deadline, then waits for the next deadline.
@@ -280,16 +185,16 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
       }
       this.#fail(pending, new StorageUnavailableError(`Tarantool did not answer ${pending.name} within ${this.#timeoutMs} ms`))
       if (this.#received === pending.received && !pending.socket.destroyed) {
-        this.#lastError = new StorageUnavailableError('Tarantool stopped answering')
-        pending.socket.destroy()
+        this.#connection.drop(pending.socket, new StorageUnavailableError('Tarantool stopped answering'))
       }
     }
   }
 
   /** Resolves once connected; rejects on bad credentials, on close, or after `timeoutMs`. */
   waitConnected (timeoutMs: number): Promise<void> {
-    if (this.#state === 'connected') return Promise.resolve()
-    if (this.#state === 'auth_failed' && this.#lastError) return Promise.reject(this.#lastError)
+    const { state, lastError } = this.#connection
+    if (state === 'connected') return Promise.resolve()
+    if (state === 'auth_failed' && lastError) return Promise.reject(lastError)
     return new Promise((resolve, reject) => {
       const done = (err?: Error): void => {
         clearTimeout(timer)
@@ -310,14 +215,13 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
 
   /** Closes the connection for good; calls in flight fail. */
   close (): void {
-    if (this.#state === 'closed') return
-    this.#state = 'closed'
-    clearTimeout(this.#retryTimer)
-    clearTimeout(this.#handshakeTimer)
+    if (this.#connection.state === 'closed') return
+    const wasConnected = this.state === 'connected'
+    this.#connection.close()
+    this.#socket = undefined
     clearTimeout(this.#deadlineTimer)
-    this.#driver.disconnect()
-    this.#driver.socket?.destroy()
     this.#failAll(new StorageUnavailableError('The Tarantool client was closed'))
+    if (wasConnected) this.emit('leader', undefined)
     this.emit('closed')
   }
 
@@ -334,85 +238,36 @@ export class TarantoolClient extends EventEmitter implements Tarantool {
   }
 
   #unavailable (): StorageUnavailableError {
-    const reason = this.#lastError ? `: ${this.#lastError.message}` : ''
+    const { state, lastError } = this.#connection
+    const reason = lastError ? `: ${lastError.message}` : ''
     // Never sent: not applied.
-    return new StorageUnavailableError(`Tarantool is ${this.#state}${reason}`, 'no')
+    return new StorageUnavailableError(`Tarantool is ${state}${reason}`, 'no')
   }
 
-  #connect (): void {
-    // Connecting, the greeting and the login together get a bounded time.
-    this.#handshakeTimer = setTimeout(() => {
-      this.#lastError = new StorageUnavailableError('Tarantool did not complete the handshake in time')
-      this.#driver.socket?.destroy()
-    }, Math.max(this.#timeoutMs, HANDSHAKE_MIN_MS))
-    this.#driver.connect().catch(() => { /* reported through 'error' and 'close' */ })
-  }
-
-  #onConnect (): void {
-    clearTimeout(this.#handshakeTimer)
-    if (this.#state === 'closed') return
-    this.#state = 'connected'
-    this.#attempts = 0
-    this.#loadingAt = undefined
-    this.#lastError = undefined
-    const socket = this.#driver.socket
-    if (socket !== undefined) {
-      // Logged in: the responses are ours to read from here on (see the class comment).
-      for (const listener of socket.listeners('data')) socket.off('data', listener as (chunk: Buffer) => void)
-      const reader = new ResponseReader()
-      socket.on('data', (chunk: Buffer) => {
-        this.#received++
-        try {
-          reader.push(chunk, (response) => this.#answer(response))
-        } catch (err) {
-          this.#lastError = new StorageUnavailableError(`Tarantool sent what cannot be read: ${(err as Error).message}`)
-          socket.destroy()
-        }
-      })
-    }
+  // Logged in: the responses are ours to read from here on (see the class comment).
+  #onConnect (socket: Socket): void {
+    this.#socket = socket
+    const reader = new ResponseReader()
+    socket.on('data', (chunk: Buffer) => {
+      this.#received++
+      try {
+        reader.push(chunk, (response) => this.#answer(response))
+      } catch (err) {
+        this.#connection.drop(socket, new StorageUnavailableError(`Tarantool sent what cannot be read: ${(err as Error).message}`))
+      }
+    })
+    this.emit('leader', this.#address)
     this.emit('connect')
   }
 
-  #onClose (): void {
-    clearTimeout(this.#handshakeTimer)
-    if (this.#state === 'closed' || this.#state === 'auth_failed') return
-    const wasConnected = this.#state === 'connected'
-    this.#state = 'disconnected'
-    const err = new StorageUnavailableError('Connection to Tarantool lost')
+  #onLost (err: StorageUnavailableError, wasConnected: boolean): void {
+    this.#socket = undefined
     this.#failAll(err)
     // Those failed calls not written yet must not go out on the next connection.
     this.#writer.clear()
-    if (wasConnected) this.emit('disconnect', this.#lastError ?? err)
-    this.#attempts++
-    this.#retryTimer = setTimeout(() => this.#connect(), Math.min(RETRY_STEP_MS * this.#attempts, RETRY_MAX_MS))
-  }
-
-  #onError (err: Error): void {
-    // Only Tarantool's own answer to the login is a refusal; a socket error then is not.
-    const refused = this.#driver.state === this.#driver.states.AUTH && err.name === 'TarantoolError'
-    if (refused && this.#loginCode === ER.LOADING) {
-      // Still loading its data, or waiting for its replica set to bootstrap: not ready yet, not a
-      // refusal of the credentials. The driver closes the connection, and #onClose tries again.
-      this.#lastError = new StorageUnavailableError(`Tarantool is still loading: ${err.message}`, 'no', ER.LOADING)
-      const first = this.#loadingAt === undefined
-      this.#loadingAt = performance.now()
-      if (first && this.#state !== 'closed') this.emit('loading', this.#lastError)
-      return
-    }
-    if (refused && (this.loading || this.#starting())) {
-      // Loading a moment ago: its users may not be there yet (STARTING_GRACE_MS). Tried again
-      // likewise; past the grace, the same refusal stops the client.
-      this.#lastError = new StorageUnavailableError(`Tarantool is still starting: ${err.message}`, 'no', this.#loginCode)
-      return
-    }
-    if (refused && this.#state !== 'closed' && this.#state !== 'auth_failed') {
-      this.#state = 'auth_failed'
-      this.#lastError = new StorageAuthError(`Tarantool rejected user '${this.#user}': ${err.message}`)
-      this.#failAll(this.#lastError)
-      this.emit('auth_failed', this.#lastError)
-      return
-    }
-    this.#lastError = err
+    if (!wasConnected) return
+    this.emit('leader', undefined)
+    this.emit('disconnect', this.#connection.lastError ?? err)
   }
 
   #failAll (err: Error): void {

@@ -1,5 +1,5 @@
 // Tarantool's errors told apart by their IPROTO error code (errcode.h; `box.error.<NAME>` in Lua),
-// never by their text, which changes between versions.
+// never by their text, which changes between versions; and the errors our clients raise.
 
 /** Tarantool error codes the service handles on purpose. */
 export const ER = {
@@ -44,4 +44,42 @@ const KINDS = new Map<number, { kind: ErrorKind, why: string }>([
 /** What an error answer with this code means, and a few words on why, for messages. */
 export function errorKind (code: number | undefined): { kind: ErrorKind, why: string } {
   return (code === undefined ? undefined : KINDS.get(code)) ?? { kind: 'failed', why: 'failing' }
+}
+
+/**
+ * Tarantool could not be reached, did not answer in time, or refused the call for now (read-only,
+ * out of memory, no quorum): worth retrying later. `applied`: 'no' when the call surely did not
+ * run (never sent, or refused before any write), 'unknown' when it may have (sent, then the
+ * connection or the deadline went; a synchronous write without its quorum in time).
+ */
+export class StorageUnavailableError extends Error {
+  readonly applied: 'no' | 'unknown'
+  /** Tarantool's error code, when Tarantool answered one. */
+  readonly tarantoolCode?: number
+
+  constructor (message: string, applied: 'no' | 'unknown' = 'unknown', tarantoolCode?: number) {
+    super(message)
+    this.name = 'StorageUnavailableError'
+    this.applied = applied
+    this.tarantoolCode = tarantoolCode
+  }
+}
+
+/** Tarantool refused the credentials: retrying will not help. */
+export class StorageAuthError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'StorageAuthError'
+  }
+}
+
+/** Tarantool answered with an error: a bug on one side or the other. */
+export class StorageError extends Error {
+  readonly tarantoolCode?: number
+
+  constructor (message: string, tarantoolCode?: number) {
+    super(message)
+    this.name = 'StorageError'
+    this.tarantoolCode = tarantoolCode
+  }
 }

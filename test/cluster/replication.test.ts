@@ -2,8 +2,8 @@
 // has none): what the writable member acknowledges is on a quorum of members, and stays.
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { StorageError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
-import { ER } from '../../src/store/tarantool-errors.js'
+import { TarantoolClient } from '../../src/store/tarantool-client.js'
+import { ER, StorageError, StorageUnavailableError } from '../../src/store/tarantool-errors.js'
 import { consoleEval, createSession, holds, memberClient, startCluster, waitHolds, type TestCluster } from '../support/cluster.js'
 import { missing } from '../support/programs.js'
 import { healthcheck, TARANTOOL_BIN } from '../support/tarantool.js'

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
-import { ERRORS } from '../../src/errors.js'
+import { ERRORS } from '../../src/api/errors.js'
 import { apiError, buildApp, call, SESSION_ID, uniqueUserId, UUID_V4 } from '../support/app.js'
 
 const KEY = 'correct-horse-battery-staple'

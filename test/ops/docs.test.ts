@@ -5,7 +5,7 @@ import SwaggerParser from '@apidevtools/swagger-parser'
 import type { FastifyInstance } from 'fastify'
 import type { OpenAPIV3 } from 'openapi-types'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ERRORS } from '../../src/errors.js'
+import { ERRORS } from '../../src/api/errors.js'
 import { buildApp } from '../support/app.js'
 import { missing } from '../support/programs.js'
 

@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { EXTRA_MAX_DEPTH } from '../../src/extra.js'
+import { EXTRA_MAX_DEPTH } from '../../src/api/extra.js'
 import { FORM_MAX_FIELDS } from '../../src/plugins/body.js'
 import { apiError, buildApp } from '../support/app.js'
 import { http, type HttpOptions } from '../support/http.js'

@@ -3,7 +3,7 @@
 // nothing it acknowledged.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { SessionWithToken as Session } from '../../src/store/sessions-store.js'
+import type { SessionWithToken as Session } from '../../src/store/types.js'
 import { buildApp, call, ok } from '../support/app.js'
 import { consoleEval, startCluster, storedTokens, type TestCluster } from '../support/cluster.js'
 import { missing } from '../support/programs.js'

@@ -4,7 +4,7 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { SessionWithToken as Session } from '../../src/store/sessions-store.js'
+import type { SessionWithToken as Session } from '../../src/store/types.js'
 import { buildApp, uniqueUserId } from '../support/app.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'

@@ -3,7 +3,7 @@ import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { Session } from '../../src/store/sessions-store.js'
+import type { Session } from '../../src/store/types.js'
 import { apiError, buildApp, call, newSession, ok, uniqueIp } from '../support/app.js'
 
 let app: FastifyInstance

@@ -1,7 +1,7 @@
 // Pages of /user and /ip: limits, cursors, order, and walks while other sessions come and go.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Session } from '../../src/store/sessions-store.js'
+import type { Session } from '../../src/store/types.js'
 import { apiError, buildApp, call, newSession, uniqueIp, uniqueUserId } from '../support/app.js'
 
 interface Page { status: 'success', data: Session[], next: string | null }

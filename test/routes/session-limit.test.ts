@@ -2,7 +2,7 @@
 // in one transaction inside Tarantool.
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Session } from '../../src/store/sessions-store.js'
+import type { Session } from '../../src/store/types.js'
 import { apiError, buildApp, call, newSession, ok, uniqueUserId } from '../support/app.js'
 
 const LIMIT = 5

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { Session } from '../../src/store/sessions-store.js'
+import type { Session } from '../../src/store/types.js'
 import { apiError, buildApp, call, newSession, ok, uniqueUserId } from '../support/app.js'
 
 let app: FastifyInstance

@@ -2,8 +2,8 @@ import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import { expect, inject } from 'vitest'
 import sessionsApp, { serverOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
-import { loggerOptions } from '../../src/logger.js'
-import type { SessionWithToken as Session } from '../../src/store/sessions-store.js'
+import { loggerOptions } from '../../src/http/logger.js'
+import type { SessionWithToken as Session } from '../../src/store/types.js'
 import { GENEROUS_TIMEOUT_MS } from './tarantool.js'
 
 export interface TestAppOptions {

@@ -17,7 +17,8 @@ import { clusterUri, memberEnvironment, waitBooted, waitReady } from '../../lib/
 import { freePort } from '../../lib/processes.js'
 import { parseTarantoolUri } from '../../src/config.js'
 import { INIT_LUA } from '../../src/embedded-tarantool.js'
-import { StorageError, StorageUnavailableError, TarantoolClient } from '../../src/store/tarantool-client.js'
+import { TarantoolClient } from '../../src/store/tarantool-client.js'
+import { StorageError, StorageUnavailableError } from '../../src/store/tarantool-errors.js'
 import { TARANTOOL_BIN, USER } from './tarantool.js'
 
 export { consoleEval }

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify'
 import pino from 'pino'
-import type { Config } from './config.js'
+import type { Config } from '../config.js'
 import { stdoutDestination } from './log-destination.js'
 
 // The parameters that carry a token (/get, /del, /rotate: token; /del_user: except), in any

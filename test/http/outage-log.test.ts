@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { OutageLog } from '../src/outage-log.js'
+import { OutageLog } from '../../src/http/outage-log.js'
 
 afterEach(() => { vi.useRealTimers() })
 

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { describe, expect, it, vi } from 'vitest'
-import { lazyChildLogger, redactUrl } from '../src/logger.js'
+import { lazyChildLogger, redactUrl } from '../../src/http/logger.js'
 
 describe('redactUrl', () => {
   it('hides tokens in query strings', () => {

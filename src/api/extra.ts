@@ -1,5 +1,5 @@
 import { ApiError } from './errors.js'
-import type { Extra } from './store/sessions-store.js'
+import type { Extra } from '../store/types.js'
 
 /**
  * A request body that cannot be extra data (not JSON, or of another type). Parsed bodies carry it
@@ -23,7 +23,7 @@ function deeperThan (value: unknown, depth: number): boolean {
 
 /**
  * The extra data carried by a request body, checked: a plain object nested at most
- * EXTRA_MAX_DEPTH deep. `undefined` when the request has no body (see plugins/body.ts). Its size
+ * EXTRA_MAX_DEPTH deep. `undefined` when the request has no body (see src/plugins/body.ts). Its size
  * (EXTRA_MAX_BYTES) is checked by Tarantool, which measures a new extra and a merged one alike
  * (tarantool/sessions/json_size.lua).
  */

@@ -1,7 +1,7 @@
 // Our histogram for per-request series prints exactly what prom-client's own would.
 import { Counter, Histogram, Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { FastHistogram } from '../src/histogram.js'
+import { FastHistogram } from '../../src/http/histogram.js'
 
 describe('FastHistogram', () => {
   it('exposes the same text as prom-client for the same observations, with its count as a counter', async () => {

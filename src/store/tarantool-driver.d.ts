@@ -1,4 +1,4 @@
-// The parts of tarantool-driver (CommonJS, untyped) that src/store/tarantool-client.ts relies on.
+// The parts of tarantool-driver (CommonJS, untyped) that src/store/connection.ts relies on.
 declare module 'tarantool-driver' {
   import { EventEmitter } from 'node:events'
   import type { Socket } from 'node:net'
@@ -24,7 +24,7 @@ declare module 'tarantool-driver' {
     connect (): Promise<void>
     ping (): Promise<boolean>
     disconnect (): void
-    /** Reads one answer, whose header starts at `offset` (the driver's; src/store/tarantool-client.ts wraps it). */
+    /** Reads one answer, whose header starts at `offset` (the driver's; src/store/connection.ts wraps it). */
     _processResponse (buffer: Buffer, offset?: number, ...rest: unknown[]): void
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ApiError } from '../src/errors.js'
-import { parseIp, parseUserId } from '../src/params.js'
+import { ApiError } from '../../src/api/errors.js'
+import { parseIp, parseUserId } from '../../src/api/params.js'
 
 describe('parseUserId', () => {
   it.each([['0', 0], ['42', 42], ['0042', 42], ['9007199254740991', 9007199254740991]])('reads %s', (raw, id) => {

@@ -1,0 +1,105 @@
+// The store's types: what it answers, what it is asked, and how it is configured.
+
+/** The seed's SessionObject, with the session's id beside it. */
+export interface Session {
+  ip: string
+  extra: Record<string, unknown> | null
+  user_id: number
+  create: number
+  activity: number
+  /** The Unix second from which it is gone if not used again: min(activity + ttl, create + lifetime). */
+  expires: number
+  /** Absent where the service does not know it: lists and /del?id= with TOKEN_STORAGE=hashed. */
+  token?: string
+  /** Names the session without being a secret (see session-codec.ts). */
+  id: string
+}
+
+/** A session answered to a caller who holds its token: /new, /get, /del?token=. */
+export type SessionWithToken = Session & { token: string }
+
+/** One page of a list, and the cursor of the next one (null on the last). */
+export interface SessionPage {
+  sessions: Session[]
+  next: string | null
+}
+
+/** Which page of a list: at most `limit` sessions, after the page whose cursor is `after`. */
+export interface PageRequest {
+  limit: number
+  after?: string
+}
+
+/** How tokens are kept in Tarantool: as they are, or only their one-way hash. */
+export type TokenStorage = 'plain' | 'hashed'
+
+/** What the store applies to every call: the limits of the configuration. */
+export interface StorePolicy {
+  /** The most a session's extra may be, new or merged, as JSON (tarantool/sessions/json_size.lua). */
+  extraMaxBytes: number
+  /** With 'hashed', sessions read back without their token (lists, /del?id=) answer none. */
+  tokenStorage: TokenStorage
+  /** The idle timeout of sessions created without their own, for `expires`. */
+  ttlSeconds: number
+  /** The lifetime of sessions created without their own; 0: none. */
+  maxLifetimeSeconds: number
+  /** The most live sessions a user may have (0: no limit), and what /new does at it. */
+  maxSessionsPerUser: number
+  limitPolicy: 'evict_oldest' | 'deny'
+}
+
+/** A session's own timeouts, given at its creation (seconds). */
+export interface Lifetimes {
+  ttl?: number
+  lifetime?: number
+}
+
+export type Extra = Record<string, unknown>
+
+/** What the store asks Tarantool to apply; see tarantool/sessions/settings.lua. */
+export interface StoreSettings {
+  ttlSeconds: number
+  sweepIntervalSeconds: number
+  tokenStorage: TokenStorage
+}
+
+/** What Tarantool reports of itself. */
+export interface StoreStats {
+  sessions: number
+  ttl: number
+  sweep_interval: number
+  /** Log sequence number: grows with every write to the WAL. */
+  lsn: number
+  version: string
+  ro: boolean
+  /** Absent from a Tarantool still running the Lua of an older version. */
+  token_storage?: TokenStorage
+  /** Whether plain tokens stored before TOKEN_STORAGE=hashed are still being hashed. */
+  hashing_tokens?: boolean
+  /** The expiry sweep's counters since Tarantool started (tarantool/sessions/expiry.lua). */
+  expiry: {
+    expired: number
+    /** Entries the sweep looked at (absent from older Lua). */
+    scanned?: number
+    batches: number
+    passes: number
+    pass_seconds: number
+    last_pass_seconds: number
+  }
+  /** /new's per-user limit since Tarantool started (tarantool/sessions/limits.lua); absent from older Lua. */
+  limits?: {
+    evicted: number
+    denied: number
+  }
+  /** Sessions with a ttl or lifetime of their own, and keys kept after rotations; absent from older Lua. */
+  deadlines?: number
+  aliases?: number
+  /**
+   * Marks of use: activity changes taken by /get and written later (tarantool/sessions/activity.lua).
+   * Absent from a Tarantool still running the Lua of an older version.
+   */
+  activity?: {
+    marked: number
+    written: number
+  }
+}
