@@ -1,3 +1,4 @@
+import { backoffMs } from './backoff.js'
 import { ENDPOINTS, type Endpoint, type EndpointName, type QueryOf, type RetryPolicy } from './endpoints.js'
 import { SessionsError } from './errors.js'
 
@@ -57,7 +58,14 @@ export type FetchLike = (url: string, init: {
   headers: Record<string, string>
   body?: string
   signal: AbortSignal
-}) => Promise<{ status: number, text: () => Promise<string> }>
+}) => Promise<{
+  status: number
+  text: () => Promise<string>
+  /** Read by the cache's event stream only (a fetch without them serves a client without a cache). */
+  headers?: { get: (name: string) => string | null }
+  /** The body as it arrives: the cache's event stream reads it. */
+  body?: AsyncIterable<Uint8Array> | null
+}>
 
 /** Options any call takes; they override the client's own for this call. */
 export interface CallOptions {
@@ -106,8 +114,6 @@ export interface SessionsClientOptions extends CallOptions {
 
 const DEFAULT_TIMEOUT_MS = 5000
 const DEFAULT_RETRIES = 2
-const BACKOFF_BASE_MS = 100
-const BACKOFF_MAX_MS = 2000
 
 /**
  * Failures of a connection that was never made, so the request never left: safe to send again
@@ -128,12 +134,6 @@ function unsent (thrown: unknown): boolean {
 function retriable (err: SessionsError, policy: RetryPolicy): boolean {
   if (policy === 'unsent') return err.code === 'network_error' && unsent(err.cause)
   return err.status === 503 || err.code === 'network_error' || err.code === 'timeout'
-}
-
-/** Exponential backoff with jitter: half of the step fixed, half random, so that clients spread out. */
-function backoffMs (retry: number): number {
-  const step = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (retry - 1))
-  return step / 2 + Math.random() * step / 2
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
