@@ -1,4 +1,5 @@
 import { backoffMs } from './backoff.js'
+import { SessionCache, type CacheOptions, type CacheStats, type Touched } from './cache.js'
 import { ENDPOINTS, type Endpoint, type EndpointName, type QueryOf, type RetryPolicy } from './endpoints.js'
 import { SessionsError } from './errors.js'
 
@@ -110,6 +111,11 @@ export interface SessionsClientOptions extends CallOptions {
   apiKey?: string
   /** Another fetch (undici's with a dispatcher of its own, say); the global one by default. */
   fetch?: FetchLike
+  /**
+   * Answer `get(token)` from memory, kept current by the service's event stream (`GET /events`),
+   * which the client then holds open until `close()`. See the README's "Caching lookups".
+   */
+  cache?: CacheOptions
 }
 
 const DEFAULT_TIMEOUT_MS = 5000
@@ -180,6 +186,7 @@ export class SessionsClient {
   readonly #timeoutMs: number
   readonly #retries: number
   readonly #fetch: FetchLike
+  readonly #cache: SessionCache | undefined
 
   constructor (opts: SessionsClientOptions) {
     this.#base = new URL(opts.baseUrl).href.replace(/\/+$/, '')
@@ -187,6 +194,24 @@ export class SessionsClient {
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.#retries = opts.retries ?? DEFAULT_RETRIES
     this.#fetch = opts.fetch ?? (async (url, init) => await globalThis.fetch(url, init))
+    this.#cache = opts.cache === undefined
+      ? undefined
+      : new SessionCache({ ...opts.cache, url: `${this.#base}/events`, headers: this.#headers, fetch: this.#fetch })
+  }
+
+  /** Whether the client was made with a cache (then `get(token)` may be answered from memory). */
+  get caching (): boolean {
+    return this.#cache !== undefined
+  }
+
+  /** The cache's counters and its stream's state; undefined without a cache. */
+  cacheStats (): CacheStats | undefined {
+    return this.#cache?.stats()
+  }
+
+  /** Ends the cache's event stream (and its reconnecting); the client goes on without a cache. Idempotent. */
+  async close (): Promise<void> {
+    await this.#cache?.close()
   }
 
   /** Creates a session for a user at an address; `extra` becomes its extra data. Not retried once sent. */
@@ -194,19 +219,32 @@ export class SessionsClient {
     return await this.#data('create', { user_id: userId, ip, ttl: opts.ttl, lifetime: opts.lifetime }, opts, extra ?? undefined) as SessionWithToken
   }
 
-  /** The live session of a token, marked used; `ip` becomes its current address, `extra` is merged into its extra data. */
+  /**
+   * The live session of a token, marked used; `ip` becomes its current address, `extra` is merged
+   * into its extra data. With a cache, a call without ip or extra may be answered from memory
+   * (then the session is not marked used at the service).
+   */
   async get (token: string, opts: GetOptions = {}): Promise<SessionWithToken> {
-    return await this.#data('get', { token, ip: opts.ip }, opts, opts.extra) as SessionWithToken
+    const cache = this.#cache
+    const call = async (): Promise<SessionWithToken> => await this.#data('get', { token, ip: opts.ip }, opts, opts.extra) as SessionWithToken
+    if (cache === undefined) return await call()
+    if (opts.ip !== undefined || opts.extra !== undefined) return await this.#changing(call(), (session) => ({ token, id: session?.id }))
+    const cached = cache.lookup(token)
+    if (cached !== undefined) return cached
+    const ticket = cache.ticket()
+    const session = await call()
+    cache.store(token, ticket, session)
+    return session
   }
 
   /** Ends the session of a token, and returns it as it was. */
   async delete (token: string, opts: CallOptions = {}): Promise<SessionWithToken> {
-    return await this.#data('delete', { token }, opts) as SessionWithToken
+    return await this.#changing(this.#data('delete', { token }, opts) as Promise<SessionWithToken>, (session) => ({ token, id: session?.id }))
   }
 
   /** Ends the session of an id, and returns it as it was. */
   async deleteById (id: string, opts: CallOptions = {}): Promise<Session> {
-    return await this.#data('deleteById', { id }, opts) as Session
+    return await this.#changing(this.#data('deleteById', { id }, opts) as Promise<Session>, () => ({ id }))
   }
 
   /** A page of a user's live sessions, most recently used first. */
@@ -231,24 +269,37 @@ export class SessionsClient {
 
   /** Ends every session of a user but the one named by `except` (token) or `exceptId`; returns how many ended. */
   async deleteUser (userId: number, opts: DeleteUserOptions = {}): Promise<number> {
-    const data = await this.#data('deleteUser', { id: userId, except: opts.except, except_id: opts.exceptId }, opts)
-    return (data as { deleted: number }).deleted
+    const data = this.#data('deleteUser', { id: userId, except: opts.except, except_id: opts.exceptId }, opts)
+    return (await this.#changing(data, () => ({ userId })) as { deleted: number }).deleted
   }
 
   /** Ends every session whose current address is this one; returns how many ended. */
   async deleteIp (ip: string, opts: CallOptions = {}): Promise<number> {
-    const data = await this.#data('deleteIp', { ip }, opts)
-    return (data as { deleted: number }).deleted
+    return (await this.#changing(this.#data('deleteIp', { ip }, opts), () => ({ ip })) as { deleted: number }).deleted
   }
 
   /** Gives a session a new token; the old one keeps working for `grace` seconds (0 to 60). Not retried once sent. */
   async rotate (token: string, opts: CallOptions & { grace?: number } = {}): Promise<SessionWithToken> {
-    return await this.#data('rotate', { token, grace: opts.grace }, opts) as SessionWithToken
+    return await this.#changing(this.#data('rotate', { token, grace: opts.grace }, opts) as Promise<SessionWithToken>, (session) => ({ token, id: session?.id }))
   }
 
   /** The service's readiness; throws storage_unavailable when it cannot serve. */
   async ready (opts: CallOptions = {}): Promise<ReadyState> {
     return await this.#data('ready', {}, opts) as ReadyState
+  }
+
+  /**
+   * Awaits a call that ends or changes sessions, then, with a cache, drops what it touched: whatever
+   * the outcome, since a call that failed may still have been applied.
+   */
+  async #changing<T> (call: Promise<T>, touched: (answer: T | undefined) => Touched): Promise<T> {
+    let answer: T | undefined
+    try {
+      answer = await call
+      return answer
+    } finally {
+      this.#cache?.changed(touched(answer))
+    }
   }
 
   async * #each (page: (after: string | undefined) => Promise<SessionPage>): AsyncGenerator<Session, void, undefined> {

@@ -81,12 +81,34 @@ function unavailable (err: SessionsError): boolean {
   return err.status === 503 || err.code === 'network_error' || err.code === 'timeout'
 }
 
+const MAPPED_IPV4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i
+
+/**
+ * Whether the session's ip (the service's canonical form) is this address already. Only the forms
+ * Node gives a socket's address in are followed (an IPv4-mapped IPv6 is its IPv4, hex in lower
+ * case); another spelling of the same address only costs a /get that writes it again.
+ */
+function sameIp (stored: string, ip: string): boolean {
+  return stored === (MAPPED_IPV4.exec(ip)?.[1] ?? ip.toLowerCase())
+}
+
+/**
+ * The session of a token. With a caching client, asked without the ip first (which memory may
+ * answer), and asked again with it only when it is not the session's current one: a /get with an
+ * ip writes, so it is never answered from memory.
+ */
+async function lookUp (client: SessionsClient, token: string, ip: string | undefined): Promise<SessionWithToken> {
+  if (ip === undefined || !client.caching) return await client.get(token, { ip })
+  const session = await client.get(token)
+  return sameIp(session.ip, ip) ? session : await client.get(token, { ip })
+}
+
 /** Looks the request's token up and says what to do with the request. */
 export async function authenticate (headers: TokenHeaders, ip: string | undefined, opts: Omit<SessionMiddlewareOptions<unknown>, 'ip'>): Promise<Verdict> {
   const token = tokenFrom(headers, opts)
   if (token === undefined) return anonymous(opts.optional, 'No session token')
   try {
-    return { session: await opts.client.get(token, { ip }) }
+    return { session: await lookUp(opts.client, token, ip) }
   } catch (err) {
     if (!(err instanceof SessionsError)) return { error: err as Error }
     if (err.code === 'token_not_found') return anonymous(opts.optional, 'Session not found')

@@ -3,12 +3,13 @@
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { SessionsClient, setSessionCookie, type SessionMiddlewareOptions } from '../../client/src/index.js'
 import { sessionsMiddleware, type RequestWithSession } from '../../client/src/express.js'
 import { sessionsPlugin } from '../../client/src/fastify.js'
 import { uniqueIp, uniqueUserId } from '../support/app.js'
 import { serveApp, useServedClient } from '../support/client.js'
+import { startFakeService } from '../support/events-service.js'
 import { freePort } from '../support/tarantool.js'
 
 interface Answer { status: number, body: any, headers: Headers }
@@ -136,6 +137,36 @@ describe.each([fastifyAdapter, expressAdapter])('$name', (adapter) => {
       })
     } finally {
       await keyed.app.close()
+    }
+  })
+})
+
+describe.each([fastifyAdapter, expressAdapter])('$name with a caching client', (adapter) => {
+  it('answers from the cache; with `ip`, writes only when the address is not the session\'s already', async () => {
+    const fake = await startFakeService()
+    const client = new SessionsClient({ baseUrl: fake.baseUrl, cache: { ttlMs: 60_000, max: 100 } })
+    let address = '192.0.2.1'
+    const started = await adapter.start({ client, ip: () => address })
+    try {
+      await vi.waitFor(() => { expect(client.cacheStats()?.streamConnected).toBe(true) })
+      const session = fake.add({ ip: '192.0.2.1' })
+      const cookie = { cookie: `session=${session.token}` }
+      for (let i = 0; i < 3; i++) expect(await started.call(cookie)).toMatchObject({ status: 200, body: { session: { id: session.id } } })
+      expect(fake.gets()).toEqual([`GET /get?token=${session.token}`])
+
+      address = '::ffff:192.0.2.1'
+      expect(await started.call(cookie)).toMatchObject({ status: 200 })
+      expect(fake.gets()).toHaveLength(1)
+
+      address = '192.0.2.2'
+      expect(await started.call(cookie)).toMatchObject({ status: 200, body: { session: { ip: '192.0.2.2' } } })
+      expect(fake.gets().slice(1)).toEqual([`GET /get?token=${session.token}&ip=192.0.2.2`])
+      for (let i = 0; i < 2; i++) expect(await started.call(cookie)).toMatchObject({ status: 200, body: { session: { ip: '192.0.2.2' } } })
+      expect(fake.gets().slice(2)).toEqual([`GET /get?token=${session.token}`])
+    } finally {
+      await started.close()
+      await client.close()
+      await fake.close()
     }
   })
 })

@@ -39,6 +39,8 @@ export interface FakeService {
   emit: (type: EventType, session: SessionWithToken, fields?: Record<string, unknown>) => number
   /** Forgets the events kept and sends `reset` to every open stream; its id. */
   reset: () => number
+  /** Sends `: ping` to every open stream now. */
+  ping: () => void
   /** Stops (true) or restarts (false) the pings, the connection staying open. */
   silence: (on: boolean) => void
   /** Cuts every open stream. */
@@ -88,6 +90,7 @@ export async function startFakeService (opts: FakeServiceOptions = {}): Promise<
       write(`id: ${seq}\nevent: reset\ndata: {"reason":"test"}\n\n`)
       return seq
     },
+    ping: () => { write(': ping\n\n') },
     silence: (on) => { silent = on },
     drop: () => { for (const res of streams) res.destroy() },
     close: async () => {
@@ -97,7 +100,7 @@ export async function startFakeService (opts: FakeServiceOptions = {}): Promise<
     }
   }
 
-  const pinger = setInterval(() => { if (!silent) write(': ping\n\n') }, opts.pingMs ?? 100)
+  const pinger = setInterval(() => { if (!silent) fake.ping() }, opts.pingMs ?? 100)
   if (opts.pingMs === 0) clearInterval(pinger)
 
   const server = createServer((req, res) => {
