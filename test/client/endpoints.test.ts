@@ -8,6 +8,8 @@ import { buildApp } from '../support/app.js'
 
 // Endpoints the client leaves out on purpose: the liveness probe is for orchestrators.
 const NOT_IN_CLIENT = ['/health']
+// Members of the client that call no endpoint of the table: the cache's (its stream is not a method).
+const NOT_ENDPOINTS = ['caching', 'cacheStats', 'close']
 
 let document: OpenAPIV3.Document
 beforeAll(async () => {
@@ -36,7 +38,7 @@ describe('the client and the API', () => {
     expect(Object.keys(document.paths).filter((path) => !NOT_IN_CLIENT.includes(path)).sort()).toEqual([...paths].sort())
     // Every method of the table is a method of the client, and the other way round.
     const methods = Object.getOwnPropertyNames(SessionsClient.prototype)
-      .filter((name) => name !== 'constructor' && !name.startsWith('each'))
+      .filter((name) => name !== 'constructor' && !name.startsWith('each') && !NOT_ENDPOINTS.includes(name))
     expect(methods.sort()).toEqual(table.map(([name]) => name).sort())
   })
 
