@@ -60,8 +60,8 @@ describe('/del_user', () => {
   it.each([
     ['a malformed user id', 'id=abc', 'invalid_user_id'],
     ['no user id', '', 'invalid_user_id'],
-    ['a malformed except', `id=1&except=abc`, 'bad_request'],
-    ['a malformed except_id', `id=1&except_id=abc`, 'bad_request'],
+    ['a malformed except', 'id=1&except=abc', 'bad_request'],
+    ['a malformed except_id', 'id=1&except_id=abc', 'bad_request'],
     ['both except and except_id', `id=1&except=${crypto.randomUUID()}&except_id=AAAAAAAAAAAAAAAAAAAAAA`, 'bad_request']
   ])('refuses %s, ending nothing', async (_what, query, code) => {
     const res = await call(app, { url: `/del_user?${query}` })
