@@ -92,7 +92,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('/del_user of a user with m
       // The caller sends the sign-out and hangs up before it is answered.
       const socket = connect(Number(new URL(address).port), '127.0.0.1')
       let answered = ''
-      socket.on('data', (chunk) => { answered += chunk })
+      socket.on('data', (chunk) => { answered += chunk.toString() })
       await new Promise((resolve) => socket.once('connect', resolve))
       socket.write(`GET /del_user?id=${userId} HTTP/1.1\r\nHost: x\r\n\r\n`)
       await vi.waitFor(async () => { expect(await count()).toBeLessThan(SESSIONS) }, { timeout: 5000, interval: 5 })
