@@ -57,7 +57,7 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
     // Requests Node cannot parse, and errors raised before routing (a malformed URL), get the
     // API's envelope too.
     clientErrorHandler: sendClientError,
-    frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) },
     // The caller's x-request-id when it sends one, else a UUID; echoed and logged as reqId.
     genReqId,
     // One log line per request when it is answered: for every request, or for errors and slow ones.

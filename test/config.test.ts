@@ -110,7 +110,10 @@ describe('parseTarantoolUri', () => {
 
   it('takes the members of a replica set, credentials once', () => {
     expect(parseTarantoolUri('u:p@a:3301,[::1]:3302,c:3303')).toEqual({
-      user: 'u', password: 'p', host: 'a', port: 3301,
+      user: 'u',
+      password: 'p',
+      host: 'a',
+      port: 3301,
       members: [{ host: 'a', port: 3301 }, { host: '::1', port: 3302 }, { host: 'c', port: 3303 }]
     })
     expect(loadConfig({ TARANTOOL_URI: 'u:p@a:3301,b:3302' }).TARANTOOL_URI).toBe('u:p@a:3301,b:3302')
@@ -119,7 +122,11 @@ describe('parseTarantoolUri', () => {
 
   it('takes a unix socket in the notation of Tarantool, as the embedded instance is reached', () => {
     expect(parseTarantoolUri('u:p@unix/:/run/tarantool/t.sock')).toEqual({
-      user: 'u', password: 'p', host: 'unix/', port: 0, path: '/run/tarantool/t.sock',
+      user: 'u',
+      password: 'p',
+      host: 'unix/',
+      port: 0,
+      path: '/run/tarantool/t.sock',
       members: [{ host: 'unix/', port: 0, path: '/run/tarantool/t.sock' }]
     })
     const config = loadConfig({ TARANTOOL_URI: 'u:p@unix/:/run/t.sock' })

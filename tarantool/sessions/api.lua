@@ -118,7 +118,7 @@ function api.new(token, user_id, ip, extra, opts)
         if evict == nil then return nil, errors.too_many_sessions(max_sessions) end
         if #evict > 0 then
             return box.atomic(function()
-                for _, key in ipairs(evict) do s:delete(key) end
+                for _, evicted in ipairs(evict) do s:delete(evicted) end
                 return s:insert(tuple)
             end)
         end

@@ -52,7 +52,8 @@ local steps = {
         atomic = false,
         up = function()
             local s = space.get()
-            s.index.user_id:alter({unique = true, parts = {{'user_id', 'unsigned'}, {'activity', 'unsigned'}, {'token', 'uuid'}}})
+            s.index.user_id:alter({unique = true,
+                parts = {{'user_id', 'unsigned'}, {'activity', 'unsigned'}, {'token', 'uuid'}}})
             s.index.ip:alter({unique = true, parts = {{'ip', 'scalar'}, {'activity', 'unsigned'}, {'token', 'uuid'}}})
             s.index.activity:alter({unique = true, parts = {{'activity', 'unsigned'}, {'token', 'uuid'}}})
         end,

@@ -194,8 +194,14 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations from schema 4',
     for (const s of listed) {
       const old = OLD.find((o) => o.token === s.token)!
       expect(s).toEqual({
-        ip: `10.0.0.${OLD.indexOf(old)}`, extra: old.extra, user_id: old.user_id, create: NOW - 100,
-        activity: NOW - OLD.indexOf(old), expires: NOW - OLD.indexOf(old) + TTL, token: old.token, id: expect.any(String)
+        ip: `10.0.0.${OLD.indexOf(old)}`,
+        extra: old.extra,
+        user_id: old.user_id,
+        create: NOW - 100,
+        activity: NOW - OLD.indexOf(old),
+        expires: NOW - OLD.indexOf(old) + TTL,
+        token: old.token,
+        id: expect.any(String)
       })
     }
     const rotated = await ok(app, { url: `/rotate?token=${OLD[1].token}&grace=5` })
