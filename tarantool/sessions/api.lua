@@ -250,7 +250,7 @@ function api.by_ip(ip, limit, after_activity, after_key)
 end
 
 -- The session a sign-out keeps, as a set of the bytes of the key its id is made of
--- (sign_out.identity), in its plain and hashed forms (the token conversion may move a session
+-- (space.identity), in its plain and hashed forms (the token conversion may move a session
 -- meanwhile): the session of `token`, or the one whose id is made of `key`.
 local function kept(token, key)
     local out = {}
@@ -258,7 +258,7 @@ local function kept(token, key)
     if given(token) ~= nil then
         local t = find(token, now())
         if t == nil then return out end
-        identity = sign_out.identity(t)
+        identity = space.identity(t)
     end
     if identity ~= nil then
         out[identity:bin('b')] = true

@@ -17,18 +17,13 @@ local BATCHES = 10
 
 local M = {}
 
--- The key a session's id is made of: its first, which a rotation keeps in `origin`.
-function M.identity(t)
-    return space.opt(t, F.origin) or t[F.token]
-end
-
 -- The next BATCH sessions of `index` under `key` to end: created by `started`, not kept (`keep`:
 -- a set of stored keys' bytes).
 local function batch(index, field, key, started, keep)
     local found = {}
     for _, t in index:pairs({key}, {iterator = 'REQ'}) do
         if #found >= BATCH or t[field] ~= key then break end
-        if t[F.create] <= started and not keep[M.identity(t):bin('b')] then found[#found + 1] = t end
+        if t[F.create] <= started and not keep[space.identity(t):bin('b')] then found[#found + 1] = t end
     end
     return found
 end
