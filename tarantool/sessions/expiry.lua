@@ -206,6 +206,8 @@ local function sleep(announcing)
         -- A signal without `woken` is wake_at's: the loop looks at what is due again.
         local signalled = wakeup:wait(left)
         sleeping_until = nil
+        -- On 2.6 a cancel ends the wait as a signal would.
+        fiber.testcancel()
         if not signalled then break end
     end
 end
