@@ -242,8 +242,8 @@ function M.wait(after, timeout, limit)
     return M.page(after, space.given(limit) or PAGE_MAX)
 end
 
--- Deletes up to BATCH committed events older than the retention at now_ms, oldest first; returns
--- how many.
+-- Deletes up to BATCH committed events older than the retention at `at_ms` (unix milliseconds),
+-- oldest first; returns how many.
 function M.sweep_batch(at_ms)
     local events = space.events()
     local cutoff = at_ms - settings.get().events_retention * 1000

@@ -218,7 +218,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('session events', () => {
   })
 
   it('rotated at the end of a grace by the expiry fiber, which wakes at that second rather than after its interval', () => {
-    const r = runLua<{ late_ms: number, events: Event[] }>(`
+    const r = runLua<{ late_ms: number, events: Event[], stopped: boolean }>(`
       settings.set({sweep_interval = 3600})
       expiry.start()
       fiber.sleep(0.05)            -- its first pass is done: it sleeps for an hour
@@ -260,7 +260,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('session events', () => {
 
 describe.skipIf(missing('tarantool', TARANTOOL_BIN))('reading events', () => {
   it('pages oldest first, after a position, limited, of one user when asked', () => {
-    const r = runLua<Record<string, any>>(`
+    const r = runLua<Record<string, unknown>>(`
       local tokens = {}
       for i = 1, 6 do tokens[i] = uuid.new() api.new(tokens[i], i % 2 == 0 and 20 or 21, 5, nil, {}) end
       local function seqs(page) local out = {} for i, e in ipairs(page.events) do out[i] = e[1] end return out end
