@@ -89,7 +89,8 @@ export class SettingsPush {
       [, failure] = await callProcedure(this.#client, PROC.configure, [{
         ttl: settings.ttlSeconds,
         sweep_interval: settings.sweepIntervalSeconds,
-        token_storage: settings.tokenStorage
+        token_storage: settings.tokenStorage,
+        ...(settings.eventsRetentionSeconds === undefined ? {} : { events_retention: settings.eventsRetentionSeconds })
       }]) as [unknown, { message?: string } | undefined]
     } catch (err) {
       this.#error = err as Error

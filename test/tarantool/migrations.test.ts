@@ -89,7 +89,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations', () => {
       await vi.waitFor(async () => {
         expect(await admin.eval('return require("sessions.ipv4_upgrade").pending()')).toBe(false)
       }, { timeout: 10_000, interval: 100 })
-      expect(await admin.eval('return require("sessions.migrations").version()')).toBe(6)
+      expect(await admin.eval('return require("sessions.migrations").version()')).toBe(7)
       const stored = await admin.eval<Array<[string, unknown]>>(
         'local out = {} for _, t in box.space.sessions:pairs() do out[#out + 1] = {t[1]:str(), t[3]} end return out')
       const byToken = Object.fromEntries(stored)
