@@ -115,7 +115,9 @@ export async function runReplicaSet (settings: ReplicaSetSettings): Promise<void
     console.log(`per-round req/s ratios: ${rows.map((r) => `${r.workload} ${spreadOf(r)}`).join(', ')}`)
     const allHeld = held.every((n) => n === held[0])
     console.log(`sessions on each member after the load: ${held.join(', ')}` +
-      (allHeld ? '' : ` (WARNING: the members differ ${CATCH_UP_SECONDS} s after the load: on Tarantool 2.6.0, rows the leader ` +
+      (allHeld
+        ? ''
+        : ` (WARNING: the members differ ${CATCH_UP_SECONDS} s after the load: on Tarantool 2.6.0, rows the leader ` +
         'rolled back after a quorum timeout stay on the replicas; bash bench/sync-stalls.sh shows it with no code of ours)'))
     const file = writeResults(join(ROOT, 'bench/results'), {
       kind: 'replica-set',

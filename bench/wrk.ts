@@ -75,7 +75,7 @@ export class ListFiles {
   file (name: string, length: number, value: (i: number) => string | number): string {
     const file = join(this.dir, `${name}.txt`)
     if (!existsSync(file)) {
-      const lines: string[] = new Array(length)
+      const lines = new Array<string>(length)
       for (let i = 0; i < length; i++) lines[i] = String(value(i))
       writeFileSync(file, lines.join('\n') + '\n')
     }

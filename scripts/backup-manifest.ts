@@ -40,7 +40,7 @@ export function scriptOptions (dirFlag: 'out' | 'from', usage: string): { dir: s
   }
   let values: Record<string, string | undefined> = {}
   try {
-    values = parseArgs({ options: { [dirFlag]: { type: 'string' }, 'data-dir': { type: 'string' }, console: { type: 'string' } } }).values as Record<string, string | undefined>
+    values = parseArgs({ options: { [dirFlag]: { type: 'string' }, 'data-dir': { type: 'string' }, console: { type: 'string' } } }).values
   } catch (err) {
     die((err as Error).message)
   }

@@ -62,7 +62,7 @@ async function main (): Promise<void> {
   const ports = [0, 1, 2].map((i) => basePort + i)
   const replication = ports.map((port) => `127.0.0.1:${port}`).join(',')
   // The members' own settings, where this environment has them (tarantool/README.md).
-  const passed = Object.fromEntries(MEMBER_SETTINGS.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])))
+  const passed = Object.fromEntries(MEMBER_SETTINGS.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]])))
   const env = { ...passed, ...(values['election-mode'] !== undefined ? { TARANTOOL_ELECTION_MODE: values['election-mode'] } : {}) }
 
   const children: ChildProcess[] = []

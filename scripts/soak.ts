@@ -55,7 +55,7 @@ function options (): { minutes: number, rate?: number, url?: string, pid?: numbe
 const agent = new Agent({ keepAlive: true, maxSockets: PROBE_CONCURRENCY })
 
 /** One request; resolves with the status and parsed body (status 0 on a network error). */
-function call (target: Target, path: string, body?: string): Promise<{ status: number, body: any }> {
+function call (target: Target, path: string, body?: string): Promise<{ status: number, body: unknown }> {
   return new Promise((resolve) => {
     const req = request({
       ...target,
@@ -82,6 +82,9 @@ function call (target: Target, path: string, body?: string): Promise<{ status: n
     req.end(body)
   })
 }
+
+/** The token in the body of a /new answered 200. */
+const tokenOf = (body: unknown): string => (body as { data: { token: string } }).data.token
 
 /** Live tokens the load reads and deletes; /new adds to it. */
 class TokenPool {
@@ -114,7 +117,7 @@ async function mixed (target: Target, pool: TokenPool): Promise<Sample & { what:
   if (roll < 0.08 || pool.tokens.length === 0) {
     what = 'new'
     res = await call(target, `/new?user_id=${++userSeq % 100_000}&ip=10.1.${userSeq % 250}.${userSeq % 200}`, '{"device":"soak","n":1}')
-    if (res.status === 200) pool.add(res.body.data.token)
+    if (res.status === 200) pool.add(tokenOf(res.body))
   } else {
     const token = roll < 0.1 ? pool.take() : undefined
     what = token === undefined ? 'get' : 'del'
@@ -204,7 +207,7 @@ async function main (): Promise<void> {
     await Promise.all(Array.from({ length: 50 }, async () => {
       const res = await call(target, `/new?user_id=${++userSeq}&ip=10.0.0.1`, '{"device":"soak"}')
       if (res.status !== 200) fail(`could not create the first sessions: ${res.status} ${JSON.stringify(res.body)}`)
-      pool.add(res.body.data.token)
+      pool.add(tokenOf(res.body))
     }))
   }
 
@@ -257,7 +260,7 @@ async function main (): Promise<void> {
         return
       }
       // Open loop: send what the rate asks for by now, whatever the answers' speed.
-      const due = Math.floor(((now - startedAt) / 1000) * rate!) - sent
+      const due = Math.floor(((now - startedAt) / 1000) * rate) - sent
       for (let i = 0; i < due; i++) {
         sent++
         if (inFlight >= MAX_IN_FLIGHT) { late++; continue }

@@ -10,6 +10,7 @@ import body from './plugins/body.js'
 import connections from './plugins/connections.js'
 import docs from './plugins/docs.js'
 import errors, { sendClientError, sendError } from './plugins/errors.js'
+import events from './plugins/events.js'
 import metrics from './plugins/metrics.js'
 import replyHeaders from './plugins/reply-headers.js'
 import { requestId as genReqId } from './http/request-id.js'
@@ -18,6 +19,7 @@ import delIpRoute from './routes/del-ip.js'
 import rotateRoute from './routes/rotate.js'
 import delRoute from './routes/del.js'
 import delUserRoute from './routes/del-user.js'
+import eventsRoute from './routes/events.js'
 import getRoute from './routes/get.js'
 import healthRoutes from './routes/health.js'
 import ipRoute from './routes/ip.js'
@@ -57,7 +59,7 @@ export function serverOptions (config: Config): FastifyHttpOptions<Server> {
     // Requests Node cannot parse, and errors raised before routing (a malformed URL), get the
     // API's envelope too.
     clientErrorHandler: sendClientError,
-    frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+    frameworkErrors: (err, request, reply) => { sendError(err, request, reply) },
     // The caller's x-request-id when it sends one, else a UUID; echoed and logged as reqId.
     genReqId,
     // One log line per request when it is answered: for every request, or for errors and slow ones.
@@ -84,6 +86,7 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
     settings: {
       ttlSeconds: config.SESSION_TTL_SECONDS,
       sweepIntervalSeconds: config.SWEEP_INTERVAL_SECONDS,
+      eventsRetentionSeconds: config.EVENTS_RETENTION_SECONDS,
       tokenStorage: config.TOKEN_STORAGE
     },
     policy: {
@@ -96,6 +99,7 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
     }
   })
 
+  await app.register(events)
   await app.register(metrics)
   await app.register(docs, { version: VERSION, apiKey: config.API_KEY !== undefined })
 
@@ -111,6 +115,7 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
     await scope.register(delUserRoute)
     await scope.register(delIpRoute)
     await scope.register(rotateRoute)
+    await scope.register(eventsRoute)
   })
 }
 

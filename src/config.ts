@@ -27,6 +27,7 @@ export interface Config {
   /** At the limit, /new ends the user's least recently used session, or is refused. */
   SESSION_LIMIT_POLICY: 'evict_oldest' | 'deny'
   SWEEP_INTERVAL_SECONDS: number
+  EVENTS_RETENTION_SECONDS: number
   EXTRA_MAX_BYTES: number
   /** The most sessions a list answers when the request gives no `limit`. */
   LIST_LIMIT: number
@@ -78,6 +79,8 @@ const schema = {
     MAX_SESSIONS_PER_USER: { type: 'integer', minimum: 0, maximum: 1000, default: 0 },
     SESSION_LIMIT_POLICY: { type: 'string', enum: ['evict_oldest', 'deny'], default: 'evict_oldest' },
     SWEEP_INTERVAL_SECONDS: { type: 'integer', minimum: 1, maximum: 86400, default: 60 },
+    // How long GET /events can resume from an event: a client away longer gets `reset`.
+    EVENTS_RETENTION_SECONDS: { type: 'integer', minimum: 1, maximum: 604800, default: 900 },
     EXTRA_MAX_BYTES: { type: 'integer', minimum: 16, maximum: 1048576, default: 8192 },
     LIST_LIMIT: { type: 'integer', minimum: 1, maximum: 1000, default: 1000 },
     TOKEN_STORAGE: { type: 'string', enum: ['plain', 'hashed'], default: 'plain' },

@@ -172,8 +172,8 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
     // Its own process group: a Ctrl-C on the terminal reaches only us, and we stop it after the
     // requests in flight are done.
     const proc = spawn(bin, [INIT_LUA], { env, cwd: dataDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-    createInterface({ input: proc.stdout! }).on('line', (line) => logLine(log, line))
-    createInterface({ input: proc.stderr! }).on('line', (line) => logLine(log, line))
+    createInterface({ input: proc.stdout }).on('line', (line) => logLine(log, line))
+    createInterface({ input: proc.stderr }).on('line', (line) => logLine(log, line))
     // 'close', not 'exit': it also comes when the process could not be started at all.
     exited = new Promise((resolveExit) => proc.once('close', () => resolveExit()))
     proc.once('close', (code, signal) => {

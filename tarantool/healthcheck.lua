@@ -53,7 +53,8 @@ local greeting = conn:read(128, TIMEOUT)
 if greeting == nil or #greeting < 128 or greeting:find('^Tarantool') == nil then fail('no greeting') end
 local salt = digest.base64_decode(greeting:sub(65, 108))
 local user = os.getenv('TARANTOOL_USER_NAME') or 'sessions'
-request(conn, 1, 0x07, {[0x23] = user, [0x21] = {'chap-sha1', scramble(salt, os.getenv('TARANTOOL_USER_PASSWORD') or '')}})
+local password = os.getenv('TARANTOOL_USER_PASSWORD') or ''
+request(conn, 1, 0x07, {[0x23] = user, [0x21] = {'chap-sha1', scramble(salt, password)}})
 local member = request(conn, 2, 0x0a, {[0x22] = 'sessions.member', [0x21] = {}})[1]
 conn:close()
 if member.status ~= 'running' then fail('status ' .. tostring(member.status)) end

@@ -58,7 +58,7 @@ async function raw (port: number, text: string): Promise<{ status: number, body:
   const reply = await new Promise<string>((resolve, reject) => {
     let data = ''
     const socket = connect(port, '127.0.0.1', () => socket.write(text))
-    socket.on('data', (chunk) => { data += chunk })
+    socket.on('data', (chunk) => { data += chunk.toString() })
     socket.on('close', () => resolve(data))
     socket.on('error', reject)
   })

@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       MAX_SESSIONS_PER_USER: 0,
       SESSION_LIMIT_POLICY: 'evict_oldest',
       SWEEP_INTERVAL_SECONDS: 60,
+      EVENTS_RETENTION_SECONDS: 900,
       EXTRA_MAX_BYTES: 8192,
       LIST_LIMIT: 1000,
       TOKEN_STORAGE: 'plain',
@@ -66,6 +67,7 @@ describe('loadConfig', () => {
     [{ SESSION_LIMIT_POLICY: 'drop' }, /SESSION_LIMIT_POLICY must be equal to one of the allowed values/],
     [{ SWEEP_INTERVAL_SECONDS: '0' }, /SWEEP_INTERVAL_SECONDS must be >= 1/],
     [{ SWEEP_INTERVAL_SECONDS: '86401' }, /SWEEP_INTERVAL_SECONDS must be <= 86400/],
+    [{ EVENTS_RETENTION_SECONDS: '0' }, /EVENTS_RETENTION_SECONDS must be >= 1/],
     [{ EXTRA_MAX_BYTES: '1.5' }, /EXTRA_MAX_BYTES must be integer/],
     [{ EXTRA_MAX_BYTES: '15' }, /EXTRA_MAX_BYTES must be >= 16/],
     [{ LIST_LIMIT: '0' }, /LIST_LIMIT must be >= 1/],
@@ -110,7 +112,10 @@ describe('parseTarantoolUri', () => {
 
   it('takes the members of a replica set, credentials once', () => {
     expect(parseTarantoolUri('u:p@a:3301,[::1]:3302,c:3303')).toEqual({
-      user: 'u', password: 'p', host: 'a', port: 3301,
+      user: 'u',
+      password: 'p',
+      host: 'a',
+      port: 3301,
       members: [{ host: 'a', port: 3301 }, { host: '::1', port: 3302 }, { host: 'c', port: 3303 }]
     })
     expect(loadConfig({ TARANTOOL_URI: 'u:p@a:3301,b:3302' }).TARANTOOL_URI).toBe('u:p@a:3301,b:3302')
@@ -119,7 +124,11 @@ describe('parseTarantoolUri', () => {
 
   it('takes a unix socket in the notation of Tarantool, as the embedded instance is reached', () => {
     expect(parseTarantoolUri('u:p@unix/:/run/tarantool/t.sock')).toEqual({
-      user: 'u', password: 'p', host: 'unix/', port: 0, path: '/run/tarantool/t.sock',
+      user: 'u',
+      password: 'p',
+      host: 'unix/',
+      port: 0,
+      path: '/run/tarantool/t.sock',
       members: [{ host: 'unix/', port: 0, path: '/run/tarantool/t.sock' }]
     })
     const config = loadConfig({ TARANTOOL_URI: 'u:p@unix/:/run/t.sock' })

@@ -48,9 +48,9 @@ describe('ttl and lifetime', () => {
   it('answers expires on every endpoint: activity + the TTL for a seed session', async () => {
     const s = await newSession(app)
     expect(s.expires).toBe(s.activity + TTL)
-    const own = await ok(app, { url: `/new?user_id=1&ip=10.0.0.1&ttl=100&lifetime=50` })
+    const own = await ok(app, { url: '/new?user_id=1&ip=10.0.0.1&ttl=100&lifetime=50' })
     expect(own.expires).toBe(own.create + 50)
-    const shorter = await ok(app, { url: `/new?user_id=1&ip=10.0.0.1&ttl=40&lifetime=50` })
+    const shorter = await ok(app, { url: '/new?user_id=1&ip=10.0.0.1&ttl=40&lifetime=50' })
     expect(shorter.expires).toBe(shorter.create + 40)
     expect((await ok(app, { url: `/get?token=${own.token}` })).expires).toBe(own.create + 50)
     expect((await ok<Session[]>(app, { url: '/user?id=1' })).every((x) => typeof x.expires === 'number')).toBe(true)

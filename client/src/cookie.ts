@@ -67,7 +67,7 @@ export function sessionCookie (session: { token: string, expires: number }, opts
 function addSetCookie (res: CookieTarget, value: string): void {
   if ('setHeader' in res) {
     // Keeps the cookies set before this one.
-    const before = res.getHeader('set-cookie')
+    const before = res.getHeader('set-cookie') as string | number | string[] | undefined
     res.setHeader('set-cookie', [...(before === undefined ? [] : Array.isArray(before) ? before.map(String) : [String(before)]), value])
   } else {
     // A Fastify reply adds Set-Cookie headers to those set before.

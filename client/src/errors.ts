@@ -1,7 +1,7 @@
 /** The error codes the service answers with (its `{status:'error', code, message}` envelope). */
 export const API_ERROR_CODES = [
   'invalid_user_id', 'invalid_ip', 'invalid_extra', 'invalid_limit', 'invalid_cursor', 'invalid_ttl',
-  'invalid_lifetime', 'invalid_grace', 'unauthorized', 'token_not_found', 'not_found', 'request_timeout',
+  'invalid_lifetime', 'invalid_grace', 'invalid_event_id', 'unauthorized', 'token_not_found', 'not_found', 'request_timeout',
   'too_many_sessions', 'payload_too_large', 'headers_too_large', 'unsupported_media_type', 'bad_request',
   'internal_error', 'storage_unavailable'
 ] as const

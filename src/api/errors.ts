@@ -8,6 +8,7 @@ export const ERRORS = {
   invalid_ttl: { status: 400, message: 'ttl must be an integer from 1 to 315360000 (seconds)' },
   invalid_lifetime: { status: 400, message: 'lifetime must be an integer from 1 to 315360000 (seconds)' },
   invalid_grace: { status: 400, message: 'grace must be an integer from 0 to 60 (seconds)' },
+  invalid_event_id: { status: 400, message: 'after and Last-Event-ID must be an event id: an integer from 0 to 9007199254740991' },
   unauthorized: { status: 401, message: 'Send the API key as Authorization: Bearer <key>' },
   token_not_found: { status: 404, message: 'Session not found' },
   not_found: { status: 404, message: 'Not found' },

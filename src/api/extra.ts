@@ -6,7 +6,8 @@ import type { Extra } from '../store/types.js'
  * as a value, so that only the routes that read extra data (/new, /get) turn it into an error.
  */
 export class UnusableBody {
-  constructor (readonly error: ApiError) {}
+  readonly error: ApiError
+  constructor (error: ApiError) { this.error = error }
 }
 
 /** Deepest nesting of objects and arrays in extra data (Tarantool's MessagePack allows 128). */

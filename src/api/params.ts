@@ -6,6 +6,9 @@ import { ApiError, type ErrorCode } from './errors.js'
 export const PARAM_ERRORS: Record<string, ErrorCode> = {
   '/del id': 'token_not_found',
   '/del_user except_id': 'bad_request',
+  '/events after': 'invalid_event_id',
+  '/events limit': 'invalid_limit',
+  last_event_id: 'invalid_event_id',
   user_id: 'invalid_user_id',
   id: 'invalid_user_id',
   ip: 'invalid_ip',
@@ -39,7 +42,8 @@ export const PARAM_SCHEMAS = {
   after: { type: 'string', maxLength: 64, description: 'The `next` cursor of the previous page' },
   ttl: { type: 'string', pattern: '^[0-9]+$', maxLength: 9, description: 'Seconds of idleness after which the session is gone: 1 to 315360000 (default SESSION_TTL_SECONDS)' },
   lifetime: { type: 'string', pattern: '^[0-9]+$', maxLength: 9, description: 'Seconds after its creation after which the session is gone however used: 1 to 315360000 (default MAX_LIFETIME_SECONDS)' },
-  grace: { type: 'string', pattern: '^[0-9]+$', maxLength: 2, description: 'Seconds the old token keeps working: 0 to 60 (default 0)' }
+  grace: { type: 'string', pattern: '^[0-9]+$', maxLength: 2, description: 'Seconds the old token keeps working: 0 to 60 (default 0)' },
+  event_id: { type: 'string', pattern: '^[0-9]+$', maxLength: 16, description: 'An event id (its `seq`): 0 to 2^53-1' }
 } as const
 
 const DIGITS = /^[0-9]+$/
@@ -58,6 +62,14 @@ export function parseLimit (value: string | undefined, fallback: number): number
   const limit = DIGITS.test(value) ? Number(value) : NaN
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError('invalid_limit')
   return limit
+}
+
+/** An event id (a seq) in decimal digits, 0 to 2^53-1, or undefined when not given. */
+export function parseEventId (value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const seq = DIGITS.test(value) ? Number(value) : NaN
+  if (!Number.isSafeInteger(seq)) throw new ApiError('invalid_event_id')
+  return seq
 }
 
 /** The longest ttl or lifetime a session may have: ten years. */

@@ -133,5 +133,5 @@ class LazyChildLogger {
 
 /** Fastify's childLoggerFactory: each request's logger (its id bound) made only if it logs. */
 export function lazyChildLogger (logger: FastifyBaseLogger, bindings: Bindings, options: ChildOptions): FastifyBaseLogger {
-  return new LazyChildLogger(logger, bindings, options) as unknown as FastifyBaseLogger
+  return new LazyChildLogger(logger, bindings, options)
 }

@@ -28,14 +28,15 @@ async function body (app: FastifyInstance): Promise<void> {
   app.removeAllContentTypeParsers()
   const parserOptions = { parseAs: 'string' } as const
 
-  // Fastify's own JSON parser: rejects __proto__ and constructor.prototype keys.
+  // Fastify's own JSON parser: rejects __proto__ and constructor.prototype keys. It answers through
+  // the callback (its type allows a promise too).
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.addContentTypeParser<string>('application/json', parserOptions, (request, text, done) => {
     if (text === '') {
       done(null, undefined)
       return
     }
-    parseJson(request, text, (err, value) => {
+    void parseJson(request, text, (err, value) => {
       done(null, err ? new UnusableBody(new ApiError('invalid_extra', 'Extra data must be valid JSON, without __proto__ keys')) : value)
     })
   })

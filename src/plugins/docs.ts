@@ -40,6 +40,7 @@ async function docs (app: FastifyInstance, opts: { version: string, apiKey: bool
       },
       tags: [
         { name: 'sessions', description: 'The session API' },
+        { name: 'events', description: 'What happens to sessions, as a Server-Sent Events stream or pages' },
         { name: 'probes', description: 'Liveness and readiness, for orchestrators' }
       ],
       // Declared only where the service asks for it: with API_KEY set.

@@ -88,6 +88,14 @@ async function metrics (app: FastifyInstance): Promise<void> {
     calls.observe([procedure, outcome], seconds)
   })
 
+  // Session events (GET /events)
+  new Gauge({
+    name: 'sessions_event_streams',
+    help: 'Streams of GET /events open on this process',
+    registers,
+    collect () { this.set(app.events.subscribers) }
+  })
+
   // Tarantool's own figures, read at each scrape.
   const up = new Gauge({ name: 'tarantool_up', help: '1 if Tarantool answered the scrape\'s stats call, else 0', registers })
   const gauges: Array<[Gauge, (s: StoreStats) => number]> = [
@@ -126,4 +134,4 @@ async function metrics (app: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(metrics, { name: 'metrics', fastify: '5.x', dependencies: ['tarantool'] })
+export default fp(metrics, { name: 'metrics', fastify: '5.x', dependencies: ['tarantool', 'events'] })

@@ -84,10 +84,10 @@ export class Connection {
     this.#driver.on('error', (err: Error) => this.#onError(err))
     // The driver reads the login's answer and keeps only its message: its code is noted here
     // (#onError). Not on the calls' path: their answers are read by the owner.
-    const processResponse = this.#driver._processResponse
+    const processResponse = this.#driver._processResponse.bind(this.#driver)
     this.#driver._processResponse = (buf: Buffer, offset?: number, ...rest: unknown[]) => {
       this.#loginCode = responseErrorCode(buf, offset ?? 0)
-      processResponse.call(this.#driver, buf, offset, ...rest)
+      processResponse(buf, offset, ...rest)
     }
     this.#connect()
   }

@@ -296,7 +296,7 @@ export class ResponseReader {
       at += 5 + length
       const sync = header[IPROTO_SYNC]
       if (header[IPROTO_CODE] === 0) onResponse({ sync, data: (body?.[IPROTO_DATA] ?? []) as unknown[] })
-      else onResponse({ sync, errorCode: header[IPROTO_CODE] & 0x7fff, error: String(body?.[IPROTO_ERROR_24] ?? `Tarantool error 0x${header[IPROTO_CODE].toString(16)}`) })
+      else onResponse({ sync, errorCode: header[IPROTO_CODE] & 0x7fff, error: String((body?.[IPROTO_ERROR_24] as string | undefined) ?? `Tarantool error 0x${header[IPROTO_CODE].toString(16)}`) })
     }
     if (at < buf.length) {
       // Kept apart from the chunk, which may be large and mostly read.

@@ -16,7 +16,9 @@ export const PROC = {
   rotate: 'sessions.rotate',
   secret: 'sessions.secret',
   configure: 'sessions.configure',
-  stats: 'sessions.stats'
+  stats: 'sessions.stats',
+  eventsPage: 'sessions.events_page',
+  eventsWait: 'sessions.events_wait'
 } as const
 
 /**
@@ -25,7 +27,7 @@ export const PROC = {
  * (chosen here, before the call); /rotate is, by its new token; reads are. /del is not (a second run
  * answers token_not_found for a session the first ended), nor are the sign-outs (their count).
  */
-const IDEMPOTENT = new Set<string>([PROC.new, PROC.get, PROC.rotate, PROC.byUser, PROC.byIp, PROC.secret, PROC.configure, PROC.stats])
+const IDEMPOTENT = new Set<string>([PROC.new, PROC.get, PROC.rotate, PROC.byUser, PROC.byIp, PROC.secret, PROC.configure, PROC.stats, PROC.eventsPage, PROC.eventsWait])
 const REPEATABLE = { idempotent: true } as const
 const UNREPEATABLE = { idempotent: false } as const
 

@@ -3,7 +3,7 @@ import { uuidBytes } from './iproto.js'
 import { callProcedure, PROC, unwrap } from './procedures.js'
 import { SessionCodec, type ListName } from './session-codec.js'
 import type { Tarantool } from './tarantool.js'
-import type { Extra, Lifetimes, PageRequest, Session, SessionPage, SessionWithToken, StorePolicy, StoreStats } from './types.js'
+import type { EventPage, Extra, Lifetimes, PageRequest, RevokeReason, Session, SessionEvent, SessionPage, SessionWithToken, StorePolicy, StoreStats } from './types.js'
 
 type SessionTuple = [
   key: string, userId: number, ip: StoredIp, create: number, activity: number, extra?: Extra | null,
@@ -32,6 +32,11 @@ interface PageReply {
   activities: number[]
   next?: [activity: number, key: string]
 }
+
+/** An event as sessions_events holds it (tarantool/sessions/events.lua). */
+type EventTuple = [
+  seq: number, timeMs: number, type: SessionEvent['type'], userId: number, key: string, ip: StoredIp, reason?: RevokeReason | null
+]
 
 /** Whether a stored key is a token (uuid version 4) rather than a token's hash (version 0). */
 function isToken (key: string): boolean {
@@ -206,6 +211,31 @@ export class SessionsStore {
       return this.#codec
     }).finally(() => { this.#codecLoading = undefined })
     return await this.#codecLoading
+  }
+
+  /**
+   * Up to `limit` committed events after the seq `after`, oldest first, only user `userId`'s when
+   * given; and the oldest seq Tarantool keeps and the newest committed.
+   */
+  async eventsPage (after: number, limit: number, userId?: number): Promise<EventPage> {
+    const codec = await this.#codecOf()
+    return this.#events(codec, await callProcedure(this.#client, PROC.eventsPage, [after, limit, userId ?? null]))
+  }
+
+  /** The same, unfiltered, once there are events after `after`: waits for them at most `seconds`. */
+  async eventsWait (after: number, seconds: number): Promise<EventPage> {
+    const codec = await this.#codecOf()
+    return this.#events(codec, await callProcedure(this.#client, PROC.eventsWait, [after, seconds, 1000]))
+  }
+
+  #events (codec: SessionCodec, values: unknown[]): EventPage {
+    const reply = unwrap<{ events: EventTuple[], oldest: number, newest: number }>(values)
+    const events = reply.events.map(([seq, timeMs, type, userId, key, ip, reason]): SessionEvent => {
+      const event: SessionEvent = { seq, type, id: codec.id(uuidBytes(key)), user_id: userId, time: timeMs / 1000, ip: ipText(ip) }
+      if (reason != null) event.reason = reason
+      return event
+    })
+    return { events, oldest: reply.oldest, newest: reply.newest }
   }
 
   /** Counters and settings in force in Tarantool. */

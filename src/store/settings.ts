@@ -77,7 +77,7 @@ export class SettingsPush {
     pushed.catch((err: Error) => {
       if (err instanceof SettingsRefusedError) return
       this.#log.error({ err }, 'could not apply settings in Tarantool, trying again in 1 s')
-      if (this.#client.state === 'connected') this.#retry = setTimeout(() => this.#push(), RETRY_MS).unref()
+      if (this.#client.state === 'connected') this.#retry = setTimeout(() => { void this.#push() }, RETRY_MS).unref()
     })
     return pushed
   }
@@ -89,7 +89,8 @@ export class SettingsPush {
       [, failure] = await callProcedure(this.#client, PROC.configure, [{
         ttl: settings.ttlSeconds,
         sweep_interval: settings.sweepIntervalSeconds,
-        token_storage: settings.tokenStorage
+        token_storage: settings.tokenStorage,
+        ...(settings.eventsRetentionSeconds === undefined ? {} : { events_retention: settings.eventsRetentionSeconds })
       }]) as [unknown, { message?: string } | undefined]
     } catch (err) {
       this.#error = err as Error

@@ -61,6 +61,8 @@ export interface StoreSettings {
   ttlSeconds: number
   sweepIntervalSeconds: number
   tokenStorage: TokenStorage
+  /** Seconds an event is kept for GET /events (EVENTS_RETENTION_SECONDS). */
+  eventsRetentionSeconds?: number
 }
 
 /** What Tarantool reports of itself. */
@@ -102,4 +104,30 @@ export interface StoreStats {
     marked: number
     written: number
   }
+}
+
+/** Why a session ended, in a `revoked` event. */
+export type RevokeReason = 'deleted' | 'signed_out' | 'ip_signed_out' | 'evicted' | 'expired'
+
+/** What happened to a session (GET /events): never its token. */
+export interface SessionEvent {
+  /** The event's id: increasing, the same for every service process on one Tarantool or replica set. */
+  seq: number
+  type: 'created' | 'revoked' | 'rotated' | 'updated'
+  /** The session's id, as SessionObject.id. */
+  id: string
+  user_id: number
+  /** When, in Unix seconds to the millisecond. */
+  time: number
+  /** The session's ip after the change. */
+  ip: string
+  /** On `revoked` only. */
+  reason?: RevokeReason
+}
+
+/** A page of events, and what Tarantool keeps: the oldest seq kept and the newest committed. */
+export interface EventPage {
+  events: SessionEvent[]
+  oldest: number
+  newest: number
 }

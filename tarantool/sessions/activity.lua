@@ -227,7 +227,8 @@ end
 -- sessions_seen row goes with it.
 function M.on_replace(old, new)
     local seen = space.seen()
-    if seen ~= nil and old ~= nil and (new == nil or new[F.token] ~= old[F.token]) and seen:get(old[F.token]) ~= nil then
+    if seen ~= nil and old ~= nil and (new == nil or new[F.token] ~= old[F.token])
+            and seen:get(old[F.token]) ~= nil then
         seen:delete(old[F.token])
     end
 end

@@ -8,11 +8,15 @@
 --   token it asks for, and gets the same session back instead of an error.
 -- A row with origin = true follows its session by a trigger (sessions.triggers): it is deleted
 -- with it. Others are deleted by the sweep RETRY_SECONDS after their grace.
+-- The old token's `rotated` event (sessions.events) is written by /rotate when it stops at once;
+-- after a grace, by the expiry fiber at the second it stops (`announce`, set while it is due).
+local events = require('sessions.events')
+local keys = require('sessions.keys')
 local space = require('sessions.space')
 
 local F = space.F
 local opt = space.opt
-local A = {key = 1, target = 2, until_s = 3, origin = 4}
+local A = {key = 1, target = 2, until_s = 3, origin = 4, announce = 5}
 
 local M = {A = A}
 
@@ -31,16 +35,52 @@ function M.get(key)
 end
 
 -- Records that the session stored under `old_key` now is under `new_key`: the old token works
--- until `until_s`.
-function M.retire(old_key, new_key, until_s)
+-- until `until_s`; `announce`: its `rotated` event is due then (else written already).
+function M.retire(old_key, new_key, until_s, announce)
     local rows = space.aliases()
     local row = rows:get(old_key)
+    local due = announce and until_s or nil
     if row ~= nil and row[A.origin] then
         -- Its first key: the row exists (the trigger made it) and stays, as the id's.
-        rows:update(old_key, {{'=', A.target, new_key}, {'=', A.until_s, until_s}})
+        local ops = {{'=', A.target, new_key}, {'=', A.until_s, until_s}}
+        if due ~= nil then ops[3] = {'=', A.announce, due} end
+        rows:update(old_key, ops)
     else
-        rows:replace{old_key, new_key, until_s, false}
+        rows:replace{old_key, new_key, until_s, false, due}
     end
+end
+
+-- The second the next `rotated` event is due, or nil.
+function M.next_announcement()
+    local rows = space.aliases()
+    if rows == nil or rows.index.announce == nil then return nil end
+    local row = rows.index.announce:select({0}, {iterator = 'GT', limit = 1})[1]
+    return row and row[A.announce]
+end
+
+-- Writes the `rotated` events due by now_s, up to `batch` of them; returns how many rows it
+-- took. The event is the session's the old token opened, if it is still under that key: a session
+-- deleted since has had its `revoked` event, and one rotated again during this grace had its old
+-- tokens stop then (find() follows one alias, not a chain), and gets its event when the newer
+-- grace ends.
+function M.announce_batch(now_s, batch)
+    local rows = space.aliases()
+    local due = {}
+    for _, row in rows.index.announce:pairs({0}, {iterator = 'GT'}) do
+        if #due >= batch or row[A.announce] > now_s then break end
+        due[#due + 1] = row
+    end
+    if #due > 0 then
+        local sessions = space.get()
+        events.atomic(function()
+            for _, row in ipairs(due) do
+                rows:update(row[A.key], {{'#', A.announce, 1}})
+                local t = keys.resolve(sessions, row[A.target])
+                if t ~= nil then events.emit('rotated', t) end
+            end
+        end)
+    end
+    return #due
 end
 
 -- Keeps the origin row of a session written from `old` to `new` (either nil): it points to the

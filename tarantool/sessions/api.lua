@@ -2,12 +2,14 @@
 -- Each returns a session tuple (or a list of them), or nil and an error value. `get` may add a
 -- third value: the session's new activity, when the tuple returned does not hold it yet.
 -- A session is stored under a key: its token, or the token's hash (sessions.keys).
+-- Each change of a session is written with its event (sessions.events), in its transaction.
 local fiber = require('fiber')
 local json_size = require('sessions.json_size')
 local msgpack = require('msgpack')
 local activity = require('sessions.activity')
 local aliases = require('sessions.aliases')
 local errors = require('sessions.errors')
+local events = require('sessions.events')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
 local keys = require('sessions.keys')
@@ -22,6 +24,7 @@ local token_hashing = require('sessions.token_hashing')
 local F = space.F
 local A = aliases.A
 local MAP = {__serialize = 'map'}
+local NONE = {}
 
 local M = {NAMESPACE = 'sessions', procedures = {}}
 local api = M.procedures
@@ -83,6 +86,15 @@ local function merge(old, new)
     return out
 end
 
+-- Inserts a new session with its `created` event, after the sessions it evicts (their keys) with
+-- theirs.
+local function insert_new(s, tuple, evict)
+    for i = 1, #evict do events.emit('revoked', s:delete(evict[i]), 'evicted') end
+    local t = s:insert(tuple)
+    events.emit('created', t)
+    return t
+end
+
 -- Creates a session. token: uuid, user_id: unsigned, ip: IPv4 as its 32-bit number or IPv6 as
 -- canonical text, extra: map or nil (checked by the service); opts (all optional): ttl and lifetime
 -- (seconds), extra_max_bytes, max_sessions (the user's limit; 0 or none: no limit) and
@@ -113,17 +125,19 @@ function api.new(token, user_id, ip, extra, opts)
     if extra ~= nil or ttl ~= nil or lifetime ~= nil then tuple[F.extra] = extra or box.NULL end
     if ttl ~= nil or lifetime ~= nil then tuple[F.ttl] = ttl or box.NULL end
     if lifetime ~= nil then tuple[F.ends] = t + lifetime end
+    local evict = NONE
     if max_sessions ~= nil and max_sessions > 0 then
-        local evict = limits.room(user_id, max_sessions, given(opts.limit_policy), t)
+        evict = limits.room(user_id, max_sessions, given(opts.limit_policy), t)
         if evict == nil then return nil, errors.too_many_sessions(max_sessions) end
-        if #evict > 0 then
-            return box.atomic(function()
-                for _, key in ipairs(evict) do s:delete(key) end
-                return s:insert(tuple)
-            end)
-        end
     end
-    return s:insert(tuple)
+    return events.atomic(insert_new, s, tuple, evict)
+end
+
+-- Writes a change of ip or extra with its `updated` event.
+local function update(s, key, ops)
+    local t = s:update(key, ops)
+    events.emit('updated', t)
+    return t
 end
 
 -- Returns a live session and marks it used now; a given ip becomes its current one and a given
@@ -159,21 +173,24 @@ function api.get(token, ip, extra, extra_max_bytes)
         return t, nil, now_s
     end
     if t[F.activity] ~= now_s then ops[#ops + 1] = {'=', F.activity, now_s} end
-    return s:update(key, ops)
+    return events.atomic(update, s, key, ops)
 end
 
--- Deletes the session stored under `key` and returns it; an expired one is deleted but
--- reported as not found.
+local function delete_with_event(s, key, reason)
+    events.emit('revoked', s:delete(key), reason)
+end
+
+-- Deletes the session stored under `key` and returns it; an expired one is deleted (its event
+-- says so) but reported as not found.
 local function delete(key)
     local s = space.get()
     local t = s:get(key)
     if t == nil then return nil, errors.token_not_found() end
     -- Read before the delete, which takes the session's newest use with it.
     t = activity.current(t, key)
-    s:delete(key)
-    if not expiry.is_live(t, now(), key, false) then
-        return nil, errors.token_not_found()
-    end
+    local live = expiry.is_live(t, now(), key, false)
+    events.atomic(delete_with_event, s, key, live and 'deleted' or 'expired')
+    if not live then return nil, errors.token_not_found() end
     return t
 end
 
@@ -191,8 +208,8 @@ end
 
 -- Gives a session a new token (`new_token`, chosen by the service) and returns it: same id, user,
 -- create, ip, extra, ttl and end; activity now. The old token stops working at once, or after
--- `grace` seconds (sessions.aliases). A retry of a rotation done already (same tokens) returns the
--- session as it is.
+-- `grace` seconds (sessions.aliases); its `rotated` event is written then. A retry of a rotation
+-- done already (same tokens) returns the session as it is.
 function api.rotate(token, new_token, grace)
     local s = space.get()
     local now_s = now()
@@ -217,12 +234,17 @@ function api.rotate(token, new_token, grace)
     fields[F.token] = new_key
     fields[F.activity] = now_s
     if fields[F.origin] == nil then fields[F.origin] = key end
-    return box.atomic(function()
+    local until_s = now_s + (given(grace) or 0)
+    local graced = until_s > now_s
+    local rotated = events.atomic(function()
         local rotated = s:insert(fields)
         s:delete(key)
-        aliases.retire(key, new_key, now_s + (given(grace) or 0))
+        aliases.retire(key, new_key, until_s, graced)
+        if not graced then events.emit('rotated', rotated) end
         return rotated
     end)
+    if graced then expiry.wake_at(until_s) end
+    return rotated
 end
 
 -- The position a list's page starts after, from a procedure's arguments: nil for the first page.
@@ -250,7 +272,7 @@ function api.by_ip(ip, limit, after_activity, after_key)
 end
 
 -- The session a sign-out keeps, as a set of the bytes of the key its id is made of
--- (sign_out.identity), in its plain and hashed forms (the token conversion may move a session
+-- (space.identity), in its plain and hashed forms (the token conversion may move a session
 -- meanwhile): the session of `token`, or the one whose id is made of `key`.
 local function kept(token, key)
     local out = {}
@@ -258,7 +280,7 @@ local function kept(token, key)
     if given(token) ~= nil then
         local t = find(token, now())
         if t == nil then return out end
-        identity = sign_out.identity(t)
+        identity = space.identity(t)
     end
     if identity ~= nil then
         out[identity:bin('b')] = true
@@ -290,8 +312,8 @@ function api.secret()
     return secret.get()
 end
 
--- Applies the service's settings ({ttl, sweep_interval, token_storage}); returns those in force,
--- or nil and why they cannot be.
+-- Applies the service's settings ({ttl, sweep_interval, token_storage, events_retention}, each
+-- optional: one not given stays as it is); returns those in force, or nil and why they cannot be.
 function api.configure(opts)
     if type(opts) ~= 'table' then
         error('configure expects a map of settings')
@@ -323,8 +345,23 @@ function api.stats()
         -- Sessions with a ttl or lifetime of their own; keys kept after rotations.
         deadlines = space.deadlines():len(),
         aliases = space.aliases():len(),
+        events_retention = current.events_retention,
+        events = {
+            kept = space.events() and space.events():len() or 0,
+            newest = events.newest(),
+            swept = events.counters.swept,
+            unrecorded = events.counters.unrecorded,
+        },
     }
 end
+
+-- Up to `limit` committed events after the seq `after`, of one user if `user_id` is given; and the
+-- oldest seq kept and the newest committed (sessions.events).
+api.events_page = events.page
+
+-- The events after `after` once there are any, waiting for them at most `timeout` seconds
+-- (sessions.events).
+api.events_wait = events.wait
 
 -- This member's role and replication, polled by the service on every member (sessions.member).
 api.member = require('sessions.member').info

@@ -8,11 +8,14 @@
 --   over from then on (`resume`): their turn comes in
 -- - the deadlines space (sessions.deadlines), by the second each is gone;
 -- - and the aliases whose grace is over (sessions.aliases).
+-- Each session it deletes gets its `expired` event (sessions.events). The fiber also writes the
+-- `rotated` events due at the end of a rotation's grace, waking at that second for them.
 local fiber = require('fiber')
 local fibers = require('sessions.fibers')
 local log = require('log')
 local activity = require('sessions.activity')
 local aliases = require('sessions.aliases')
+local events = require('sessions.events')
 local settings = require('sessions.settings')
 local space = require('sessions.space')
 
@@ -40,6 +43,8 @@ M.counters = {
 -- keeps a signal sent while a pass runs (nothing waits then) for the end of that pass.
 local wakeup = fiber.cond()
 local woken = false
+-- When the fiber waits: the time it wakes at (fiber.time()), for wake_at.
+local sleeping_until = nil
 
 -- A position in the activity index, {activity, key}, before which every entry is a session with a
 -- ttl of its own: where the walk of the activity index starts. nil: from the oldest.
@@ -68,8 +73,11 @@ end
 
 local function delete_all(keys)
     local s = space.get()
-    box.atomic(function()
-        for _, key in ipairs(keys) do s:delete(key) end
+    events.atomic(function()
+        for _, key in ipairs(keys) do
+            local t = s:delete(key)
+            if t ~= nil then events.emit_if_room('revoked', t, 'expired') end
+        end
     end)
     M.counters.expired = M.counters.expired + #keys
     M.counters.batches = M.counters.batches + 1
@@ -157,8 +165,10 @@ end
 function M.sweep_batch(now_s, pass)
     local by_ttl, more_ttl = sweep_activity(now_s, pass)
     local by_deadline, more_deadlines = sweep_deadlines(now_s)
+    -- Before the retry window's deletes: a row's event comes first, however late the pass.
+    local announced = aliases.announce_batch(now_s, BATCH)
     local retired = aliases.sweep_batch(now_s, BATCH)
-    return by_ttl + by_deadline, more_ttl or more_deadlines or retired >= BATCH
+    return by_ttl + by_deadline, more_ttl or more_deadlines or announced >= BATCH or retired >= BATCH
 end
 
 -- One full pass: batches until nothing due is left, yielding between them.
@@ -182,15 +192,37 @@ function M.sweep()
     return total
 end
 
+-- Waits until the next pass: the sweep interval, or the second the next `rotated` event is due
+-- if sooner (`announcing`: after a pass that worked), or a wakeup().
+local function sleep(announcing)
+    local next_pass = fiber.time() + settings.get().sweep_interval
+    while not woken do
+        local at = next_pass
+        local due = announcing and aliases.next_announcement() or nil
+        if due ~= nil and due < at then at = due end
+        local left = at - fiber.time()
+        if left <= 0 then break end
+        sleeping_until = at
+        -- A signal without `woken` is wake_at's: the loop looks at what is due again.
+        local signalled = wakeup:wait(left)
+        sleeping_until = nil
+        -- On 2.6 a cancel ends the wait as a signal would.
+        fiber.testcancel()
+        if not signalled then break end
+    end
+end
+
 local function worker()
     while true do
         fiber.testcancel()
         woken = false
+        local ok = false
         if box.info.ro then
             -- Another instance sweeps meanwhile: start from the oldest when this one writes again.
             M.rewind()
         else
-            local ok, err = pcall(M.sweep)
+            local err
+            ok, err = pcall(M.sweep)
             -- A cancel caught by pcall must still stop the loop.
             fiber.testcancel()
             if not ok then
@@ -198,7 +230,7 @@ local function worker()
                 log.error('sessions: expiry pass failed: %s', err)
             end
         end
-        if not woken then wakeup:wait(settings.get().sweep_interval) end
+        sleep(ok)
     end
 end
 
@@ -206,6 +238,12 @@ end
 function M.wakeup()
     woken = true
     wakeup:signal()
+end
+
+-- Has the fiber pass at the second `at` (a unix second), if it would sleep past it: a `rotated`
+-- event is due then (sessions.aliases).
+function M.wake_at(at)
+    if sleeping_until ~= nil and at < sleeping_until then wakeup:signal() end
 end
 
 -- Starts the fiber, first cancelling one left by an earlier load of this code. Run when the

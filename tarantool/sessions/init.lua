@@ -1,10 +1,12 @@
 -- The sessions application: schema, access, public API, and the background work of the writable
--- member (activity writer, expiry sweep, conversions), which follows the member's role.
+-- member (activity writer, expiry sweep, events' retention, conversions), which follows the
+-- member's role.
 local log = require('log')
 local migrations = require('sessions.migrations')
 local access = require('sessions.access')
 local activity = require('sessions.activity')
 local api = require('sessions.api')
+local events = require('sessions.events')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
 local replication = require('sessions.replication')
@@ -27,11 +29,13 @@ function M.expose()
     rawset(_G, switchover.NAMESPACE, switchover.procedures)
 end
 
--- What follows a session's writes (sessions.triggers), before any write of this member, once the
--- space exists: on a replica it arrives by replication.
+-- What follows a session's writes (sessions.triggers), before any write of this member, and on a
+-- read-only member the commits of events (sessions.events), once the spaces exist: on a replica
+-- they arrive by replication.
 local function follow_writes()
     local s = box.space.sessions
     if s ~= nil and #s:on_replace() == 0 then triggers.install() end
+    if box.info.ro then events.follow() end
 end
 
 -- Runs when the member becomes writable: the pending migrations (a member promoted with newer
@@ -39,12 +43,15 @@ end
 local function writable(opts)
     migrations.apply()
     -- With replication, a write to these is acknowledged once a quorum of the members has it.
-    replication.sync_spaces({space.NAME, space.DEADLINES, space.ALIASES, space.SEEN}, opts.replication ~= nil)
+    local synchronous = {space.NAME, space.DEADLINES, space.ALIASES, space.SEEN, space.EVENTS}
+    replication.sync_spaces(synchronous, opts.replication ~= nil)
     -- Before the service user may call anything.
     follow_writes()
+    events.lead()
     access.setup(opts)
     activity.start()
     expiry.start()
+    events.start()
     ipv4_upgrade.start()
     token_hashing.start()
 end
@@ -52,6 +59,7 @@ end
 local function read_only()
     activity.stop()
     expiry.stop()
+    events.stop()
     ipv4_upgrade.stop()
     token_hashing.stop()
 end

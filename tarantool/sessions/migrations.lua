@@ -52,7 +52,8 @@ local steps = {
         atomic = false,
         up = function()
             local s = space.get()
-            s.index.user_id:alter({unique = true, parts = {{'user_id', 'unsigned'}, {'activity', 'unsigned'}, {'token', 'uuid'}}})
+            s.index.user_id:alter({unique = true,
+                parts = {{'user_id', 'unsigned'}, {'activity', 'unsigned'}, {'token', 'uuid'}}})
             s.index.ip:alter({unique = true, parts = {{'ip', 'scalar'}, {'activity', 'unsigned'}, {'token', 'uuid'}}})
             s.index.activity:alter({unique = true, parts = {{'activity', 'unsigned'}, {'token', 'uuid'}}})
         end,
@@ -106,6 +107,44 @@ local steps = {
                 format = {{name = 'key', type = 'uuid'}, {name = 'second', type = 'unsigned'}},
             })
             seen:create_index('primary', {type = 'HASH', parts = {'key'}})
+        end,
+    },
+    {
+        -- Session events (sessions.events), numbered by a sequence that is replicated and
+        -- recovered with the data, so that ids go on after a restart or a failover; by user too,
+        -- for a user's history. And the second a rotation's `rotated` event is due, on the
+        -- aliases of rotations with a grace (sessions.aliases): a new nullable field, which no
+        -- existing row carries, and its index. Building an index of a filled space yields: this
+        -- step runs outside a transaction and is idempotent.
+        name = 'session events, and the rotated events due at the end of a grace',
+        atomic = false,
+        up = function()
+            box.schema.sequence.create(space.EVENTS_SEQUENCE, {if_not_exists = true})
+            local events = box.schema.space.create(space.EVENTS, {
+                if_not_exists = true,
+                format = {
+                    {name = 'seq', type = 'unsigned'},
+                    {name = 'time', type = 'unsigned'},     -- unix milliseconds
+                    {name = 'type', type = 'string'},
+                    {name = 'user_id', type = 'unsigned'},
+                    {name = 'key', type = 'uuid'},          -- the key the session's id is made of
+                    {name = 'ip', type = 'scalar'},         -- as the sessions space stores it
+                    {name = 'reason', type = 'string', is_nullable = true},
+                },
+            })
+            events:create_index('primary', {
+                type = 'TREE', parts = {'seq'}, sequence = space.EVENTS_SEQUENCE, if_not_exists = true,
+            })
+            events:create_index('user_id', {type = 'TREE', parts = {'user_id', 'seq'}, if_not_exists = true})
+            local aliases = space.aliases()
+            local format = aliases:format()
+            -- After key, target, until and origin.
+            format[5] = {name = 'announce', type = 'unsigned', is_nullable = true}
+            aliases:format(format)
+            aliases:create_index('announce', {
+                type = 'TREE', parts = {{'announce', 'unsigned', is_nullable = true}, {'key', 'uuid'}},
+                if_not_exists = true,
+            })
         end,
     },
 }

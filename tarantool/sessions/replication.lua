@@ -143,7 +143,8 @@ function M.config(env, work_dir)
         local unset = env('TARANTOOL_CHECKPOINT_INTERVAL') == nil
         if unset then cfg.checkpoint_interval = 0 end
         log.warn('sessions: Tarantool %s cannot restart from a snapshot of synchronous spaces (tarantool#5298)%s',
-            require('tarantool').version, unset and ': automatic snapshots are off, the write-ahead logs grow until a later release'
+            require('tarantool').version,
+            unset and ': automatic snapshots are off, the write-ahead logs grow until a later release'
                 or ', and TARANTOOL_CHECKPOINT_INTERVAL makes snapshots')
     end
     return cfg

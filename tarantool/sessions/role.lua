@@ -33,7 +33,8 @@ local function settle_queue()
     end
     local synchro = box.info.synchro
     local mode = box.cfg.election_mode
-    if (mode == nil or mode == 'off') and synchro ~= nil and synchro.queue.owner == 0 and #(box.cfg.replication or {}) > 0 then
+    if (mode == nil or mode == 'off') and synchro ~= nil and synchro.queue.owner == 0
+            and #(box.cfg.replication or {}) > 0 then
         box.ctl.promote()
     end
 end

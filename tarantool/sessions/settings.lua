@@ -6,6 +6,9 @@ local DEFAULTS = {
     ttl = 180 * 24 * 3600,    -- seconds of inactivity before a session is gone
     sweep_interval = 60,      -- seconds between two expiry passes
     token_storage = 'plain',  -- 'plain': tokens as they are; 'hashed': a one-way hash of each (sessions.keys)
+    -- Seconds an event is kept (sessions.events). A service older than events does not send it:
+    -- the one in force stays.
+    events_retention = 900,
 }
 
 local M = {}
@@ -14,7 +17,10 @@ local current
 
 local function from_tuple(t)
     if t == nil then return table.copy(DEFAULTS) end
-    return {ttl = t[2], sweep_interval = t[3], token_storage = t[4] or DEFAULTS.token_storage}
+    return {
+        ttl = t[2], sweep_interval = t[3], token_storage = t[4] or DEFAULTS.token_storage,
+        events_retention = t[5] or DEFAULTS.events_retention,
+    }
 end
 
 -- The settings in force.
@@ -57,6 +63,9 @@ local CHECKS = {
         end
         return nil
     end,
+    events_retention = function(v)
+        return not valid_seconds(v) and 'events_retention must be an integer from 1 to 2^32' or nil
+    end,
 }
 
 -- Validates and persists new settings; returns nil and a message when they are invalid.
@@ -74,7 +83,8 @@ function M.set(opts)
     local changed = false
     for name in pairs(DEFAULTS) do changed = changed or next_settings[name] ~= c[name] end
     if changed then
-        box.space._schema:replace{KEY, next_settings.ttl, next_settings.sweep_interval, next_settings.token_storage}
+        local n = next_settings
+        box.space._schema:replace{KEY, n.ttl, n.sweep_interval, n.token_storage, n.events_retention}
     end
     current = next_settings
     return current

@@ -4,8 +4,10 @@
 -- again until it is done. It ends the sessions that existed when the first call began (`started`,
 -- handed back to each next call): one created later (in a later second) is left, and one used
 -- meanwhile is ended all the same (the walk starts from the newest again each batch, where a used
--- session has moved).
+-- session has moved). Each session ended gets its `revoked` event in its batch's transaction
+-- (sessions.events): `signed_out` or `ip_signed_out`, `expired` for one that was gone already.
 local fiber = require('fiber')
+local events = require('sessions.events')
 local expiry = require('sessions.expiry')
 local space = require('sessions.space')
 
@@ -14,13 +16,10 @@ local F = space.F
 local BATCH = 100
 -- Transactions a call: about 10 ms of deletes.
 local BATCHES = 10
+-- The reason of a `revoked` event, by the index walked.
+local REASONS = {user_id = 'signed_out', ip = 'ip_signed_out'}
 
 local M = {}
-
--- The key a session's id is made of: its first, which a rotation keeps in `origin`.
-function M.identity(t)
-    return space.opt(t, F.origin) or t[F.token]
-end
 
 -- The next BATCH sessions of `index` under `key` to end: created by `started`, not kept (`keep`:
 -- a set of stored keys' bytes).
@@ -28,7 +27,7 @@ local function batch(index, field, key, started, keep)
     local found = {}
     for _, t in index:pairs({key}, {iterator = 'REQ'}) do
         if #found >= BATCH or t[field] ~= key then break end
-        if t[F.create] <= started and not keep[M.identity(t):bin('b')] then found[#found + 1] = t end
+        if t[F.create] <= started and not keep[space.identity(t):bin('b')] then found[#found + 1] = t end
     end
     return found
 end
@@ -50,11 +49,15 @@ function M.delete_some(index_name, keys, keep, started)
             local found = batch(index, field, key, started, keep)
             if #found == 0 then break end
             local now_s = math.floor(fiber.time())
-            box.atomic(function()
+            events.atomic(function()
                 for _, t in ipairs(found) do
                     -- Asked before the delete, which takes the session's newest use with it.
                     local live = expiry.is_live(t, now_s)
-                    if s:delete(t[F.token]) ~= nil and live then deleted = deleted + 1 end
+                    local gone = s:delete(t[F.token])
+                    if gone ~= nil then
+                        if live then deleted = deleted + 1 end
+                        events.emit('revoked', gone, live and REASONS[index_name] or 'expired')
+                    end
                 end
             end)
             batches = batches + 1

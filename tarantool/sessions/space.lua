@@ -1,4 +1,4 @@
--- The sessions space and its two companions: tuple field positions, named once.
+-- The sessions space and its companions: tuple field positions, named once.
 local M = {}
 
 M.NAME = 'sessions'
@@ -25,6 +25,10 @@ M.ALIASES = 'sessions_aliases'
 -- The newest use of a session within the window of its stored activity (sessions.activity):
 -- {key, second}.
 M.SEEN = 'sessions_seen'
+-- What happened to sessions, in order, for the service's event stream (sessions.events), and the
+-- sequence that numbers them.
+M.EVENTS = 'sessions_events'
+M.EVENTS_SEQUENCE = 'sessions_events_seq'
 
 function M.get()
     return box.space[M.NAME]
@@ -40,6 +44,15 @@ end
 
 function M.seen()
     return box.space[M.SEEN]
+end
+
+function M.events()
+    return box.space[M.EVENTS]
+end
+
+-- The key a session's id is made of: its first, which a rotation keeps in `origin`.
+function M.identity(t)
+    return M.opt(t, M.F.origin) or t[M.F.token]
 end
 
 -- A value that may be null, as nil (a null is box.NULL: equal to nil, but true in a test).

@@ -115,7 +115,8 @@ local function step_down_peers()
             local ok, reply = pcall(function()
                 local conn = net_box.connect(uri, {connect_timeout = CONNECT_TIMEOUT})
                 if not conn:is_connected() then error(conn.error or 'cannot connect', 0) end
-                local r = conn:call(M.NAMESPACE .. '.step_down', {}, {timeout = 2 * synchro_timeout() + 1 + CONNECT_TIMEOUT})
+                local r = conn:call(M.NAMESPACE .. '.step_down', {},
+                    {timeout = 2 * synchro_timeout() + 1 + CONNECT_TIMEOUT})
                 conn:close()
                 return r
             end)

@@ -40,8 +40,14 @@ describe('SessionsClient', () => {
     expect(await requests(async () => { session = await client.create(userId, ip, extra, { ttl: 600, lifetime: 300 }) }))
       .toEqual([`POST /new?user_id=${userId}&ip=${ip}&ttl=600&lifetime=300`])
     expect(session).toEqual({
-      ip, extra, user_id: userId, create: expect.any(Number), activity: expect.any(Number),
-      token: expect.stringMatching(UUID_V4), id: expect.stringMatching(SESSION_ID), expires: session!.create + 300
+      ip,
+      extra,
+      user_id: userId,
+      create: expect.any(Number),
+      activity: expect.any(Number),
+      token: expect.stringMatching(UUID_V4),
+      id: expect.stringMatching(SESSION_ID),
+      expires: session!.create + 300
     })
     expect(Math.abs(session!.create - now())).toBeLessThanOrEqual(2)
 

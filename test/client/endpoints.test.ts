@@ -7,8 +7,9 @@ import { API_ERROR_CODES, ENDPOINTS, SESSION_FIELDS, SessionsClient, type Endpoi
 import { buildApp } from '../support/app.js'
 
 // Endpoints the client leaves out on purpose: the liveness probe is for orchestrators.
-const NOT_IN_CLIENT = ['/health']
-// Members of the client that call no endpoint of the table: the cache's (its stream is not a method).
+// /events: the client reads its stream for its cache (cache option), not through a method.
+const NOT_IN_CLIENT = ['/health', '/events']
+// Members of the client that call no endpoint of the table: the cache's.
 const NOT_ENDPOINTS = ['caching', 'cacheStats', 'close']
 
 let document: OpenAPIV3.Document

@@ -56,6 +56,6 @@ describe('the packed sessions-client', () => {
     await run(process.execPath, [
       join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--target', 'es2022', '--lib', 'es2023',
       '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules/@types'), 'types.mts'
-    ], { cwd: project }).catch((err: { stdout?: string }) => { throw new Error(`tsc: ${err.stdout ?? String(err)}`) })
+    ], { cwd: project }).catch((err: Error & { stdout?: string }) => { throw new Error(`tsc: ${err.stdout ?? String(err)}`) })
   })
 })

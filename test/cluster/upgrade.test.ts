@@ -26,7 +26,7 @@ steps[#steps + 1] = {
 }
 `
 
-const SCHEMA = `return {require('sessions.migrations').version(), box.space.upgrade_probe ~= nil, box.info.ro}`
+const SCHEMA = "return {require('sessions.migrations').version(), box.space.upgrade_probe ~= nil, box.info.ro}"
 
 describe.skipIf(missing('tarantool', TARANTOOL_BIN))('a rolling upgrade of a replica set', () => {
   let cluster: TestCluster

@@ -35,7 +35,7 @@ async function open (port: number): Promise<Connection> {
   sockets.push(socket)
   const opened = Date.now()
   let received = ''
-  socket.on('data', (chunk) => { received += chunk })
+  socket.on('data', (chunk) => { received += chunk.toString() })
   socket.on('error', () => {})
   const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - opened)))
   await new Promise((resolve) => socket.once('connect', resolve))

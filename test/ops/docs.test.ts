@@ -25,7 +25,7 @@ describe('API docs', () => {
     const document = (await app.inject({ url: '/openapi.json' })).json<OpenAPIV3.Document>()
     await SwaggerParser.validate(structuredClone(document) as never)
     expect(document.openapi).toBe('3.0.3')
-    expect(Object.keys(document.paths).sort()).toEqual([...API, '/health', '/ready'].sort())
+    expect(Object.keys(document.paths).sort()).toEqual([...API, '/events', '/health', '/ready'].sort())
 
     const codes = new Set<string>()
     for (const url of API) {
@@ -45,6 +45,13 @@ describe('API docs', () => {
         }
       }
     }
+    // GET /events (no POST: it changes nothing), its page's parameters and its own error.
+    expect(document.paths['/events']!.post).toBeUndefined()
+    const events = document.paths['/events']!.get!
+    expect((events.parameters as OpenAPIV3.ParameterObject[]).map((p) => p.name)).toEqual(['after', 'limit', 'user_id', 'last_event_id'])
+    expect(events.description).toContain('text/event-stream')
+    expect(JSON.stringify(events.responses['400'])).toContain('invalid_event_id')
+    codes.add('invalid_event_id')
     // Every code but not_found, which is for paths that are no endpoint.
     expect([...codes].sort()).toEqual(Object.keys(ERRORS).filter((code) => code !== 'not_found').sort())
 
@@ -109,7 +116,7 @@ describe('API docs', () => {
       await page.goto(`${base}/docs`)
       await page.locator('.opblock-summary-path').first().waitFor({ timeout: 20_000 })
       const paths = await page.locator('.opblock-summary-path').allInnerTexts()
-      expect(new Set(paths.map((path) => path.trim()))).toEqual(new Set([...API, '/health', '/ready']))
+      expect(new Set(paths.map((path) => path.trim()))).toEqual(new Set([...API, '/events', '/health', '/ready']))
       await expect(page.locator('.info .title').innerText()).resolves.toMatch(/^sessions/)
 
       // Opening an operation shows its parameters and error codes.

@@ -52,7 +52,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('backup and restore', () =>
     }
     for (let user = firstUser; user < firstUser + USERS; user++) {
       for (let i = 0; i < PER_USER; i++) {
-        const extra = { i, device: 'Nexus 5', nested: { list: [1, 'two', null], 'ключ': 'ünï' } }
+        const extra = { i, device: 'Nexus 5', nested: { list: [1, 'two', null], ключ: 'ünï' } }
         const res = await http(server.port, `/new?user_id=${user}&ip=2001:db8::${i.toString(16)}`, {
           method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(extra)
         })

@@ -153,7 +153,7 @@ describe('/get', () => {
         expect(res.body).toEqual(apiError('invalid_extra'))
       }
       const arrays = `{"a":${'['.repeat(300)}${']'.repeat(300)}}`
-      const res = await call(app, { url: `/new?user_id=1&ip=127.0.0.1`, payload: arrays, headers: { 'content-type': 'application/json' } })
+      const res = await call(app, { url: '/new?user_id=1&ip=127.0.0.1', payload: arrays, headers: { 'content-type': 'application/json' } })
       expect(res.statusCode).toBe(400)
       expect(res.body).toEqual(apiError('invalid_extra'))
     })
@@ -180,12 +180,12 @@ describe('/get', () => {
     })
 
     it('measures merged extra as JSON, as the request body is measured', async () => {
-    // 1000 slashes: 1010 bytes of JSON here, though Tarantool's encoder writes each as '\\/'.
-    const session = await newSession(app, undefined, undefined, { a: '/'.repeat(1000) })
-    expect((await get(session.token, { payload: { b: 1 } })).extra).toEqual({ a: '/'.repeat(1000), b: 1 })
-  })
+      // 1000 slashes: 1010 bytes of JSON here, though Tarantool's encoder writes each as '\\/'.
+      const session = await newSession(app, undefined, undefined, { a: '/'.repeat(1000) })
+      expect((await get(session.token, { payload: { b: 1 } })).extra).toEqual({ a: '/'.repeat(1000), b: 1 })
+    })
 
-  it('rejects a merge whose result would exceed the limit, keeping the old extra', async () => {
+    it('rejects a merge whose result would exceed the limit, keeping the old extra', async () => {
       const session = await newSession(app, undefined, undefined, { a: 'x'.repeat(600) })
       const res = await call(app, { url: `/get?token=${session.token}`, payload: { b: 'y'.repeat(600) } })
       expect(res.statusCode).toBe(413)

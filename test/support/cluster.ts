@@ -106,8 +106,8 @@ export async function startCluster (opts: ClusterOptions = {}): Promise<TestClus
       outputs[index] = ''
       const started = spawn(bin, [opts.initLua?.(index) ?? INIT_LUA], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
       const keep = (chunk: Buffer): void => { outputs[index] = (outputs[index] + chunk.toString()).slice(-6000) }
-      started.stdout!.on('data', keep)
-      started.stderr!.on('data', keep)
+      started.stdout.on('data', keep)
+      started.stderr.on('data', keep)
       exited = new Promise((resolve) => started.once('close', () => resolve()))
       proc = started
     }

@@ -27,7 +27,7 @@ const NASTY = [
   '::ffff:1.2.3.4', '2001:DB8::1', 'fe80::1%eth0', '1::2::3', '[::1]', 'localhost',
   '61494096-9af7-49ba-9fb4-e89c0811e6d3', '00000000-0000-0000-0000-000000000000',
   '61494096-9AF7-49BA-9FB4-E89C0811E6D3', '61494096-9af7-49ba-9fb4-e89c0811e6d',
-  "' OR '1'='1", "1; DROP TABLE sessions; --", 'SELECT * FROM "_space"', 'box.space.sessions:truncate()',
+  "' OR '1'='1", '1; DROP TABLE sessions; --', 'SELECT * FROM "_space"', 'box.space.sessions:truncate()',
   'os.execute("id")', ']]..os.exit()..[[', 'require("fio").rmtree("/")', '%s%s%s%n', '\\', '"', "'",
   '%', '%%', '%zz', '%00', '%C3%28', '%FF%FE', '%u0041', '%E2%82', '../../etc/passwd', '<script>x</script>',
   '${jndi:ldap://x/a}', '$(id)', '`id`', '__proto__', 'constructor', 'prototype', 'toString',

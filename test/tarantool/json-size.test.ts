@@ -202,12 +202,34 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('json_size', () => {
   it('holds maps and arrays with their kind, empty ones too; integers from 1e14 up come back from a tuple as 64-bit cdata', async () => {
     const [[argument, stored]] = await client.call('shapes', [{ map: {}, seq: [], full: { a: 1 }, small: 5, below: 1e14 - 1, from: 1e14, big: 2 ** 60, negative: -(2 ** 60), fraction: 1.5, none: null, yes: true, text: 'x' }]) as [[unknown, unknown]]
     expect(argument).toEqual({
-      '(itself)': 'table map', map: 'table map', seq: 'table seq', full: 'table map', small: 'number', below: 'number',
-      from: 'number', big: 'number', negative: 'number', fraction: 'number', none: 'ctype<void *>', yes: 'boolean', text: 'string'
+      '(itself)': 'table map',
+      map: 'table map',
+      seq: 'table seq',
+      full: 'table map',
+      small: 'number',
+      below: 'number',
+      from: 'number',
+      big: 'number',
+      negative: 'number',
+      fraction: 'number',
+      none: 'ctype<void *>',
+      yes: 'boolean',
+      text: 'string'
     })
     expect(stored).toEqual({
-      '(itself)': 'table map', map: 'table map', seq: 'table seq', full: 'table map', small: 'number', below: 'number',
-      from: 'ctype<uint64_t>', big: 'ctype<uint64_t>', negative: 'ctype<int64_t>', fraction: 'number', none: 'ctype<void *>', yes: 'boolean', text: 'string'
+      '(itself)': 'table map',
+      map: 'table map',
+      seq: 'table seq',
+      full: 'table map',
+      small: 'number',
+      below: 'number',
+      from: 'ctype<uint64_t>',
+      big: 'ctype<uint64_t>',
+      negative: 'ctype<int64_t>',
+      fraction: 'number',
+      none: 'ctype<void *>',
+      yes: 'boolean',
+      text: 'string'
     })
   })
 

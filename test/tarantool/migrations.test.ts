@@ -89,7 +89,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations', () => {
       await vi.waitFor(async () => {
         expect(await admin.eval('return require("sessions.ipv4_upgrade").pending()')).toBe(false)
       }, { timeout: 10_000, interval: 100 })
-      expect(await admin.eval('return require("sessions.migrations").version()')).toBe(6)
+      expect(await admin.eval('return require("sessions.migrations").version()')).toBe(7)
       const stored = await admin.eval<Array<[string, unknown]>>(
         'local out = {} for _, t in box.space.sessions:pairs() do out[#out + 1] = {t[1]:str(), t[3]} end return out')
       const byToken = Object.fromEntries(stored)
@@ -194,8 +194,14 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('migrations from schema 4',
     for (const s of listed) {
       const old = OLD.find((o) => o.token === s.token)!
       expect(s).toEqual({
-        ip: `10.0.0.${OLD.indexOf(old)}`, extra: old.extra, user_id: old.user_id, create: NOW - 100,
-        activity: NOW - OLD.indexOf(old), expires: NOW - OLD.indexOf(old) + TTL, token: old.token, id: expect.any(String)
+        ip: `10.0.0.${OLD.indexOf(old)}`,
+        extra: old.extra,
+        user_id: old.user_id,
+        create: NOW - 100,
+        activity: NOW - OLD.indexOf(old),
+        expires: NOW - OLD.indexOf(old) + TTL,
+        token: old.token,
+        id: expect.any(String)
       })
     }
     const rotated = await ok(app, { url: `/rotate?token=${OLD[1].token}&grace=5` })
