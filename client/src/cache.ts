@@ -43,7 +43,6 @@ export interface Ticket {
   /** Events received until then (a local count, not the service's sequence). */
   received: number
   barrier: number
-  connection: number
   sentAt: number
 }
 
@@ -57,8 +56,6 @@ interface Entry {
   freshUntil: number
   /** Date.now() at the session's expires. */
   expiresAt: number
-  /** The stream's connection when its request was sent. */
-  connection: number
 }
 
 const DEFAULT_STALE_MS = 10_000
@@ -86,9 +83,6 @@ export class SessionCache {
   #forgotten = 0
   /** Moved on by whatever an answer on its way must not survive: a reset, a gap, a change by this client. */
   #barrier = 0
-  #connection = 0
-  /** Whether the current connection delivered everything missed while away (see #opened). */
-  #caughtUp = false
   #hits = 0
   #misses = 0
 
@@ -102,15 +96,14 @@ export class SessionCache {
       fetch: opts.fetch,
       staleMs: opts.staleMs ?? DEFAULT_STALE_MS,
       onOpen: (resumed) => { this.#opened(resumed) },
-      onEvent: (event) => { this.#event(event) },
-      onComment: (text) => { if (text === 'ping') this.#caughtUp = true }
+      onEvent: (event) => { this.#event(event) }
     })
   }
 
   /** The session of a token from memory, when it may be answered from there. */
   lookup (token: string): SessionWithToken | undefined {
     const entry = this.#entries.get(token)
-    if (entry !== undefined && this.#stream.current && (entry.connection === this.#connection || this.#caughtUp)) {
+    if (entry !== undefined && this.#stream.current) {
       if (performance.now() < entry.freshUntil && Date.now() < entry.expiresAt) {
         this.#entries.delete(token)
         this.#entries.set(token, entry)
@@ -126,7 +119,7 @@ export class SessionCache {
   /** Where the stream stands as a request is sent; undefined when its answer may not be kept. */
   ticket (): Ticket | undefined {
     if (!this.#stream.current) return undefined
-    return { received: this.#received, barrier: this.#barrier, connection: this.#connection, sentAt: performance.now() }
+    return { received: this.#received, barrier: this.#barrier, sentAt: performance.now() }
   }
 
   /**
@@ -135,8 +128,9 @@ export class SessionCache {
    * an event the stream delivered meanwhile may describe a change made after that read, so the
    * answer could be older than what the stream has already said. It is kept only when:
    * - the stream was current when the request was sent and is now (so it was listening the whole
-   *   time: any change after the read is either received already or still to come, and then it
-   *   drops the entry);
+   *   time, or resumed where it was after a cut, the missed events received before it counted as
+   *   current again: any change after the read is either received already or still to come, and
+   *   then it drops the entry);
    * - no reset, no reconnection without resuming, and no change by this client came in between
    *   (the barrier did not move);
    * - no event naming this session arrived after the request was sent (#recent, which remembers
@@ -153,8 +147,7 @@ export class SessionCache {
       ip: session.ip,
       json: JSON.stringify(session),
       freshUntil: ticket.sentAt + this.#ttlMs,
-      expiresAt: session.expires * 1000,
-      connection: ticket.connection
+      expiresAt: session.expires * 1000
     })
     let tokens = this.#tokensOf.get(session.id)
     if (tokens === undefined) this.#tokensOf.set(session.id, tokens = new Set())
@@ -198,15 +191,11 @@ export class SessionCache {
   }
 
   /**
-   * A new connection. One that resumed after the last event received gets what it missed first,
-   * but nothing says when that is over but the service's first `: ping` (sent only when it has had
-   * nothing else to send for 4 s): until then, sessions cached before the connection are not
-   * answered (those asked for on it are, being newer than what it replays). One that could not
-   * resume (no event received yet) starts from now: what happened while away is lost, so all goes.
+   * A connection caught up. One that resumed after the last event received has delivered what it
+   * missed (or `reset`): what is held is as current as before the cut. One that could not resume
+   * (no event received yet) started from now: what happened while away is lost, so all goes.
    */
   #opened (resumed: boolean): void {
-    this.#connection++
-    this.#caughtUp = !resumed
     if (!resumed) this.#clear()
   }
 

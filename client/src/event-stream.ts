@@ -1,7 +1,8 @@
 // Server-Sent Events: a parser of the text/event-stream format (WHATWG HTML, "Server-sent events",
-// 9.2.6 "Interpreting an event stream"), and a connection that stays open: it reconnects with
-// backoff and Last-Event-ID, and tells whether it is current (heard from lately). Written here
-// rather than taken from npm because the package has no dependencies and the format takes a page.
+// 9.2.6 "Interpreting an event stream"), and the connection to GET /events that stays open: it
+// reconnects with backoff and Last-Event-ID, and tells whether it is current (caught up, and heard
+// from lately). Written here rather than taken from npm because the package has no dependencies
+// and the format takes a page.
 import { backoffMs } from './backoff.js'
 import type { FetchLike } from './client.js'
 
@@ -97,22 +98,26 @@ export interface EventStreamOptions {
   fetch: FetchLike
   /** Longest silence (no byte at all) after which the stream is not current and is reconnected. */
   staleMs: number
-  /** A connection was answered 200 text/event-stream; `resumed`: it was asked to go on after a known event. */
+  /** A connection has caught up (`: connected`); `resumed`: it was asked to go on after a known event. */
   onOpen: (resumed: boolean) => void
   onEvent: (event: SseEvent) => void
-  onComment: (text: string) => void
 }
 
 /**
- * A text/event-stream that stays open: connects at once, and after any failure or silence of
+ * The service's stream of events, kept open: connects at once, and after any failure or silence of
  * `staleMs` connects again (backoff as the client's retries) with `Last-Event-ID` set to the last
- * event id received, until closed.
+ * event id received, until closed. A connection counts from the service's `: connected`, which it
+ * writes once the stream is live: after the events a resumed stream missed, and after the point
+ * from which a new one is sent everything. Before it, an answer of /get could describe a change
+ * the stream will never carry, or the events missed could still be on their way.
  */
 export class EventStream {
   readonly #opts: EventStreamOptions
   readonly #parser: SseParser
   readonly #running: Promise<void>
   #connected = false
+  /** Whether the connection being made asked to go on after an event. */
+  #resumed = false
   #heardAt = 0
   #closed = false
   #abort: AbortController | undefined
@@ -120,7 +125,7 @@ export class EventStream {
 
   constructor (opts: EventStreamOptions) {
     this.#opts = opts
-    this.#parser = new SseParser(opts.onEvent, opts.onComment)
+    this.#parser = new SseParser(opts.onEvent, (text) => { this.#comment(text) })
     this.#running = this.#run()
   }
 
@@ -129,7 +134,7 @@ export class EventStream {
     return this.#parser.lastEventId
   }
 
-  /** Whether a connection is open and anything (event or comment) came on it within `staleMs`. */
+  /** Whether a connection has caught up and anything (event or comment) came on it within `staleMs`. */
   get current (): boolean {
     return this.#connected && performance.now() - this.#heardAt <= this.#opts.staleMs
   }
@@ -140,6 +145,12 @@ export class EventStream {
     this.#abort?.abort()
     this.#wake?.()
     await this.#running
+  }
+
+  #comment (text: string): void {
+    if (text !== 'connected' || this.#connected) return
+    this.#connected = true
+    this.#opts.onOpen(this.#resumed)
   }
 
   async #run (): Promise<void> {
@@ -169,9 +180,7 @@ export class EventStream {
         return false
       }
       this.#parser.restart()
-      this.#heardAt = performance.now()
-      this.#connected = true
-      this.#opts.onOpen(resumeFrom !== '')
+      this.#resumed = resumeFrom !== ''
       for await (const chunk of res.body) {
         this.#heardAt = performance.now()
         heard = true

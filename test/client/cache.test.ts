@@ -179,7 +179,7 @@ describe('SessionsClient with a cache', () => {
     await vi.waitFor(() => { expect(fake.connections.length).toBeGreaterThanOrEqual(2) })
     expect(fake.connections[1]['last-event-id']).toBe(String(seq))
     await connected(client)
-    // The entry cached before the silence is answered again once the service has pinged (it had nothing to replay).
+    // The entry cached before the silence is answered again once the new connection has caught up.
     await vi.waitFor(async () => {
       expect(await reaching(fake, async () => { await client.get(session.token) })).toBe(0)
     })
@@ -204,24 +204,30 @@ describe('SessionsClient with a cache', () => {
     await expect(client.get(ended.token)).rejects.toMatchObject({ code: 'token_not_found' })
   })
 
-  it('after resuming, answers sessions cached before the cut only once the service has pinged (it has sent all it missed)', async () => {
-    const fake = await service({ pingMs: 0 })
+  it('after a cut, answers nothing from memory until the new connection has caught up (`: connected` comes after what it missed)', async () => {
+    const fake = await service()
     const client = caching(fake)
     await connected(client)
-    const [asked, waiting] = [fake.add(), fake.add()]
-    await client.get(asked.token)
-    await client.get(waiting.token)
-    await received(client, fake.emit('created', asked))
+    const [ended, kept] = [fake.add(), fake.add()]
+    await client.get(ended.token)
+    await client.get(kept.token)
+    await received(client, fake.emit('created', kept))
+    let release!: () => void
+    fake.holdStreams = new Promise((resolve) => { release = resolve })
     fake.drop()
+    fake.sessions.delete(ended.token)
+    const missed = fake.emit('revoked', ended, { reason: 'deleted' })
     await vi.waitFor(() => { expect(fake.connections).toHaveLength(2) })
+    // Connected again, but what was missed is not there yet: nothing from memory, nothing kept.
+    expect(stats(client).streamConnected).toBe(false)
+    expect(await reaching(fake, async () => { await client.get(kept.token); await client.get(kept.token) })).toBe(2)
+    await expect(client.get(ended.token)).rejects.toMatchObject({ code: 'token_not_found' })
+    fake.holdStreams = undefined
+    release()
+    await received(client, missed)
     await connected(client)
-    // Before the ping: an old entry goes to the service; its new answer is as recent as the stream.
-    expect(await reaching(fake, async () => { await client.get(asked.token) })).toBe(1)
-    expect(await reaching(fake, async () => { await client.get(asked.token) })).toBe(0)
-    fake.ping()
-    await vi.waitFor(async () => {
-      expect(await reaching(fake, async () => { await client.get(waiting.token) })).toBe(0)
-    })
+    expect(await reaching(fake, async () => { await client.get(kept.token) })).toBe(0)
+    expect(stats(client).entries).toBe(1)
   })
 
   it('after a cut stream with no event received yet (nothing to resume from), drops everything', async () => {

@@ -80,8 +80,7 @@ describe('EventStream', () => {
       fetch: async (url, init) => await fetch(url, init),
       staleMs: opts.staleMs ?? 10_000,
       onOpen: (resumed) => seen.opened.push(resumed),
-      onEvent: (event) => seen.events.push(event),
-      onComment: () => {}
+      onEvent: (event) => seen.events.push(event)
     })
     return seen
   }

@@ -1,6 +1,6 @@
-// A stand-in of the service for the caching client's tests: GET /events to the contract of issue 26
-// (`: connected`, events `id/event/data`, `: ping` when idle, resume by Last-Event-ID, `reset`),
-// and the session endpoints the client calls, answering from a Map the test controls. It lets a
+// A stand-in of the service for the caching client's tests: GET /events as src/routes/events.ts
+// writes it (`retry:`, what a resumed stream missed or `reset`, then `: connected`, then events as
+// `id/event/data` and `: ping`), and the session endpoints the client calls, answering from a Map the test controls. It lets a
 // test hold an answer of /get while it sends an event, and cut or silence the stream: the races
 // and failures the real service does not produce on demand. Loopback only.
 import { randomBytes, randomUUID } from 'node:crypto'
@@ -31,6 +31,8 @@ export interface FakeService {
   gets: () => string[]
   /** While set, /get reads the session at once but answers only once this settles. */
   hold: Promise<void> | undefined
+  /** While set, a new stream gets its headers at once, and what it missed and `: connected` once this settles. */
+  holdStreams: Promise<void> | undefined
   /** Streams open now. */
   open: () => number
   /** A new session, held by the service. */
@@ -66,12 +68,20 @@ export async function startFakeService (opts: FakeServiceOptions = {}): Promise<
     requests: [],
     gets: () => fake.requests.filter((r) => / \/get\?/.test(r)),
     hold: undefined,
+    holdStreams: undefined,
     open: () => streams.size,
     add: (fields = {}) => {
       const now = Date.now() / 1000
       const session: SessionWithToken = {
-        ip: '192.0.2.1', extra: { n: 1 }, user_id: 1, create: Math.floor(now), activity: Math.floor(now),
-        expires: Math.floor(now) + 3600, id: randomBytes(16).toString('base64url'), token: randomUUID(), ...fields
+        ip: '192.0.2.1',
+        extra: { n: 1 },
+        user_id: 1,
+        create: Math.floor(now),
+        activity: Math.floor(now),
+        expires: Math.floor(now) + 3600,
+        id: randomBytes(16).toString('base64url'),
+        token: randomUUID(),
+        ...fields
       }
       fake.sessions.set(session.token, session)
       return session
@@ -111,22 +121,28 @@ export async function startFakeService (opts: FakeServiceOptions = {}): Promise<
         res.writeHead(opts.eventsStatus, { 'content-type': 'application/json' }).end('{"status":"error","code":"not_found","message":"Not found"}')
         return
       }
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' })
-      res.write(': connected\n\n')
-      const from = req.headers['last-event-id'] ?? url.searchParams.get('last_event_id')
-      if (typeof from === 'string') {
-        const after = Number(from)
-        if (after < seq && (kept.length === 0 || kept[0].seq > after + 1)) res.write(`id: ${seq}\nevent: reset\ndata: {"reason":"too_old"}\n\n`)
-        else for (const event of kept) if (event.seq > after) res.write(event.text)
-      }
-      streams.add(res)
-      res.on('close', () => { streams.delete(res) })
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' })
+      res.write('retry: 1000\n\n')
+      void subscribe(req.headers['last-event-id'] ?? url.searchParams.get('last_event_id'), res)
       return
     }
     fake.requests.push(`${req.method} ${url.pathname}${url.search}`)
     req.resume()
     req.on('end', () => { void answer(url, res) })
   })
+
+  async function subscribe (from: string | string[] | null | undefined, res: ServerResponse): Promise<void> {
+    await fake.holdStreams
+    if (res.destroyed) return
+    if (typeof from === 'string') {
+      const after = Number(from)
+      if (after < seq && (kept.length === 0 || kept[0].seq > after + 1)) res.write(`id: ${seq}\nevent: reset\ndata: {"reason":"too_old"}\n\n`)
+      else for (const event of kept) if (event.seq > after) res.write(event.text)
+    }
+    res.write(': connected\n\n')
+    streams.add(res)
+    res.on('close', () => { streams.delete(res) })
+  }
 
   async function answer (url: URL, res: ServerResponse): Promise<void> {
     const q = (name: string): string => url.searchParams.get(name) ?? ''
