@@ -164,14 +164,14 @@ export class EventStream {
     }
   }
 
-  /** One connection, read until it ends, fails or falls silent; whether anything came on it. */
+  /** One connection, read until it ends, fails or falls silent; whether it caught up (then the backoff starts again). */
   async #connect (): Promise<boolean> {
     const abort = new AbortController()
     this.#abort = abort
     const watchdog = setTimeout(() => { abort.abort() }, this.#opts.staleMs)
     const resumeFrom = this.#parser.lastEventId
+    let caughtUp = false
     const headers = { ...this.#opts.headers, accept: 'text/event-stream', ...(resumeFrom === '' ? {} : { 'last-event-id': resumeFrom }) }
-    let heard = false
     try {
       const res = await this.#opts.fetch(this.#opts.url, { method: 'GET', headers, signal: abort.signal })
       const type = res.headers?.get('content-type') ?? ''
@@ -183,17 +183,17 @@ export class EventStream {
       this.#resumed = resumeFrom !== ''
       for await (const chunk of res.body) {
         this.#heardAt = performance.now()
-        heard = true
         watchdog.refresh()
         this.#parser.push(chunk)
       }
     } catch {
       // Refused, reset, silent too long (the watchdog), or closed: connect again unless closed.
     } finally {
+      caughtUp = this.#connected
       this.#connected = false
       clearTimeout(watchdog)
       abort.abort()
     }
-    return heard
+    return caughtUp
   }
 }
