@@ -16,6 +16,12 @@ try {
 } catch (err) {
   code = err instanceof SessionsError ? err.code : String(err)
 }
+const caching = new SessionsClient({ baseUrl, cache: { ttlMs: 5000, max: 10 } })
+while (!caching.cacheStats().streamConnected) await new Promise((resolve) => setTimeout(resolve, 10))
+await caching.get(created.token)
+await caching.get(created.token)
+const hits = caching.cacheStats().hits
+await caching.close()
 await client.delete(created.token)
 console.log(JSON.stringify({
   same: got.id === created.id,
@@ -25,5 +31,6 @@ console.log(JSON.stringify({
   cookie: sessionCookie(created).startsWith(`session=${created.token}; Max-Age=`),
   middleware: typeof sessionsMiddleware,
   plugin: typeof sessionsPlugin,
-  endpoints: Object.keys(ENDPOINTS).length
+  endpoints: Object.keys(ENDPOINTS).length,
+  hits
 }))
