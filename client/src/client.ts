@@ -1,7 +1,8 @@
 import { backoffMs } from './backoff.js'
 import { SessionCache, type CacheOptions, type CacheStats, type Touched } from './cache.js'
-import { ENDPOINTS, type Endpoint, type EndpointName, type QueryOf, type RetryPolicy } from './endpoints.js'
+import { ENDPOINTS, type Endpoint, type EndpointName, type QueryOf } from './endpoints.js'
 import { SessionsError } from './errors.js'
+import { envelope, retriable, sleep, transportError } from './transport.js'
 
 /** A session's extra data: a JSON object. */
 export type Extra = Record<string, unknown>
@@ -120,64 +121,6 @@ export interface SessionsClientOptions extends CallOptions {
 
 const DEFAULT_TIMEOUT_MS = 5000
 const DEFAULT_RETRIES = 2
-
-/**
- * Failures of a connection that was never made, so the request never left: safe to send again
- * whatever it does. Anything else (reset, closed, timed out) may have come after the service got it.
- */
-const UNSENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
-
-/** Whether what fetch threw says the connection was never made. */
-function unsent (thrown: unknown): boolean {
-  const err = (thrown as { cause?: unknown } | undefined)?.cause as { code?: string, errors?: unknown[] } | undefined
-  if (err === undefined) return false
-  // A connection attempted to several addresses fails with all their errors.
-  if (Array.isArray(err.errors) && err.errors.length > 0) return err.errors.every((e) => UNSENT_CODES.has((e as { code?: string }).code ?? ''))
-  return UNSENT_CODES.has(err.code ?? '')
-}
-
-/** Whether a call with this policy may be sent again after this failure. */
-function retriable (err: SessionsError, policy: RetryPolicy): boolean {
-  if (policy === 'unsent') return err.code === 'network_error' && unsent(err.cause)
-  return err.status === 503 || err.code === 'network_error' || err.code === 'timeout'
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** The failure of a request that got no whole answer. */
-function transportError (err: unknown, attempt: number, timeoutMs: number): SessionsError {
-  const name = (err as { name?: string } | undefined)?.name
-  if (name === 'TimeoutError') return new SessionsError('timeout', 0, `No answer within ${timeoutMs} ms`, { attempts: attempt, cause: err })
-  const cause = (err as { cause?: { code?: string, message?: string } } | undefined)?.cause
-  const why = cause?.code ?? cause?.message ?? (err as Error | undefined)?.message ?? String(err)
-  return new SessionsError('network_error', 0, `Could not reach the sessions service: ${why}`, { attempts: attempt, cause: err })
-}
-
-/** Whether `data` is what an endpoint of this kind answers. */
-function fits (kind: Endpoint['reply'], body: Record<string, unknown>): boolean {
-  const data = body.data as Record<string, unknown> | null | undefined
-  switch (kind) {
-    case 'page': return Array.isArray(data) && (typeof body.next === 'string' || body.next === null)
-    case 'deleted': return typeof data?.deleted === 'number'
-    default: return typeof data === 'object' && data !== null && !Array.isArray(data)
-  }
-}
-
-/** The success envelope of an answer, or the SessionsError it stands for. */
-function envelope (kind: Endpoint['reply'], status: number, text: string, attempt: number): Record<string, unknown> | SessionsError {
-  let body: Record<string, unknown> | undefined
-  try {
-    const parsed: unknown = JSON.parse(text)
-    if (typeof parsed === 'object' && parsed !== null) body = parsed as Record<string, unknown>
-  } catch {
-    // Not JSON: a bad_response, below.
-  }
-  if (body?.status === 'error' && typeof body.code === 'string') {
-    return new SessionsError(body.code, status, typeof body.message === 'string' ? body.message : body.code, { attempts: attempt })
-  }
-  if (status === 200 && body?.status === 'success' && fits(kind, body)) return body
-  return new SessionsError('bad_response', status, `The answer (HTTP ${status}) is not the sessions service's: ${text.slice(0, 200)}`, { attempts: attempt })
-}
 
 /** A typed client of the sessions service: one method per endpoint. */
 export class SessionsClient {

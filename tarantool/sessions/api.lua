@@ -5,12 +5,12 @@
 -- Each change of a session is written with its event (sessions.events), in its transaction.
 local fiber = require('fiber')
 local json_size = require('sessions.json_size')
-local msgpack = require('msgpack')
 local activity = require('sessions.activity')
 local aliases = require('sessions.aliases')
 local errors = require('sessions.errors')
 local events = require('sessions.events')
 local expiry = require('sessions.expiry')
+local extra_data = require('sessions.extra')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
 local keys = require('sessions.keys')
 local limits = require('sessions.limits')
@@ -23,7 +23,6 @@ local token_hashing = require('sessions.token_hashing')
 
 local F = space.F
 local A = aliases.A
-local MAP = {__serialize = 'map'}
 local NONE = {}
 
 local M = {NAMESPACE = 'sessions', procedures = {}}
@@ -58,32 +57,6 @@ local function find_by_id(key)
     local row = aliases.get(key)
     if row ~= nil and row[A.origin] then return keys.resolve(s, row[A.target]) end
     return nil, key
-end
-
-local function same(a, b)
-    -- type() tells an absent key (nil) from a null one (box.NULL, a cdata).
-    if type(a) ~= type(b) then return false end
-    if type(a) == 'table' then return msgpack.encode(a) == msgpack.encode(b) end
-    return a == b
-end
-
--- Whether merging `new` into `old` would change anything.
-local function changes(old, new)
-    if old == nil then return next(new) ~= nil end
-    for k, v in pairs(new) do
-        if not same(old[k], v) then return true end
-    end
-    return false
-end
-
--- Shallow merge: the keys of `new` replace those of `old` (a null value is stored as null).
-local function merge(old, new)
-    local out = setmetatable({}, MAP)
-    if old ~= nil then
-        for k, v in pairs(old) do out[k] = v end
-    end
-    for k, v in pairs(new) do out[k] = v end
-    return out
 end
 
 -- Inserts a new session with its `created` event, after the sessions it evicts (their keys) with
@@ -157,8 +130,8 @@ function api.get(token, ip, extra, extra_max_bytes)
     if ip ~= nil and ip ~= t[F.ip] then
         ops = {{'=', F.ip, ip}}
     end
-    if extra ~= nil and changes(t[F.extra], extra) then
-        local merged_extra = merge(t[F.extra], extra)
+    if extra ~= nil and extra_data.changes(t[F.extra], extra) then
+        local merged_extra = extra_data.merge(t[F.extra], extra)
         if json_size.exceeds(merged_extra, extra_max_bytes) then
             return nil, errors.payload_too_large(extra_max_bytes)
         end
