@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import { freePort } from '../lib/processes.js'
-import { findExecutable, waitListening } from '../src/embedded-tarantool.js'
+import { findExecutable, waitListening } from '../src/embedded/tarantool.js'
 import { TarantoolClient } from '../src/store/tarantool-client.js'
 
 const bodies = JSON.parse(readFileSync(process.env.REFERENCE_BODIES!, 'utf8')) as Record<string, { data: Record<string, unknown> }>

@@ -6,7 +6,7 @@ import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { freePort, killedOnExit, startNode, stopper, type Running } from '../lib/processes.js'
-import { CONSOLE_SOCKET_NAME, waitListening } from '../src/embedded-tarantool.js'
+import { CONSOLE_SOCKET_NAME, waitListening } from '../src/embedded/tarantool.js'
 
 const ROOT = join(import.meta.dirname, '..')
 

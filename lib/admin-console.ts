@@ -1,7 +1,7 @@
 // A client of Tarantool's admin console on a unix socket (`console.listen('unix/:PATH')`): what
 // operator tools (backup, restore checks, benchmarks) and the tests use. The service itself never
 // needs it (where the embedded instance's console listens: CONSOLE_SOCKET_NAME in
-// src/embedded-tarantool.ts).
+// src/embedded/tarantool.ts).
 //
 // The console runs one line of Lua at a time and answers in YAML. To stay exact whatever the chunk
 // returns, each chunk travels base64-encoded on one line and its result comes back as base64 of

@@ -1,7 +1,7 @@
 // A local replica set's members, as `npm run cluster` (scripts/cluster.ts) and the tests' sets
 // (test/support/cluster.ts) run them: how a member is configured, and when a set is ready.
 import { join } from 'node:path'
-import { CONSOLE_SOCKET_NAME } from '../src/embedded-tarantool.js'
+import { CONSOLE_SOCKET_NAME } from '../src/embedded/tarantool.js'
 import { consoleEval } from './admin-console.js'
 
 const SERVICE_USER = 'sessions'

@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { waitListening } from '../src/embedded-tarantool.js'
+import { waitListening } from '../src/embedded/tarantool.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const started = new Set<ChildProcess>()

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.js'
-import { CONSOLE_SOCKET_NAME } from '../src/embedded-tarantool.js'
+import { CONSOLE_SOCKET_NAME } from '../src/embedded/tarantool.js'
 
 export const MANIFEST_NAME = 'manifest.json'
 

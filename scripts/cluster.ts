@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { clusterUri, memberEnvironment, waitBooted, waitReady } from '../lib/cluster.js'
 import { loadConfig } from '../src/config.js'
-import { CONSOLE_SOCKET_NAME, findExecutable, INIT_LUA, tarantoolRunningOn } from '../src/embedded-tarantool.js'
+import { CONSOLE_SOCKET_NAME, findExecutable, INIT_LUA, tarantoolRunningOn } from '../src/embedded/tarantool.js'
 
 interface Secrets { password: string, replicationPassword: string }
 

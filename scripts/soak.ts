@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectConsole, type AdminConsole } from '../lib/admin-console.js'
 import { buildService, cleanupOnExit, startService } from '../lib/processes.js'
-import { CONSOLE_SOCKET_NAME } from '../src/embedded-tarantool.js'
+import { CONSOLE_SOCKET_NAME } from '../src/embedded/tarantool.js'
 
 const USAGE = `usage: npm run soak -- [--minutes N] [--rate REQ_PER_S] [--url URL [--pid PID] [--console SOCKET]]
   --minutes  how long the load runs, 1 to 240 (default 10)

@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import ipaddr from 'ipaddr.js'
 import sessionsApp, { serverOptions, VERSION } from './app.js'
 import { DEFAULT_PASSWORD, loadConfig, parseTarantoolUri, redactConfig, type Config } from './config.js'
-import { startEmbeddedTarantool, type EmbeddedTarantool } from './embedded-tarantool.js'
+import { startEmbeddedTarantool, type EmbeddedTarantool } from './embedded/tarantool.js'
 import { loggerOptions } from './http/logger.js'
 
 // How long in-flight requests get to finish after SIGTERM/SIGINT.

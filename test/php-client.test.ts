@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { findExecutable } from '../src/embedded-tarantool.js'
+import { findExecutable } from '../src/embedded/tarantool.js'
 import { buildApp, newSession } from './support/app.js'
 import { missing } from './support/programs.js'
 

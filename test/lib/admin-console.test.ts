@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connectConsole, type AdminConsole } from '../../lib/admin-console.js'
-import { CONSOLE_SOCKET_NAME, startEmbeddedTarantool, type EmbeddedTarantool } from '../../src/embedded-tarantool.js'
+import { CONSOLE_SOCKET_NAME, startEmbeddedTarantool, type EmbeddedTarantool } from '../../src/embedded/tarantool.js'
 import { TARANTOOL_BIN } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { freePort } from '../../lib/processes.js'
-import { findExecutable, INIT_LUA, waitListening } from '../../src/embedded-tarantool.js'
+import { findExecutable, INIT_LUA, waitListening } from '../../src/embedded/tarantool.js'
 
 export { freePort }
 

@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { INIT_LUA } from '../../src/embedded-tarantool.js'
+import { INIT_LUA } from '../../src/embedded/tarantool.js'
 import { TARANTOOL_BIN } from '../support/tarantool.js'
 import { missing } from '../support/programs.js'
 

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, write
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { INIT_LUA } from '../../src/embedded-tarantool.js'
+import { INIT_LUA } from '../../src/embedded/tarantool.js'
 import { missing } from '../support/programs.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from '../support/tarantool.js'
 

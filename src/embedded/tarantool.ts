@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyBaseLogger } from 'fastify'
 
 /** The project's Tarantool entry point, the same one the Docker setup and the tests run. */
-export const INIT_LUA = fileURLToPath(new URL('../tarantool/init.lua', import.meta.url))
+export const INIT_LUA = fileURLToPath(new URL('../../tarantool/init.lua', import.meta.url))
 
 const SERVICE_USER = 'sessions'
 const READY_TIMEOUT_MS = 60_000
