@@ -45,6 +45,24 @@ describe('with API_KEY set', () => {
     expect((list.body as { data: unknown[] }).data).toHaveLength(3)
   })
 
+  it('wants the key for the event stream and its pages too, and streams with it', async () => {
+    for (const headers of [{}, { accept: 'text/event-stream' }, { accept: 'text/event-stream', authorization: `Bearer ${KEY}x` }]) {
+      const res = await app.inject({ url: '/events?after=0', headers })
+      expect(res.statusCode).toBe(401)
+      expect(res.json()).toEqual(apiError('unauthorized'))
+    }
+    expect((await call(app, { url: '/events?after=0&limit=1', headers: { authorization: `Bearer ${KEY}` } })).statusCode).toBe(200)
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const controller = new AbortController()
+    const res = await fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/events`, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${KEY}` },
+      signal: controller.signal
+    })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/)
+    controller.abort()
+  })
+
   it('checks the key before anything else: no validation hints without it', async () => {
     const res = await call(app, { url: '/new?user_id=nope' })
     // The message too: the refusal's own, not the validation's.
