@@ -6,6 +6,7 @@ local migrations = require('sessions.migrations')
 local access = require('sessions.access')
 local activity = require('sessions.activity')
 local api = require('sessions.api')
+local conversions = require('sessions.conversions')
 local events = require('sessions.events')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
@@ -52,7 +53,7 @@ local function writable(opts)
     activity.start()
     expiry.start()
     events.start()
-    ipv4_upgrade.start()
+    conversions.start{ipv4_upgrade.conversion}
     token_hashing.start()
 end
 
@@ -60,7 +61,7 @@ local function read_only()
     activity.stop()
     expiry.stop()
     events.stop()
-    ipv4_upgrade.stop()
+    conversions.stop()
     token_hashing.stop()
 end
 
