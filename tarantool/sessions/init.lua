@@ -53,8 +53,7 @@ local function writable(opts)
     activity.start()
     expiry.start()
     events.start()
-    conversions.start{ipv4_upgrade.conversion}
-    token_hashing.start()
+    conversions.start{ipv4_upgrade.conversion, token_hashing.conversion}
 end
 
 local function read_only()
@@ -62,7 +61,6 @@ local function read_only()
     expiry.stop()
     events.stop()
     conversions.stop()
-    token_hashing.stop()
 end
 
 -- Prepares the instance and starts serving; safe to call again after a code reload. opts: user,
