@@ -7,6 +7,7 @@ local fiber = require('fiber')
 local json_size = require('sessions.json_size')
 local activity = require('sessions.activity')
 local aliases = require('sessions.aliases')
+local conversions = require('sessions.conversions')
 local errors = require('sessions.errors')
 local events = require('sessions.events')
 local expiry = require('sessions.expiry')
@@ -19,7 +20,6 @@ local secret = require('sessions.secret')
 local settings = require('sessions.settings')
 local sign_out = require('sessions.sign_out')
 local space = require('sessions.space')
-local token_hashing = require('sessions.token_hashing')
 
 local F = space.F
 local A = aliases.A
@@ -296,7 +296,8 @@ function api.configure(opts)
         return nil, errors.settings_refused(err)
     end
     expiry.wakeup()
-    token_hashing.start()
+    -- TOKEN_STORAGE=hashed may have been set: the conversion of plain tokens starts.
+    conversions.wakeup()
     return applied
 end
 

@@ -6,6 +6,7 @@ local migrations = require('sessions.migrations')
 local access = require('sessions.access')
 local activity = require('sessions.activity')
 local api = require('sessions.api')
+local conversions = require('sessions.conversions')
 local events = require('sessions.events')
 local expiry = require('sessions.expiry')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
@@ -52,16 +53,14 @@ local function writable(opts)
     activity.start()
     expiry.start()
     events.start()
-    ipv4_upgrade.start()
-    token_hashing.start()
+    conversions.start{ipv4_upgrade.conversion, token_hashing.conversion}
 end
 
 local function read_only()
     activity.stop()
     expiry.stop()
     events.stop()
-    ipv4_upgrade.stop()
-    token_hashing.stop()
+    conversions.stop()
 end
 
 -- Prepares the instance and starts serving; safe to call again after a code reload. opts: user,
