@@ -92,7 +92,6 @@ async function sessionsApp (app: FastifyInstance, opts: AppOptions): Promise<voi
     policy: {
       extraMaxBytes: config.EXTRA_MAX_BYTES,
       tokenStorage: config.TOKEN_STORAGE,
-      ttlSeconds: config.SESSION_TTL_SECONDS,
       maxLifetimeSeconds: config.MAX_LIFETIME_SECONDS,
       maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
       limitPolicy: config.SESSION_LIMIT_POLICY

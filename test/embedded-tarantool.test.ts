@@ -30,7 +30,7 @@ async function start (dataDir: string, logger = log): Promise<{ embedded: Embedd
   const client = new TarantoolClient({ ...parseTarantoolUri(embedded.uri), timeoutMs: 1000 })
   cleanup.push(() => client.close())
   await client.waitConnected(5000)
-  return { embedded, store: new SessionsStore(client, { extraMaxBytes: 8192, tokenStorage: 'plain', ttlSeconds: 15552000, maxLifetimeSeconds: 0, maxSessionsPerUser: 0, limitPolicy: 'evict_oldest' }), client }
+  return { embedded, store: new SessionsStore(client, { extraMaxBytes: 8192, tokenStorage: 'plain', maxLifetimeSeconds: 0, maxSessionsPerUser: 0, limitPolicy: 'evict_oldest' }), client }
 }
 
 describe('findExecutable', () => {

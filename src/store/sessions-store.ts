@@ -26,10 +26,24 @@ function ipText (ip: StoredIp): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`
 }
 
-/** A page as the list procedures answer it: the stored tuples, each one's newest activity, and where the next page starts. */
+/**
+ * What Tarantool answers beside a session tuple, by name: its newest activity (a /get's is not in
+ * the stored tuple yet) and the second it is gone if not used again (tarantool/sessions/expiry.lua
+ * computes it; the service only reports it).
+ */
+interface Answered {
+  activity: number
+  expires: number
+}
+
+/** A session procedure's answer: the tuple, its failure, and what is answered beside it. */
+type SessionReply = [SessionTuple | null, unknown, Answered?]
+
+/** A page as the list procedures answer it: the stored tuples, each one's newest activity and expiry, and where the next page starts. */
 interface PageReply {
   sessions: SessionTuple[]
   activities: number[]
+  expires: number[]
   next?: [activity: number, key: string]
 }
 
@@ -76,7 +90,7 @@ export class SessionsStore {
       extra_max_bytes: p.extraMaxBytes,
       max_sessions: p.maxSessionsPerUser,
       limit_policy: p.limitPolicy
-    }]).then((values) => this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken)
+    }]).then((values) => this.#answered(codec, values, token) as SessionWithToken)
   }
 
   /** Returns a live session, marking it used; updates its ip and merges extra when given. */
@@ -84,11 +98,7 @@ export class SessionsStore {
     const codec = this.#codec
     if (codec === undefined) return this.#codecOf().then(() => this.touch(token, ip, extra))
     const args = [this.#client.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#policy.extraMaxBytes]
-    return callProcedure(this.#client, PROC.get, args).then((values) => {
-      // The new activity, when Tarantool answers the stored tuple and it apart.
-      const activity = typeof values[2] === 'number' ? values[2] : undefined
-      return this.#session(codec, unwrap<SessionTuple>(values), token, activity) as SessionWithToken
-    })
+    return callProcedure(this.#client, PROC.get, args).then((values) => this.#answered(codec, values, token) as SessionWithToken)
   }
 
   /**
@@ -99,14 +109,14 @@ export class SessionsStore {
     const c = this.#client
     const codec = await this.#codecOf()
     const values = await callProcedure(this.#client, PROC.rotate, [c.uuid(token), c.uuid(newToken), grace])
-    return this.#session(codec, unwrap<SessionTuple>(values), newToken) as SessionWithToken
+    return this.#answered(codec, values, newToken) as SessionWithToken
   }
 
   /** Deletes a session by its token and returns what it was. */
   async delete (token: string): Promise<SessionWithToken> {
     const codec = await this.#codecOf()
     const values = await callProcedure(this.#client, PROC.del, [this.#client.uuid(token)])
-    return this.#session(codec, unwrap<SessionTuple>(values), token) as SessionWithToken
+    return this.#answered(codec, values, token) as SessionWithToken
   }
 
   /** Deletes a session by its id and returns what it was; token_not_found if no session has it. */
@@ -115,7 +125,7 @@ export class SessionsStore {
     const key = codec.key(id)
     if (key === undefined) throw new ApiError('token_not_found')
     const values = await callProcedure(this.#client, PROC.delKey, [this.#client.uuid(key)])
-    return this.#session(codec, unwrap<SessionTuple>(values))
+    return this.#answered(codec, values)
   }
 
   /**
@@ -182,18 +192,21 @@ export class SessionsStore {
     const next = reply.next === undefined
       ? null
       : codec.cursor(list, { activity: reply.next[0], key: uuidBytes(reply.next[1]) })
-    const activities = reply.activities
-    return { sessions: reply.sessions.map((t, i) => this.#session(codec, t, undefined, activities[i])), next }
+    const { activities, expires } = reply
+    return { sessions: reply.sessions.map((t, i) => this.#session(codec, t, undefined, activities[i], expires[i])), next }
   }
 
-  /**
-   * The SessionObject of a tuple; `token`: the session's, when the caller has it; `activity`: its
-   * newest, when Tarantool answers it beside the tuple.
-   */
-  #session (codec: SessionCodec, t: SessionTuple, token?: string, activity: number = t[4]): Session {
-    const [key, userId, ip, create, , extra, ttl, ends, origin] = t
-    let expires = activity + (ttl ?? this.#policy.ttlSeconds)
-    if (ends != null && ends < expires) expires = ends
+  /** The SessionObject a session procedure answers (see Answered); `token`: the session's, when the caller has it. */
+  #answered (codec: SessionCodec, values: unknown[], token?: string): Session {
+    const t = unwrap<SessionTuple>(values)
+    const answered = (values as SessionReply)[2]
+    if (answered == null) throw new Error('Tarantool answered a session without its activity and expiry')
+    return this.#session(codec, t, token, answered.activity, answered.expires)
+  }
+
+  /** The SessionObject of a tuple, with its newest activity and expiry as Tarantool answered them. */
+  #session (codec: SessionCodec, t: SessionTuple, token: string | undefined, activity: number, expires: number): Session {
+    const [key, userId, ip, create, , extra, , , origin] = t
     // Keys in the seed's order, then expires, the token and the id.
     const session = { ip: ipText(ip), extra: extra ?? null, user_id: userId, create, activity, expires } as Session
     if (token !== undefined) session.token = token.toLowerCase()

@@ -39,8 +39,6 @@ export interface StorePolicy {
   extraMaxBytes: number
   /** With 'hashed', sessions read back without their token (lists, /del?id=) answer none. */
   tokenStorage: TokenStorage
-  /** The idle timeout of sessions created without their own, for `expires`. */
-  ttlSeconds: number
   /** The lifetime of sessions created without their own; 0: none. */
   maxLifetimeSeconds: number
   /** The most live sessions a user may have (0: no limit), and what /new does at it. */

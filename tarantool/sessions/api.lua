@@ -1,6 +1,6 @@
 -- The public procedures: the only functions the service user may execute.
--- Each returns a session tuple (or a list of them), or nil and an error value. `get` may add a
--- third value: the session's new activity, when the tuple returned does not hold it yet.
+-- Each returns a session tuple (or a list of them), or nil and an error value. Beside a session,
+-- by name, what the service reports of it that is not in the tuple as stored (answered).
 -- A session is stored under a key: its token, or the token's hash (sessions.keys).
 -- Each change of a session is written with its event (sessions.events), in its transaction.
 local fiber = require('fiber')
@@ -34,6 +34,15 @@ end
 
 -- A value from the service that may be null, as nil.
 local given = space.given
+
+-- A session as the procedures answer it: the tuple, no error, and by name its newest activity
+-- (`activity_s`, else the tuple's: a /get's mark is not in the stored tuple yet, and a copy of the
+-- tuple with it took a third of the procedure's time) and the second it is gone if not used again
+-- (sessions.expiry's rule: the service reports it, never computes it).
+local function answered(t, activity_s)
+    activity_s = activity_s or t[F.activity]
+    return t, nil, {activity = activity_s, expires = expiry.expires(t, activity_s)}
+end
 
 -- The session a token opens at now_s, and the key it is stored under: by the token's key, or by
 -- a key it had before a rotation, within its grace (sessions.aliases).
@@ -92,7 +101,7 @@ function api.new(token, user_id, ip, extra, opts)
     local made = s:get(key)
     if made ~= nil then
         if made[F.user_id] ~= user_id then error('a session with this token exists for another user') end
-        return activity.current(made, key)
+        return answered(activity.current(made, key))
     end
     local tuple = {key, user_id, ip, t, t}
     if extra ~= nil or ttl ~= nil or lifetime ~= nil then tuple[F.extra] = extra or box.NULL end
@@ -103,7 +112,7 @@ function api.new(token, user_id, ip, extra, opts)
         evict = limits.room(user_id, max_sessions, given(opts.limit_policy), t)
         if evict == nil then return nil, errors.too_many_sessions(max_sessions) end
     end
-    return events.atomic(insert_new, s, tuple, evict)
+    return answered(events.atomic(insert_new, s, tuple, evict))
 end
 
 -- Writes a change of ip or extra with its `updated` event.
@@ -139,14 +148,11 @@ function api.get(token, ip, extra, extra_max_bytes)
         ops[#ops + 1] = {'=', F.extra, merged_extra}
     end
     if ops == nil then
-        if t[F.activity] == now_s then return t end
-        activity.mark(key, t, now_s)
-        -- The stored tuple and its new activity apart: a copy of the tuple with it took a
-        -- third of the procedure's time.
-        return t, nil, now_s
+        if t[F.activity] ~= now_s then activity.mark(key, t, now_s) end
+        return answered(t, now_s)
     end
     if t[F.activity] ~= now_s then ops[#ops + 1] = {'=', F.activity, now_s} end
-    return events.atomic(update, s, key, ops)
+    return answered(events.atomic(update, s, key, ops))
 end
 
 local function delete_with_event(s, key, reason)
@@ -164,7 +170,7 @@ local function delete(key)
     local live = expiry.is_live(t, now(), key, false)
     events.atomic(delete_with_event, s, key, live and 'deleted' or 'expired')
     if not live then return nil, errors.token_not_found() end
-    return t
+    return answered(t)
 end
 
 -- Deletes a session by its token and returns it.
@@ -195,7 +201,7 @@ function api.rotate(token, new_token, grace)
                 if row ~= nil and row[A.target] == new_key then
                     local current = s:get(new_key)
                     if current ~= nil and expiry.is_live(current, now_s, new_key) then
-                        return activity.current(current, new_key)
+                        return answered(activity.current(current, new_key))
                     end
                 end
             end
@@ -217,7 +223,7 @@ function api.rotate(token, new_token, grace)
         return rotated
     end)
     if graced then expiry.wake_at(until_s) end
-    return rotated
+    return answered(rotated)
 end
 
 -- The position a list's page starts after, from a procedure's arguments: nil for the first page.

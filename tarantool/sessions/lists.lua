@@ -144,7 +144,8 @@ end
 -- A page of live sessions whose `index_name` key is one of `keys` (one, or an ip in both its
 -- forms), newest activity first: at most `limit`, after the position `after` ({activity, key})
 -- when given. Returns {sessions = the stored tuples, activities = each one's newest activity,
--- next = the position of the last one, when more follow}.
+-- expires = the second each is gone if not used again, next = the position of the last one, when
+-- more follow}.
 function M.page(index_name, keys, limit, after)
     if type(limit) ~= 'number' or limit < 1 or limit ~= math.floor(limit) then
         error('limit must be a positive integer')
@@ -185,8 +186,11 @@ function M.page(index_name, keys, limit, after)
             break
         end
     end
-    local out, activities = {}, {}
-    for i = 1, size do out[i], activities[i] = found[i][1], found[i][2] end
+    local out, activities, expires = {}, {}, {}
+    for i = 1, size do
+        out[i], activities[i] = found[i][1], found[i][2]
+        expires[i] = expiry.expires(out[i], activities[i])
+    end
     local last = found[size]
     local next_position = nil
     if #found > size then
@@ -194,7 +198,7 @@ function M.page(index_name, keys, limit, after)
     elseif cut ~= nil then
         next_position = cut
     end
-    return {sessions = out, activities = activities, next = next_position}
+    return {sessions = out, activities = activities, expires = expires, next = next_position}
 end
 
 return M

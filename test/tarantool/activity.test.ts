@@ -78,7 +78,7 @@ function runLua<T> (body: string, { anySecond = false } = {}): T {
       return pages
     end
     -- The activity a get answers: its third value when it returns the stored tuple without it.
-    local function answered(t, _, moved) return moved or t[5] end
+    local function answered(_, _, named) return named.activity end
     local ok, result = pcall(function() ${body} end)
     -- Every time the procedures read (fiber.time(), cached) lies between NOW and the clock now:
     -- all of them were in NOW's second only if the clock still is. Checked before the outcome, as
