@@ -77,7 +77,7 @@ function runLua<T> (body: string, { anySecond = false } = {}): T {
       until after == nil
       return pages
     end
-    -- The activity a get answers: its third value when it returns the stored tuple without it.
+    -- The activity a get answers, by name beside the tuple (the stored one may not hold it yet).
     local function answered(_, _, named) return named.activity end
     local ok, result = pcall(function() ${body} end)
     -- Every time the procedures read (fiber.time(), cached) lies between NOW and the clock now:
