@@ -16,7 +16,6 @@
 -- field written: its row in sessions_deadlines follows the field.
 local fiber = require('fiber')
 local fibers = require('sessions.fibers')
-local log = require('log')
 local uuid = require('uuid')
 local deadlines = require('sessions.deadlines')
 local space = require('sessions.space')
@@ -234,22 +233,9 @@ function M.on_replace(old, new)
 end
 
 local function worker()
-    -- Failures are logged when they start and end, not at every retry (ten a second).
-    local failing = false
-    while true do
-        fiber.sleep(FLUSH_INTERVAL)
-        fiber.testcancel()
-        if next(taking.marks) ~= nil and not box.info.ro then
-            local ok, err = pcall(M.flush)
-            fiber.testcancel()
-            if not ok and not failing then
-                log.error('sessions: writing activity failed, retrying every %.1f s: %s', FLUSH_INTERVAL, err)
-            elseif ok and failing then
-                log.info('sessions: writing activity works again')
-            end
-            failing = not ok
-        end
-    end
+    fibers.every(FLUSH_INTERVAL, function()
+        return taking.count > 0 and not box.info.ro
+    end, M.flush, 'writing activity')
 end
 
 -- Starts the fiber, first cancelling one left by an earlier load of this code; writes the marks

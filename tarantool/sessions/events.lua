@@ -46,7 +46,6 @@
 --   waiting and shares its answer among its subscribers.
 local fiber = require('fiber')
 local fibers = require('sessions.fibers')
-local log = require('log')
 local settings = require('sessions.settings')
 local space = require('sessions.space')
 
@@ -274,22 +273,9 @@ function M.sweep()
 end
 
 local function worker()
-    -- Failures are logged when they start and end, not at every pass.
-    local failing = false
-    while true do
-        fiber.testcancel()
-        if not box.info.ro and space.events() ~= nil then
-            local ok, err = pcall(M.sweep)
-            fiber.testcancel()
-            if not ok and not failing then
-                log.error('sessions: deleting old events failed, retrying every %d s: %s', PASS_INTERVAL, err)
-            elseif ok and failing then
-                log.info('sessions: deleting old events works again')
-            end
-            failing = not ok
-        end
-        fiber.sleep(PASS_INTERVAL)
-    end
+    fibers.every(PASS_INTERVAL, function()
+        return not box.info.ro and space.events() ~= nil
+    end, M.sweep, 'deleting old events')
 end
 
 -- Starts the retention sweep, first cancelling one left by an earlier load of this code. Run when

@@ -1,5 +1,6 @@
 -- Background fibers by name: one of each, even when the code is loaded again.
 local fiber = require('fiber')
+local log = require('log')
 
 local M = {}
 
@@ -29,6 +30,27 @@ function M.restart(name, fn)
         fiber.self():name(name)
         return fn()
     end)
+end
+
+-- The loop of a background fiber: work() when due() says so, at once and then every `interval`
+-- seconds. A failure is logged when it starts and when it ends (`what` names the work), not at
+-- every retry.
+function M.every(interval, due, work, what)
+    local failing = false
+    while true do
+        fiber.testcancel()
+        if due() then
+            local ok, err = pcall(work)
+            fiber.testcancel()
+            if not ok and not failing then
+                log.error('sessions: %s failed, retrying every %s s: %s', what, interval, err)
+            elseif ok and failing then
+                log.info('sessions: %s works again', what)
+            end
+            failing = not ok
+        end
+        fiber.sleep(interval)
+    end
 end
 
 return M

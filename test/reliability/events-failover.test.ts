@@ -5,18 +5,10 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SessionWithToken as Session } from '../../src/store/types.js'
 import { buildApp, call } from '../support/app.js'
-import { consoleEval, startCluster, type TestCluster } from '../support/cluster.js'
+import { consoleEval, leaderOf, startCluster, type TestCluster } from '../support/cluster.js'
 import { missing } from '../support/programs.js'
 import { eventsOf, open } from '../support/sse.js'
 import { TARANTOOL_BIN } from '../support/tarantool.js'
-
-async function leaderOf (cluster: TestCluster): Promise<number> {
-  for (let i = 0; i < cluster.members.length; i++) {
-    const ro = await consoleEval<boolean>(cluster.members[i].console, 'return box.info.ro').catch(() => true)
-    if (!ro) return i
-  }
-  return -1
-}
 
 describe.skipIf(missing('tarantool', TARANTOOL_BIN))('session events on a replica set', () => {
   let cluster: TestCluster

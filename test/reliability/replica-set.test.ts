@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { SessionWithToken as Session } from '../../src/store/types.js'
 import { buildApp, call, ok } from '../support/app.js'
-import { consoleEval, startCluster, storedTokens, type TestCluster } from '../support/cluster.js'
+import { consoleEval, leaderOf, startCluster, storedTokens, type TestCluster } from '../support/cluster.js'
 import { missing } from '../support/programs.js'
 import { TARANTOOL_BIN } from '../support/tarantool.js'
 
@@ -33,14 +33,6 @@ async function createMany (app: FastifyInstance, count: number, concurrency: num
   await Promise.all(Array.from({ length: concurrency }, worker))
   await started
   return { acked, statuses }
-}
-
-async function leaderOf (cluster: TestCluster): Promise<number> {
-  for (let i = 0; i < cluster.members.length; i++) {
-    const ro = await consoleEval<boolean>(cluster.members[i].console, 'return box.info.ro').catch(() => true)
-    if (!ro) return i
-  }
-  return -1
 }
 
 describe.skipIf(missing('tarantool', TARANTOOL_BIN))('the service on a replica set', () => {

@@ -225,3 +225,12 @@ export async function createSession (client: TarantoolClient, token: string, att
     }
   }
 }
+
+/** The index of the writable member, or -1 when none is. */
+export async function leaderOf (cluster: TestCluster): Promise<number> {
+  for (let i = 0; i < cluster.members.length; i++) {
+    const ro = await consoleEval<boolean>(cluster.members[i].console, 'return box.info.ro').catch(() => true)
+    if (!ro) return i
+  }
+  return -1
+}
