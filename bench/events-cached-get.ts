@@ -29,6 +29,8 @@ export interface CachedGetResult {
   /** calls per second at the concurrency. */
   cachedRate: Spread
   uncachedRate: Spread
+  /** This process's CPU µs per uncached call at the concurrency (the client's own cost: fetch, JSON). */
+  uncachedClientCpuUs: Spread
   concurrency: number
   /** uncached / cached time per call, sequential (median of the per-round ratios). */
   speedup: number
@@ -38,9 +40,10 @@ export interface CachedGetResult {
 
 const spread = (values: number[]): Spread => ({ median: median(values), min: Math.min(...values), max: Math.max(...values) })
 
-/** `calls` get()s of the tokens in turn, `concurrency` at a time, for at most `seconds`; calls per second. */
-async function run (client: SessionsClient, tokens: string[], calls: number, concurrency: number, seconds: number): Promise<{ calls: number, ms: number }> {
+/** `calls` get()s of the tokens in turn, `concurrency` at a time, for at most `seconds`: the calls made, ms, and this process's CPU µs per call. */
+async function run (client: SessionsClient, tokens: string[], calls: number, concurrency: number, seconds: number): Promise<{ calls: number, ms: number, cpuUs: number }> {
   let next = 0
+  const cpu = process.cpuUsage()
   const started = performance.now()
   const until = started + seconds * 1000
   const worker = async (): Promise<void> => {
@@ -50,7 +53,8 @@ async function run (client: SessionsClient, tokens: string[], calls: number, con
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
-  return { calls: next, ms: performance.now() - started }
+  const { user, system } = process.cpuUsage(cpu)
+  return { calls: next, ms: performance.now() - started, cpuUs: (user + system) / next }
 }
 
 /** Cached against uncached get(), `rounds` of each, alternating. */
@@ -68,7 +72,7 @@ export async function measureCachedGet (url: string, opts: CachedGetOptions): Pr
     await run(cached, tokens, 20_000, 1, 5)
     await run(plain, tokens, 1000, opts.concurrency, 5)
     const before = cached.cacheStats()!
-    const out = { cachedNs: [] as number[], uncachedUs: [] as number[], cachedRate: [] as number[], uncachedRate: [] as number[] }
+    const out = { cachedNs: [] as number[], uncachedUs: [] as number[], cachedRate: [] as number[], uncachedRate: [] as number[], uncachedClientCpuUs: [] as number[] }
     step(`cached get(): ${opts.rounds} rounds each, alternating: ${opts.cachedCalls} cached and ${opts.uncachedCalls} uncached calls one at a time; ` +
       `${opts.concurrentCachedCalls} and ${opts.concurrentUncachedCalls} ${opts.concurrency} at a time (at most ${opts.concurrentSeconds} s)`)
     for (let r = 0; r < opts.rounds; r++) {
@@ -80,6 +84,7 @@ export async function measureCachedGet (url: string, opts: CachedGetOptions): Pr
       out.cachedRate.push(cc.calls / (cc.ms / 1000))
       const uc = await run(plain, tokens, opts.concurrentUncachedCalls, opts.concurrency, opts.concurrentSeconds)
       out.uncachedRate.push(uc.calls / (uc.ms / 1000))
+      out.uncachedClientCpuUs.push(uc.cpuUs)
     }
     const after = cached.cacheStats()!
     const hits = after.hits - before.hits
@@ -88,6 +93,7 @@ export async function measureCachedGet (url: string, opts: CachedGetOptions): Pr
       uncachedUs: spread(out.uncachedUs),
       cachedRate: spread(out.cachedRate),
       uncachedRate: spread(out.uncachedRate),
+      uncachedClientCpuUs: spread(out.uncachedClientCpuUs),
       concurrency: opts.concurrency,
       speedup: median(out.cachedNs.map((ns, i) => (out.uncachedUs[i] * 1000) / ns)),
       hitRatio: hits / (hits + after.misses - before.misses)

@@ -116,7 +116,8 @@ function print (results: Results): void {
     const us = (n: number): string => `${n.toFixed(1)} µs`
     const rate = (n: number): string => `${Math.round(n).toLocaleString('en-US')}/s`
     lines.push(`get() one at a time: cached ${range(c.cachedNs, ns)}, uncached ${range(c.uncachedUs, us)} per call (${Math.round(c.speedup)}x)`)
-    lines.push(`get() ${c.concurrency} at a time: cached ${range(c.cachedRate, rate)}, uncached ${range(c.uncachedRate, rate)}; answered from memory: ${(c.hitRatio * 100).toFixed(2)}%`)
+    lines.push(`get() ${c.concurrency} at a time: cached ${range(c.cachedRate, rate)}, uncached ${range(c.uncachedRate, rate)} ` +
+      `(this process's CPU per uncached call: ${range(c.uncachedClientCpuUs, us)}); answered from memory: ${(c.hitRatio * 100).toFixed(2)}%`)
   }
   console.log(`\n${lines.join('\n')}\n\ngoals (issue 26):\n${goals.join('\n')}`)
 }
