@@ -122,3 +122,31 @@ export function mainThreadOf (pid: number): { seconds: number, preemptions: numb
     return undefined
   }
 }
+
+/** The whole machine's busy CPU seconds so far (all cores: /proc/stat's first line less idle and iowait); undefined without /proc. */
+function machineBusySeconds (): number | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+    const busy = fields.slice(0, 8).reduce((n, v) => n + v, 0) - fields[3] - fields[4]
+    return busy / TICKS
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Starts measuring the machine now; stop() gives the cores it kept busy meanwhile, on average (on
+ * a shared machine: this run's processes and everyone else's); undefined without /proc.
+ */
+export function machineMeter (): { stop: () => number | undefined } {
+  const before = machineBusySeconds()
+  const started = performance.now()
+  return {
+    stop () {
+      const after = machineBusySeconds()
+      if (before === undefined || after === undefined) return undefined
+      return (after - before) / ((performance.now() - started) / 1000)
+    }
+  }
+}

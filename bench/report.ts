@@ -14,6 +14,13 @@ export function median (values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
+/** The `p`th percentile of some numbers, nearest rank (p 100: the largest); NaN for none. */
+export function percentile (values: number[], p: number): number {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]
+}
+
 /** One row of the table: medians over the rounds, and the median of the per-round ratios. */
 export interface Row {
   workload: string
@@ -134,10 +141,10 @@ export function cpuTable (rows: Row[]): string | undefined {
   ].join('\n')
 }
 
-/** Writes the run's results as JSON under `dir`; returns the file's path. */
-export function writeResults (dir: string, results: object): string {
+/** Writes the run's results as JSON under `dir`, as `<name>-<date>.json`; returns the file's path. */
+export function writeResults (dir: string, results: object, name = 'bench'): string {
   mkdirSync(dir, { recursive: true })
-  const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+  const file = join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n')
   return file
 }

@@ -14,7 +14,8 @@ import { ipOf, randomUser, tokenOf, userRange } from '../bench/dataset.js'
 import { cpuFigures, getsPerTarantool, GOALS, meets, rateRatio, verdicts } from '../bench/goals.js'
 import { measure, round as runRound, startRound, summarize, type RoundResult } from '../bench/load.js'
 import { timeByCategory, type ProfileNode } from '../bench/profile-categories.js'
-import { cpuTable, median, row, type Row } from '../bench/report.js'
+import { summarize as latencySummary } from '../bench/events-revocation.js'
+import { cpuTable, median, percentile, row, type Row } from '../bench/report.js'
 import { ListFiles, parseWrkOutput, wrkCanRun, wrkRequests, wrkResult } from '../bench/wrk.js'
 
 const round = (rps: number, p99: number, cpu?: Record<string, number>): RoundResult =>
@@ -35,6 +36,17 @@ describe('bench report', () => {
     expect(r.ratio.p99).toBe(1.5)
     expect(r.cpu).toBeUndefined()
     expect(cpuTable([r])).toBeUndefined()
+  })
+
+  it('takes percentiles by nearest rank, and counts a give-up as the slowest', () => {
+    const hundred = Array.from({ length: 100 }, (_, i) => 100 - i)
+    expect(percentile(hundred, 50)).toBe(50)
+    expect(percentile(hundred, 99)).toBe(99)
+    expect(percentile(hundred, 100)).toBe(100)
+    expect(percentile(hundred, 0)).toBe(1)
+    expect(percentile([], 50)).toBeNaN()
+    // 1 to 98, and two clients that gave up: the second is the p99.
+    expect(latencySummary([...hundred.slice(2), Infinity, Infinity])).toEqual({ samples: 100, p50: 50, p99: Infinity, max: Infinity, failures: 2 })
   })
 
   it('takes each part\'s median CPU and prints the totals and their ratio', () => {
