@@ -153,6 +153,24 @@ describe('GET /events as a stream', () => {
     }
   }, 20_000)
 
+  it('sends a sign-out\'s many events in order, each once', async () => {
+    const user = uniqueUserId()
+    const sessions = []
+    for (let i = 0; i < 50; i++) sessions.push(await newSession(app, user))
+    const stream = await open(base)
+    try {
+      await stream.until((f) => f.some((x) => x.comment === 'connected'))
+      expect(await ok(app, { url: `/del_user?id=${user}` })).toEqual({ deleted: 50 })
+      await stream.until((f) => eventsOf(f, [user]).length >= 50)
+      const events = eventsOf(stream.frames, [user])
+      expect(events.map((e) => [e.type, e.reason])).toEqual(sessions.map(() => ['revoked', 'signed_out']))
+      expect(new Set(events.map((e) => e.id))).toEqual(new Set(sessions.map((s) => s.id)))
+      expect(events.map((e) => e.seq)).toEqual(events.map((e) => e.seq).sort((a, b) => a - b))
+    } finally {
+      stream.close()
+    }
+  })
+
   it('sends reset first for an id it does not know, then goes on', async () => {
     const { newest } = await app.store.eventsPage(0, 1)
     const stream = await open(base, { 'last-event-id': String(newest + 1_000_000) })
