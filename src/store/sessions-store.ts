@@ -6,25 +6,9 @@ import type { Tarantool } from './tarantool.js'
 import type { EventPage, Extra, Lifetimes, PageRequest, RevokeReason, Session, SessionEvent, SessionPage, SessionWithToken, StorePolicy, StoreStats } from './types.js'
 
 type SessionTuple = [
-  key: string, userId: number, ip: StoredIp, create: number, activity: number, extra?: Extra | null,
+  key: string, userId: number, ip: unknown, create: number, activity: number, extra?: Extra | null,
   ttl?: number | null, ends?: number | null, origin?: string | null
 ]
-
-/** An ip as Tarantool keeps it: IPv4 as its 32-bit number (5 bytes instead of up to 16), IPv6 as text. */
-type StoredIp = number | string
-
-/** A canonical ip (see parseIp) as stored. */
-function storedIp (ip: string): StoredIp {
-  if (ip.includes(':')) return ip
-  const [a, b, c, d] = ip.split('.').map(Number)
-  return ((a * 256 + b) * 256 + c) * 256 + d
-}
-
-/** A stored ip in its canonical text form. */
-function ipText (ip: StoredIp): string {
-  if (typeof ip === 'string') return ip
-  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`
-}
 
 /**
  * What Tarantool answers beside a session tuple, by name: its newest activity (a /get's is not in
@@ -34,6 +18,8 @@ function ipText (ip: StoredIp): string {
 interface Answered {
   activity: number
   expires: number
+  /** Its ip as text: Tarantool stores an IPv4 address as its number (tarantool/sessions/ips.lua). */
+  ip: string
 }
 
 /** A session procedure's answer: the tuple, its failure, and what is answered beside it. */
@@ -44,12 +30,13 @@ interface PageReply {
   sessions: SessionTuple[]
   activities: number[]
   expires: number[]
+  ips: string[]
   next?: [activity: number, key: string]
 }
 
 /** An event as sessions_events holds it (tarantool/sessions/events.lua). */
 type EventTuple = [
-  seq: number, timeMs: number, type: SessionEvent['type'], userId: number, key: string, ip: StoredIp, reason?: RevokeReason | null
+  seq: number, timeMs: number, type: SessionEvent['type'], userId: number, key: string, ip: unknown, reason?: RevokeReason | null
 ]
 
 /** Whether a stored key is a token (uuid version 4) rather than a token's hash (version 0). */
@@ -84,7 +71,7 @@ export class SessionsStore {
     const p = this.#policy
     const lifetime = lifetimes.lifetime ?? (p.maxLifetimeSeconds > 0 ? p.maxLifetimeSeconds : null)
     // Promises chained, not awaited in async functions: /get and /new are the hot path.
-    return callProcedure(this.#client, PROC.new, [this.#client.uuid(token), userId, storedIp(ip), extra ?? null, {
+    return callProcedure(this.#client, PROC.new, [this.#client.uuid(token), userId, ip, extra ?? null, {
       ttl: lifetimes.ttl ?? null,
       lifetime,
       extra_max_bytes: p.extraMaxBytes,
@@ -97,7 +84,7 @@ export class SessionsStore {
   touch (token: string, ip: string | undefined, extra: Extra | undefined): Promise<SessionWithToken> {
     const codec = this.#codec
     if (codec === undefined) return this.#codecOf().then(() => this.touch(token, ip, extra))
-    const args = [this.#client.uuid(token), ip === undefined ? null : storedIp(ip), extra ?? null, this.#policy.extraMaxBytes]
+    const args = [this.#client.uuid(token), ip === undefined ? null : ip, extra ?? null, this.#policy.extraMaxBytes]
     return callProcedure(this.#client, PROC.get, args).then((values) => this.#answered(codec, values, token) as SessionWithToken)
   }
 
@@ -148,8 +135,7 @@ export class SessionsStore {
 
   /** Ends every session whose current ip is this one; returns how many live sessions ended. */
   async deleteIp (ip: string): Promise<{ deleted: number }> {
-    const stored = storedIp(ip)
-    return await this.#deleteAll((started) => [PROC.delIp, [stored, started]])
+    return await this.#deleteAll((started) => [PROC.delIp, [ip, started]])
   }
 
   /**
@@ -175,10 +161,10 @@ export class SessionsStore {
 
   /** A page of the live sessions whose current ip is this one, newest activity first. */
   async byIp (ip: string, page: PageRequest): Promise<SessionPage> {
-    return await this.#page(PROC.byIp, { kind: 'ip', key: ip }, storedIp(ip), page)
+    return await this.#page(PROC.byIp, { kind: 'ip', key: ip }, ip, page)
   }
 
-  async #page (proc: string, list: ListName, key: StoredIp, page: PageRequest): Promise<SessionPage> {
+  async #page (proc: string, list: ListName, key: number | string, page: PageRequest): Promise<SessionPage> {
     const c = this.#client
     const codec = await this.#codecOf()
     // The position as two arguments: the request writer encodes a uuid at the top level only.
@@ -192,8 +178,8 @@ export class SessionsStore {
     const next = reply.next === undefined
       ? null
       : codec.cursor(list, { activity: reply.next[0], key: uuidBytes(reply.next[1]) })
-    const { activities, expires } = reply
-    return { sessions: reply.sessions.map((t, i) => this.#session(codec, t, undefined, activities[i], expires[i])), next }
+    const { activities, expires, ips } = reply
+    return { sessions: reply.sessions.map((t, i) => this.#session(codec, t, undefined, { activity: activities[i], expires: expires[i], ip: ips[i] })), next }
   }
 
   /** The SessionObject a session procedure answers (see Answered); `token`: the session's, when the caller has it. */
@@ -201,14 +187,14 @@ export class SessionsStore {
     const t = unwrap<SessionTuple>(values)
     const answered = (values as SessionReply)[2]
     if (answered == null) throw new Error('Tarantool answered a session without its activity and expiry')
-    return this.#session(codec, t, token, answered.activity, answered.expires)
+    return this.#session(codec, t, token, answered)
   }
 
-  /** The SessionObject of a tuple, with its newest activity and expiry as Tarantool answered them. */
-  #session (codec: SessionCodec, t: SessionTuple, token: string | undefined, activity: number, expires: number): Session {
-    const [key, userId, ip, create, , extra, , , origin] = t
+  /** The SessionObject of a tuple, with what Tarantool answered beside it. */
+  #session (codec: SessionCodec, t: SessionTuple, token: string | undefined, { activity, expires, ip }: Answered): Session {
+    const [key, userId, , create, , extra, , , origin] = t
     // Keys in the seed's order, then expires, the token and the id.
-    const session = { ip: ipText(ip), extra: extra ?? null, user_id: userId, create, activity, expires } as Session
+    const session = { ip, extra: extra ?? null, user_id: userId, create, activity, expires } as Session
     if (token !== undefined) session.token = token.toLowerCase()
     else if (this.#plain && isToken(key)) session.token = key
     // A rotated session keeps the id of its first key.
@@ -242,9 +228,9 @@ export class SessionsStore {
   }
 
   #events (codec: SessionCodec, values: unknown[]): EventPage {
-    const reply = unwrap<{ events: EventTuple[], oldest: number, newest: number }>(values)
-    const events = reply.events.map(([seq, timeMs, type, userId, key, ip, reason]): SessionEvent => {
-      const event: SessionEvent = { seq, type, id: codec.id(uuidBytes(key)), user_id: userId, time: timeMs / 1000, ip: ipText(ip) }
+    const reply = unwrap<{ events: EventTuple[], ips: string[], oldest: number, newest: number }>(values)
+    const events = reply.events.map(([seq, timeMs, type, userId, key, , reason], i): SessionEvent => {
+      const event: SessionEvent = { seq, type, id: codec.id(uuidBytes(key)), user_id: userId, time: timeMs / 1000, ip: reply.ips[i] }
       if (reason != null) event.reason = reason
       return event
     })

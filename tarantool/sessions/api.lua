@@ -12,6 +12,7 @@ local errors = require('sessions.errors')
 local events = require('sessions.events')
 local expiry = require('sessions.expiry')
 local extra_data = require('sessions.extra')
+local ips = require('sessions.ips')
 local ipv4_upgrade = require('sessions.ipv4_upgrade')
 local keys = require('sessions.keys')
 local limits = require('sessions.limits')
@@ -35,13 +36,12 @@ end
 -- A value from the service that may be null, as nil.
 local given = space.given
 
--- A session as the procedures answer it: the tuple, no error, and by name its newest activity
--- (`activity_s`, else the tuple's: a /get's mark is not in the stored tuple yet, and a copy of the
--- tuple with it took a third of the procedure's time) and the second it is gone if not used again
--- (sessions.expiry's rule: the service reports it, never computes it).
+-- A session as answered: the tuple, no error, and by name its newest activity (a /get's mark is
+-- not in the stored tuple yet), the second it is gone if not used again (sessions.expiry) and its
+-- ip's text (sessions.ips): the service reports them, never computes them.
 local function answered(t, activity_s)
     activity_s = activity_s or t[F.activity]
-    return t, nil, {activity = activity_s, expires = expiry.expires(t, activity_s)}
+    return t, nil, {activity = activity_s, expires = expiry.expires(t, activity_s), ip = ips.text(t[F.ip])}
 end
 
 -- The session a token opens at now_s, and the key it is stored under: by the token's key, or by
@@ -85,7 +85,7 @@ end
 -- The tuple ends after its last field given: a session without extra, ttl or lifetime has 5, a
 -- byte less than with a null extra, which moves most sessions to a smaller memtx size class.
 function api.new(token, user_id, ip, extra, opts)
-    ip = ipv4_upgrade.stored(ip)
+    ip = ips.stored(ip)
     opts = given(opts) or {}
     local ttl, lifetime = given(opts.ttl), given(opts.lifetime)
     local max_bytes, max_sessions = given(opts.extra_max_bytes), given(opts.max_sessions)
@@ -127,7 +127,7 @@ end
 -- Writes nothing when nothing changes; a new activity alone is written shortly after, with
 -- others (sessions.activity).
 function api.get(token, ip, extra, extra_max_bytes)
-    ip = ipv4_upgrade.stored(ip)
+    ip = ips.stored(ip)
     local s = space.get()
     local now_s = now()
     local t, key = find(token, now_s)
@@ -242,10 +242,10 @@ end
 -- first (see sessions.lists), after the session at (after_activity, after_key) when given.
 function api.by_ip(ip, limit, after_activity, after_key)
     local after = position(after_activity, after_key)
-    ip = ipv4_upgrade.stored(ip)
+    ip = ips.stored(ip)
     if type(ip) == 'number' and ipv4_upgrade.pending() then
         -- Sessions of schema 1 not converted yet hold the address as text.
-        return lists.page('ip', {ip, ipv4_upgrade.text(ip)}, limit, after)
+        return lists.page('ip', {ip, ips.ipv4(ip)}, limit, after)
     end
     return lists.page('ip', {ip}, limit, after)
 end
@@ -279,10 +279,10 @@ end
 
 -- Ends some of the sessions whose current ip is this one (IPv4 as its number); as del_user.
 function api.del_ip(ip, started)
-    ip = ipv4_upgrade.stored(ip)
+    ip = ips.stored(ip)
     if ip == nil then error('an ip is required') end
     local forms = {ip}
-    if type(ip) == 'number' and ipv4_upgrade.pending() then forms[2] = ipv4_upgrade.text(ip) end
+    if type(ip) == 'number' and ipv4_upgrade.pending() then forms[2] = ips.ipv4(ip) end
     return sign_out.delete_some('ip', forms, {}, started)
 end
 

@@ -29,7 +29,8 @@
 -- Nothing else writes events: sessions written or deleted from the admin console, a truncate, the
 -- background conversions (ipv4_upgrade, token_hashing) and the marks of use have none.
 --
--- sessions.events_page(after, limit, user_id) -> {events = {event, ...}, oldest = seq, newest = seq}
+-- sessions.events_page(after, limit, user_id) -> {events = {event, ...}, ips = {each one's ip as text}, oldest = seq,
+--   newest = seq}
 --   Up to `limit` committed events with seq > after (an integer, 0: from the first), oldest first
 --   (limit 1 to 1000; more is taken as 1000); only user `user_id`'s when given (else nil). `newest`
 --   is the newest committed seq (0 before the first event), `oldest` the oldest kept, or newest + 1
@@ -46,6 +47,7 @@
 --   waiting and shares its answer among its subscribers.
 local fiber = require('fiber')
 local fibers = require('sessions.fibers')
+local ips = require('sessions.ips')
 local settings = require('sessions.settings')
 local space = require('sessions.space')
 
@@ -215,7 +217,7 @@ function M.page(after, limit, user_id)
     local newest = committed
     local out = {}
     local events = space.events()
-    if events == nil then return {events = out, oldest = 1, newest = 0} end
+    if events == nil then return {events = out, ips = {}, oldest = 1, newest = 0} end
     local index, from = events.index.primary, after
     if user_id ~= nil then index, from = events.index.user_id, {user_id, after} end
     for _, t in index:pairs(from, {iterator = 'GT'}) do
@@ -225,7 +227,9 @@ function M.page(after, limit, user_id)
     local first = events.index.primary:min()
     local oldest = newest + 1
     if first ~= nil and first[E.seq] < oldest then oldest = first[E.seq] end
-    return {events = out, oldest = oldest, newest = newest}
+    local texts = {}
+    for i, t in ipairs(out) do texts[i] = ips.text(t[E.ip]) end
+    return {events = out, ips = texts, oldest = oldest, newest = newest}
 end
 
 -- The long poll of events_wait: see the top of this file.

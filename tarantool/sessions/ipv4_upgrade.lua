@@ -3,6 +3,7 @@
 -- sessions.conversions on the writable member. Until it is done, lookups by ip also look for the
 -- text form (see api.by_ip). Safe to run again: it converts what is left. When it is done it says
 -- so in _schema, and neither it nor the lookups of the text form run again.
+local ips = require('sessions.ips')
 local space = require('sessions.space')
 
 local F = space.F
@@ -20,28 +21,6 @@ function M.pending()
     return pending
 end
 
--- 'a.b.c.d' -> its 32-bit number; nil for anything else (an IPv6 address).
-function M.number(ip)
-    local a, b, c, d = ip:match('^(%d+)%.(%d+)%.(%d+)%.(%d+)$')
-    if a == nil then return nil end
-    return ((tonumber(a) * 256 + tonumber(b)) * 256 + tonumber(c)) * 256 + tonumber(d)
-end
-
--- An ip as it is stored: a text IPv4 address (from a service older than schema 2) as its
--- number; anything else as it is.
-function M.stored(ip)
-    if type(ip) == 'string' then
-        return M.number(ip) or ip
-    end
-    return ip
-end
-
--- Its number -> 'a.b.c.d'.
-function M.text(n)
-    return string.format('%d.%d.%d.%d', bit.band(bit.rshift(n, 24), 255), bit.band(bit.rshift(n, 16), 255),
-        bit.band(bit.rshift(n, 8), 255), bit.band(n, 255))
-end
-
 -- Converts the text IPv4 addresses among the next BATCH sessions of the ip index from `from`
 -- ({ip, iterator}; nil: from the first text, as numbers sort before text there), in a
 -- transaction. Returns whether it reached the end of the index, where to go on from, and how
@@ -55,12 +34,12 @@ local function step(from)
         if scanned >= BATCH then
             -- Converted sessions leave the text part: what is left of an IPv4 address is found
             -- again from it (GE); an IPv6 address is passed (GT).
-            next_from = {last, M.number(last) ~= nil and 'GE' or 'GT'}
+            next_from = {last, ips.number(last) ~= nil and 'GE' or 'GT'}
             break
         end
         local ip = t[F.ip]
         last, scanned = ip, scanned + 1
-        local number = M.number(ip)
+        local number = ips.number(ip)
         if number ~= nil then
             keys[#keys + 1] = t[F.token]
             numbers[#numbers + 1] = number

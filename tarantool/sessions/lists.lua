@@ -6,6 +6,7 @@
 local fiber = require('fiber')
 local activity = require('sessions.activity')
 local expiry = require('sessions.expiry')
+local ips = require('sessions.ips')
 local space = require('sessions.space')
 
 local F = space.F
@@ -144,8 +145,8 @@ end
 -- A page of live sessions whose `index_name` key is one of `keys` (one, or an ip in both its
 -- forms), newest activity first: at most `limit`, after the position `after` ({activity, key})
 -- when given. Returns {sessions = the stored tuples, activities = each one's newest activity,
--- expires = the second each is gone if not used again, next = the position of the last one, when
--- more follow}.
+-- expires = the second each is gone if not used again, ips = each one's ip as text, next = the
+-- position of the last one, when more follow}.
 function M.page(index_name, keys, limit, after)
     if type(limit) ~= 'number' or limit < 1 or limit ~= math.floor(limit) then
         error('limit must be a positive integer')
@@ -186,10 +187,11 @@ function M.page(index_name, keys, limit, after)
             break
         end
     end
-    local out, activities, expires = {}, {}, {}
+    local out, activities, expires, texts = {}, {}, {}, {}
     for i = 1, size do
         out[i], activities[i] = found[i][1], found[i][2]
         expires[i] = expiry.expires(out[i], activities[i])
+        texts[i] = ips.text(out[i][F.ip])
     end
     local last = found[size]
     local next_position = nil
@@ -198,7 +200,7 @@ function M.page(index_name, keys, limit, after)
     elseif cut ~= nil then
         next_position = cut
     end
-    return {sessions = out, activities = activities, expires = expires, next = next_position}
+    return {sessions = out, activities = activities, expires = expires, ips = texts, next = next_position}
 end
 
 return M

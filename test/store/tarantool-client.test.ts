@@ -36,7 +36,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('TarantoolClient', () => {
   it('answers each of many calls made at once with its own result', async () => {
     const { client } = await setup()
     const results = await Promise.all(Array.from({ length: 200 }, async (_, i) => await client.call('sessions.by_user', [i, 10])))
-    expect(results).toEqual(Array.from({ length: 200 }, () => [{ sessions: [], activities: [], expires: [] }]))
+    expect(results).toEqual(Array.from({ length: 200 }, () => [{ sessions: [], activities: [], expires: [], ips: [] }]))
     const [[stats]] = await Promise.all([client.call('sessions.stats', []), client.call('sessions.by_ip', ['192.0.2.1', 10])]) as [[{ sessions: number }], unknown]
     expect(stats.sessions).toBe(0)
   })
