@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { connectConsole } from '../lib/admin-console.js'
 import { loadConfig } from '../src/config.js'
 import { findExecutable } from '../src/embedded/tarantool.js'
-import { MANIFEST_NAME, scriptOptions, sha256, type Manifest } from './backup-manifest.js'
+import { MANIFEST_NAME, scriptOptions, sha256, type Manifest } from '../lib/backup-manifest.js'
 
 const USAGE = `usage: npm run backup -- --out DIR [--data-dir DIR] [--console SOCKET]
   --out       an empty or new directory for the backup

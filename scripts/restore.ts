@@ -7,7 +7,7 @@ import pino from 'pino'
 import { connectConsole } from '../lib/admin-console.js'
 import { loadConfig } from '../src/config.js'
 import { startEmbeddedTarantool, tarantoolRunningOn } from '../src/embedded/tarantool.js'
-import { readManifest, scriptOptions, sha256 } from './backup-manifest.js'
+import { readManifest, scriptOptions, sha256 } from '../lib/backup-manifest.js'
 
 const USAGE = `usage: npm run restore -- --from DIR [--data-dir DIR] [--console SOCKET]
   --from      a directory written by npm run backup

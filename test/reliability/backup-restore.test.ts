@@ -7,7 +7,7 @@ import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, r
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readManifest, sha256 } from '../../scripts/backup-manifest.js'
+import { readManifest, sha256 } from '../../lib/backup-manifest.js'
 import type { Session } from '../../src/store/types.js'
 import { uniqueUserId } from '../support/app.js'
 import { TARANTOOL_BIN, tarantoolEnv } from '../support/tarantool.js'

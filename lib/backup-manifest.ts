@@ -1,4 +1,5 @@
-// What backup.ts writes beside the files it copies, and restore.ts checks.
+// What scripts/backup.ts writes beside the files it copies, and scripts/restore.ts (and the tests of
+// both) check; and the two scripts' shared options.
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
