@@ -12,8 +12,8 @@ type SessionTuple = [
 
 /**
  * What Tarantool answers beside a session tuple, by name: its newest activity (a /get's is not in
- * the stored tuple yet) and the second it is gone if not used again (tarantool/sessions/expiry.lua
- * computes it; the service only reports it).
+ * the stored tuple yet), the second it is gone if not used again and its ip as text
+ * (tarantool/sessions/expiry.lua and ips.lua compute them; the service only reports them).
  */
 interface Answered {
   activity: number
@@ -25,7 +25,7 @@ interface Answered {
 /** A session procedure's answer: the tuple, its failure, and what is answered beside it. */
 type SessionReply = [SessionTuple | null, unknown, Answered?]
 
-/** A page as the list procedures answer it: the stored tuples, each one's newest activity and expiry, and where the next page starts. */
+/** A page as the list procedures answer it: the stored tuples, what is answered beside each (as arrays), and where the next page starts. */
 interface PageReply {
   sessions: SessionTuple[]
   activities: number[]
