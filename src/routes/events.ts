@@ -84,7 +84,7 @@ export default async function eventsRoute (app: FastifyInstance): Promise<void> 
 
 function pageEnvelope (after: number, page: EventPage): object {
   const last = page.events.at(-1)
-  const envelope: Record<string, unknown> = { status: 'success', data: page.events, next: last?.seq ?? Math.max(after, Math.min(after, page.newest)) }
+  const envelope: Record<string, unknown> = { status: 'success', data: page.events, next: last?.seq ?? after }
   // Dropped past their retention, or an id this Tarantool never gave.
   if ((after > 0 && after + 1 < page.oldest) || after > page.newest) {
     envelope.reset = true
