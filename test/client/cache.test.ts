@@ -35,6 +35,24 @@ async function received (client: SessionsClient, seq: number): Promise<void> {
   await vi.waitFor(() => { expect(stats(client).lastEventSeq).toBe(seq) })
 }
 
+/**
+ * A get() of `token` whose request has reached the stand-in, which holds its answer until
+ * release(): what a test does meanwhile happens while the answer is on its way.
+ */
+async function heldGet (fake: FakeService, client: SessionsClient, token: string): Promise<{ pending: Promise<unknown>, release: () => void }> {
+  let open!: () => void
+  fake.hold = new Promise((resolve) => { open = resolve })
+  const pending = client.get(token)
+  await vi.waitFor(() => { expect(fake.gets()).toHaveLength(1) })
+  return {
+    pending,
+    release: () => {
+      fake.hold = undefined
+      open()
+    }
+  }
+}
+
 /** How many /get requests reached the stand-in while `fn` ran. */
 async function reaching (fake: FakeService, fn: () => Promise<unknown>): Promise<number> {
   const before = fake.gets().length
@@ -107,14 +125,10 @@ describe('SessionsClient with a cache', () => {
     const client = caching(fake)
     await connected(client)
     const session = fake.add()
-    let release!: () => void
-    fake.hold = new Promise((resolve) => { release = resolve })
-    const pending = client.get(session.token)
+    const { pending, release } = await heldGet(fake, client, session.token)
     // The service has read the session; the revocation is made and its event delivered before the answer.
-    await vi.waitFor(() => { expect(fake.gets()).toHaveLength(1) })
     fake.sessions.delete(session.token)
     await received(client, fake.emit('revoked', session, { reason: 'deleted' }))
-    fake.hold = undefined
     release()
     expect(await pending).toEqual(session)
     expect(stats(client).entries).toBe(0)
@@ -128,12 +142,8 @@ describe('SessionsClient with a cache', () => {
     const client = caching(fake)
     await connected(client)
     const session = fake.add()
-    let release!: () => void
-    fake.hold = new Promise((resolve) => { release = resolve })
-    const pending = client.get(session.token)
-    await vi.waitFor(() => { expect(fake.gets()).toHaveLength(1) })
+    const { pending, release } = await heldGet(fake, client, session.token)
     await client.deleteById(session.id)
-    fake.hold = undefined
     release()
     expect(await pending).toEqual(session)
     expect(stats(client).entries).toBe(0)
@@ -144,12 +154,8 @@ describe('SessionsClient with a cache', () => {
     const client = caching(fake)
     await connected(client)
     const session = fake.add()
-    let release!: () => void
-    fake.hold = new Promise((resolve) => { release = resolve })
-    const pending = client.get(session.token)
-    await vi.waitFor(() => { expect(fake.gets()).toHaveLength(1) })
+    const { pending, release } = await heldGet(fake, client, session.token)
     await received(client, fake.emit('revoked', fake.add()))
-    fake.hold = undefined
     release()
     await pending
     expect(await reaching(fake, async () => { await client.get(session.token) })).toBe(0)
