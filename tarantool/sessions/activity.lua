@@ -232,10 +232,13 @@ function M.on_replace(old, new)
     end
 end
 
+-- Whether marks wait to be written, and this member can write them.
+local function due()
+    return taking.count > 0 and not box.info.ro
+end
+
 local function worker()
-    fibers.every(FLUSH_INTERVAL, function()
-        return taking.count > 0 and not box.info.ro
-    end, M.flush, 'writing activity')
+    fibers.every(FLUSH_INTERVAL, due, M.flush, 'writing activity')
 end
 
 -- Starts the fiber, first cancelling one left by an earlier load of this code; writes the marks
@@ -244,7 +247,7 @@ function M.start()
     fibers.restart(FIBER_NAME, worker)
     if M.on_shutdown == nil then
         M.on_shutdown = function()
-            if next(taking.marks) ~= nil and not box.info.ro then pcall(M.flush) end
+            if due() then pcall(M.flush) end
         end
         box.ctl.on_shutdown(M.on_shutdown)
     end
