@@ -73,7 +73,7 @@ end
 local function insert_new(s, tuple, evict)
     for i = 1, #evict do events.emit('revoked', s:delete(evict[i]), 'evicted') end
     local t = s:insert(tuple)
-    events.emit('created', t)
+    events.emit_created(tuple)
     return t
 end
 
