@@ -62,6 +62,9 @@ export class SettingsPush {
     if (stats.ttl !== want.ttlSeconds) differ.push(`ttl ${stats.ttl} against SESSION_TTL_SECONDS=${want.ttlSeconds}`)
     if (stats.sweep_interval !== want.sweepIntervalSeconds) differ.push(`sweep interval ${stats.sweep_interval} against SWEEP_INTERVAL_SECONDS=${want.sweepIntervalSeconds}`)
     if (stats.token_storage !== undefined && stats.token_storage !== want.tokenStorage) differ.push(`token storage ${stats.token_storage} against TOKEN_STORAGE=${want.tokenStorage}`)
+    if (stats.events_retention !== undefined && want.eventsRetentionSeconds !== undefined && stats.events_retention !== want.eventsRetentionSeconds) {
+      differ.push(`events retention ${stats.events_retention} against EVENTS_RETENTION_SECONDS=${want.eventsRetentionSeconds}`)
+    }
     if (differ.length === 0) return undefined
     return `Tarantool's settings are not this service's (another service with other settings shares it?): ${differ.join(', ')}`
   }

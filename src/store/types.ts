@@ -74,6 +74,8 @@ export interface StoreStats {
   ro: boolean
   /** Absent from a Tarantool still running the Lua of an older version. */
   token_storage?: TokenStorage
+  /** Seconds an event is kept (absent from a Tarantool still running older Lua). */
+  events_retention?: number
   /** Whether plain tokens stored before TOKEN_STORAGE=hashed are still being hashed. */
   hashing_tokens?: boolean
   /** The expiry sweep's counters since Tarantool started (tarantool/sessions/expiry.lua). */

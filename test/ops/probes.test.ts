@@ -72,6 +72,20 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('probes', () => {
     await again.close()
     expect((await app.inject({ url: '/ready' })).statusCode).toBe(200)
   })
+
+  it('are not ready while Tarantool keeps events for another retention, and say which', async () => {
+    const other = await buildApp({ uri: tarantool.uri, env: { EVENTS_RETENTION_SECONDS: '60' } })
+    try {
+      const res = await app.inject({ url: '/ready' })
+      expect(res.statusCode).toBe(503)
+      expect(res.json().message).toContain('events retention 60 against EVENTS_RETENTION_SECONDS=900')
+    } finally {
+      await other.close()
+    }
+    const again = await buildApp({ uri: tarantool.uri })
+    await again.close()
+    expect((await app.inject({ url: '/ready' })).statusCode).toBe(200)
+  })
 })
 
 describe.skipIf(missing('tarantool', TARANTOOL_BIN))('readiness and a failed push of the settings', () => {
