@@ -1,15 +1,12 @@
 // 1,000 idle subscribers of GET /events on one service process (issue 26): how long each `created`
 // event takes to reach each of them, the service's memory per subscriber, and /get's rate with them
 // open against none. The streams live in a process of their own (events-streams.ts).
-import { fork, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { killedOnExit, type Running } from '../lib/processes.js'
-import { cpuMeter, machineMeter, totalOf, type CpuPerRequest } from './cpu.js'
-import type { Command, Reply } from './events-streams.js'
+import type { Running } from '../lib/processes.js'
+import { measureDelivery, startReference, Streams, type DeliveryResult } from './events-delivery.js'
 import { Inspector } from './inspector.js'
 import { round, type LoadOptions, type RoundResult } from './load.js'
-import { median, percentile, step } from './report.js'
+import { median, step } from './report.js'
 import { WORKLOADS, type Population } from './workloads.js'
 import { wrkRequests, wrkRound, type ListFiles } from './wrk.js'
 
@@ -29,21 +26,11 @@ export interface SubscriberOptions {
   inspectPort: number
 }
 
-export interface SubscriberResult {
+export interface SubscriberResult extends DeliveryResult {
   subscribers: number
   events: number
-  /** ms from /new's answer to the event's arrival, over every (event, subscriber); missing ones not included. */
-  delivery: { samples: number, min: number, p50: number, p99: number, max: number, missing: number }
-  /** ms from /new's answer to the event's arrival at the last of the subscribers, over the events. */
-  toAll: { p50: number, p99: number, max: number }
-  /**
-   * CPU per event (µs) while the sessions were made, by part: the service's `node` (its fan-out to
-   * every stream), its `tarantool ...` threads, `subscribers` (the streams' process), `load
-   * generator` (this process, making the sessions); undefined without /proc.
-   */
-  cpuPerEventUs?: CpuPerRequest
-  /** Cores the machine kept busy while the sessions were made: all, and this run's processes (the rest: other people's). */
-  busyCores?: { all: number, run: number }
+  /** The same delivery by the bare node:http fan-out (events-reference.ts), in the same run. */
+  reference?: DeliveryResult
   /** The streams' process's clock minus this one's, in ms (as measured over IPC; each arrival is corrected by it). */
   clockOffsetMs: number
   /** The service's Node process after a full GC, in KB: before the streams, with them open, after the events. */
@@ -62,7 +49,6 @@ export interface SubscriberResult {
 
 const WARM_UP_SECONDS = 3
 
-const now = (): number => performance.timeOrigin + performance.now()
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A process's resident memory in KB (VmRSS), from /proc. */
@@ -83,85 +69,6 @@ async function memoryAfterGc (inspector: Inspector, pid: number): Promise<{ heap
   return { heap, rss: median(readings) }
 }
 
-/** The streams' process: one command at a time, each answered within `timeoutMs`. */
-class Streams {
-  readonly #child: ChildProcess
-  constructor () {
-    this.#child = fork(join(import.meta.dirname, 'events-streams.ts'), [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
-    })
-    killedOnExit(this.#child)
-  }
-
-  async ask<T extends Reply['type']> (command: Command, type: T, timeoutMs = 60_000): Promise<Extract<Reply, { type: T }>> {
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { cleanup(); reject(new Error(`the streams' process did not answer ${command.cmd} within ${timeoutMs} ms`)) }, timeoutMs)
-      const onMessage = (reply: Reply): void => {
-        cleanup()
-        if (reply.type === type) resolve(reply as Extract<Reply, { type: T }>)
-        else reject(new Error(`the streams' process answered ${reply.type} to ${command.cmd}`))
-      }
-      const onExit = (code: number | null): void => { cleanup(); reject(new Error(`the streams' process exited (${code})`)) }
-      const cleanup = (): void => {
-        clearTimeout(timer)
-        this.#child.off('message', onMessage)
-        this.#child.off('exit', onExit)
-      }
-      this.#child.on('message', onMessage)
-      this.#child.once('exit', onExit)
-      this.#child.send(command)
-    })
-  }
-
-  /** Opens `count` streams; throws unless all connected. */
-  async open (url: string, count: number): Promise<number> {
-    const opened = await this.ask({ cmd: 'open', url, count }, 'opened', 120_000)
-    if (opened.failed > 0 || opened.open !== count) throw new Error(`${opened.failed} of ${count} streams did not connect`)
-    return opened.ms
-  }
-
-  async close (): Promise<void> {
-    await this.ask({ cmd: 'close' }, 'closed')
-  }
-
-  /** Its clock minus ours: the reading of the quickest of 20 round trips, taken at its middle. */
-  async clockOffset (): Promise<number> {
-    let best = { rtt: Infinity, offset: 0 }
-    for (let i = 0; i < 20; i++) {
-      const sent = now()
-      const { now: theirs } = await this.ask({ cmd: 'clock' }, 'clock')
-      const back = now()
-      if (back - sent < best.rtt) best = { rtt: back - sent, offset: theirs - (sent + back) / 2 }
-    }
-    return best.offset
-  }
-
-  get pid (): number {
-    return this.#child.pid!
-  }
-
-  stop (): void {
-    this.#child.disconnect()
-  }
-}
-
-/** Makes `count` sessions `spacingMs` apart through /new; each one's id and when its answer came. */
-async function makeSessions (url: string, count: number, spacingMs: number): Promise<Array<{ id: string, answeredAt: number }>> {
-  const out: Array<{ id: string, answeredAt: number }> = []
-  const start = performance.now()
-  for (let i = 0; i < count; i++) {
-    const wait = start + i * spacingMs - performance.now()
-    if (wait > 0) await sleep(wait)
-    const res = await fetch(`${url}/new?user_id=${8_000_000 + i}&ip=10.200.${(i >>> 8) & 255}.${i & 255}`, { signal: AbortSignal.timeout(10_000) })
-    const answeredAt = now()
-    const body = await res.json() as { data?: { id?: string } }
-    if (res.status !== 200 || typeof body.data?.id !== 'string') throw new Error(`/new answered ${res.status}: ${JSON.stringify(body).slice(0, 200)}`)
-    out.push({ id: body.data.id, answeredAt })
-  }
-  return out
-}
-
 /** One /get round on the service, by the run's generator (a warm-up, then the measured part). */
 async function getRound (service: Running, opts: SubscriberOptions): Promise<RoundResult> {
   const requests = wrkRequests('get', opts.population, opts.files)
@@ -170,9 +77,23 @@ async function getRound (service: Running, opts: SubscriberOptions): Promise<Rou
     : await round(service.url, WORKLOADS.get.requests(opts.population), opts.load, service.proc.pid)
 }
 
+/** The same delivery by the bare node:http fan-out, to as many streams of the same process. */
+async function referenceDelivery (streams: Streams, opts: SubscriberOptions): Promise<DeliveryResult> {
+  const reference = await startReference()
+  try {
+    step(`subscribers: the same by a bare node:http fan-out (bench/events-reference.ts), ${opts.subscribers} streams`)
+    await streams.open(reference.url, opts.subscribers)
+    const delivered = await measureDelivery(reference.url, reference.pid, streams, await streams.clockOffset(), opts.events, opts.spacingMs)
+    await streams.close()
+    return delivered
+  } finally {
+    reference.stop()
+  }
+}
+
 /**
  * Opens the streams (after a warm-up of a tenth of them, opened and closed), reads the service's
- * memory, makes the sessions and times their events' arrivals, then alternates /get rounds with
+ * memory, makes the sessions and times their events' arrivals, the same with the reference, then alternates /get rounds with
  * the streams open and with none.
  */
 export async function measureSubscribers (service: Running, opts: SubscriberOptions): Promise<SubscriberResult> {
@@ -192,33 +113,11 @@ export async function measureSubscribers (service: Running, opts: SubscriberOpti
     const open = await memoryAfterGc(inspector, pid)
     const clockOffsetMs = await streams.clockOffset()
     step(`subscribers: ${opts.events} sessions made ${opts.spacingMs} ms apart; each created event timed at each stream (clock offset ${clockOffsetMs.toFixed(3)} ms)`)
-    const meter = cpuMeter(pid, { subscribers: streams.pid })
-    const machine = machineMeter()
-    const eventsStarted = performance.now()
-    const made = await makeSessions(service.url, opts.events, opts.spacingMs)
-    const { arrivals } = await streams.ask({ cmd: 'collect', ids: made.map((m) => m.id), timeoutMs: 5000 }, 'arrivals')
-    const eventSeconds = (performance.now() - eventsStarted) / 1000
-    const cpuPerEventUs = meter.stop(made.length)
-    const busyCores = machine.stop()
+    const delivered = await measureDelivery(service.url, pid, streams, clockOffsetMs, opts.events, opts.spacingMs)
     const afterEvents = await memoryAfterGc(inspector, pid)
-    const latencies: number[] = []
-    const toAll: number[] = []
-    let missing = 0
-    for (const { id, answeredAt } of made) {
-      const times = arrivals[id]
-      let last = -Infinity
-      for (const t of times) {
-        if (t === null) {
-          missing++
-          last = Infinity
-          continue
-        }
-        const ms = t - clockOffsetMs - answeredAt
-        latencies.push(ms)
-        last = Math.max(last, ms)
-      }
-      toAll.push(last)
-    }
+    await streams.close()
+    const reference = await referenceDelivery(streams, opts)
+    await streams.open(service.url, opts.subscribers)
     const rounds = { open: [] as RoundResult[], none: [] as RoundResult[] }
     step(`subscribers: /get, ${opts.rounds} rounds with the ${opts.subscribers} streams open and ${opts.rounds} with none, in pairs of alternating order ` +
       `(${opts.generator}, ${opts.load.connections} connections, ${opts.load.durationSeconds} s after ${opts.load.warmupSeconds ?? 0} s of warm-up)`)
@@ -242,18 +141,9 @@ export async function measureSubscribers (service: Running, opts: SubscriberOpti
     const ratios = rounds.open.map((r, i) => r.rps / rounds.none[i].rps)
     return {
       subscribers: opts.subscribers,
-      events: made.length,
-      delivery: {
-        samples: latencies.length,
-        min: percentile(latencies, 0),
-        p50: percentile(latencies, 50),
-        p99: percentile(latencies, 99),
-        max: percentile(latencies, 100),
-        missing
-      },
-      toAll: { p50: percentile(toAll, 50), p99: percentile(toAll, 99), max: percentile(toAll, 100) },
-      ...(cpuPerEventUs === undefined ? {} : { cpuPerEventUs }),
-      ...(busyCores === undefined ? {} : { busyCores: { all: busyCores, run: cpuPerEventUs === undefined ? NaN : totalOf(cpuPerEventUs) * made.length / 1e6 / eventSeconds } }),
+      events: opts.events,
+      ...delivered,
+      reference,
       clockOffsetMs,
       rssKb: { before: before.rss, open: open.rss, afterEvents: afterEvents.rss },
       kbPerSubscriber: (open.rss - before.rss) / opts.subscribers,

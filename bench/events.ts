@@ -97,6 +97,18 @@ function print (results: Results): void {
     if (s.busyCores !== undefined) {
       lines.push(`  the machine's busy cores meanwhile: ${s.busyCores.all.toFixed(2)} of ${cpus().length}, this run's processes ${s.busyCores.run.toFixed(2)}`)
     }
+    const r = s.reference
+    if (r !== undefined) {
+      const rd = r.delivery
+      lines.push(`the same by a bare node:http fan-out (bench/events-reference.ts): min ${ms(rd.min)}, p50 ${ms(rd.p50)}, p99 ${ms(rd.p99)}, max ${ms(rd.max)}` +
+        `${rd.missing > 0 ? `, ${rd.missing} missing` : ''}; to the last subscriber: p50 ${ms(r.toAll.p50)}, p99 ${ms(r.toAll.p99)}`)
+      const own = cpu?.node
+      const ref = r.cpuPerEventUs?.node
+      if (own !== undefined && ref !== undefined) {
+        lines.push(`  its Node's CPU per event ${Math.round(ref).toLocaleString('en-US')} µs (${(ref / s.subscribers).toFixed(1)} a stream): the service's is ${x(own / ref)} of it` +
+          `${r.busyCores === undefined ? '' : `; busy cores meanwhile ${r.busyCores.all.toFixed(2)}`}`)
+      }
+    }
     const mb = (n: number): string => `${(n / 1024).toFixed(1)} MB`
     lines.push(`service RSS after a full GC: ${mb(s.rssKb.before)} before, ${mb(s.rssKb.open)} with ${s.subscribers} streams (opened in ${(s.openMs / 1000).toFixed(1)} s), ` +
       `${mb(s.rssKb.afterEvents)} after the events: ${kb(s.kbPerSubscriber)} per subscriber; JS heap in use ${mb(s.heapKb.before)} and ${mb(s.heapKb.open)}: ` +
@@ -106,7 +118,7 @@ function print (results: Results): void {
     lines.push(`/get req/s with the streams open: ${rate('open')}; with none: ${rate('none')}; open/none ${x(s.ratio.median)} [${x(s.ratio.min)}..${x(s.ratio.max)}]`)
     lines.push(`  Node µs per /get, open: ${node('open')}; none: ${node('none')}`)
     goals.push(verdict(`created event to each of ${s.subscribers} idle subscribers, p99`, 'most', 100, d.missing > 0 ? Infinity : d.p99, ms,
-      `${d.samples.toLocaleString('en-US')} (event, subscriber)`))
+      `${d.samples.toLocaleString('en-US')} (event, subscriber)${r === undefined ? '' : `; the bare node:http fan-out's p99 ${ms(r.delivery.p99)}`}`))
     goals.push(verdict('service memory per idle subscriber (RSS)', 'most', 20, s.kbPerSubscriber, kb))
     goals.push(verdict(`/get with ${s.subscribers} streams open vs none`, 'least', 0.95, s.ratio.median, x, `[${x(s.ratio.min)}..${x(s.ratio.max)}], ${s.rounds.open.length} rounds each side`))
   }
