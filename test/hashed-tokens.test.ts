@@ -5,8 +5,10 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { connectConsole } from '../lib/admin-console.js'
+import { SessionsClient } from '../client/src/index.js'
 import type { Session, SessionWithToken } from '../src/store/types.js'
 import { apiError, buildApp, call, newSession, ok, SESSION_ID, uniqueIp, uniqueUserId } from './support/app.js'
+import { serveApp } from './support/client.js'
 import { missing } from './support/programs.js'
 import { startTarantool, TARANTOOL_BIN, type TestTarantool } from './support/tarantool.js'
 
@@ -156,6 +158,52 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('switching from plain to ha
       expect(holding([newest], kept.token)).toEqual([])
     } finally {
       await hashed.close()
+    }
+  })
+})
+
+describe.skipIf(missing('tarantool', TARANTOOL_BIN))('switching from plain to hashed, with a caching client', () => {
+  let tarantool: TestTarantool
+  beforeAll(async () => {
+    tarantool = await startTarantool()
+  })
+  afterAll(async () => {
+    await tarantool?.stop()
+  })
+
+  // A session's id is made of its key: the conversion gives each session another id, which the
+  // events that follow name. What a cache held under the old one must go (a `reset` event).
+  it('drops what the cache holds as the ids change, so that a session revoked after its conversion is not served from memory', async () => {
+    const served = await serveApp({ uri: tarantool.uri })
+    const client = new SessionsClient({ baseUrl: served.baseUrl, cache: { ttlMs: 60_000, max: 1000 } })
+    try {
+      await vi.waitFor(() => { expect(client.cacheStats()!.streamConnected).toBe(true) }, { timeout: 5000 })
+      const session = await client.create(uniqueUserId(), uniqueIp())
+      expect((await client.get(session.token)).id).toBe(session.id)
+      expect(client.cacheStats()!.entries).toBe(1)
+
+      // Another service process with TOKEN_STORAGE=hashed: the conversion starts.
+      const hashed = await buildApp({ uri: tarantool.uri, env: { TOKEN_STORAGE: 'hashed' } })
+      try {
+        await vi.waitFor(async () => {
+          expect((await hashed.store.stats()).hashing_tokens).toBe(false)
+        }, { timeout: 20_000, interval: 100 })
+        const converted = await ok<Session>(hashed, { url: `/get?token=${session.token}` })
+        expect(converted.id).not.toBe(session.id)
+        const page = await ok<Array<{ type: string, reason?: string }>>(hashed, { url: '/events?after=0&limit=1000' })
+        expect(page.filter((e) => e.type === 'reset')).toEqual([expect.objectContaining({ type: 'reset', reason: 'tokens_hashed' })])
+        await vi.waitFor(() => { expect(client.cacheStats()!.entries).toBe(0) })
+
+        expect(await ok(hashed, { url: `/del?token=${session.token}` })).toMatchObject({ id: converted.id })
+        await vi.waitFor(async () => {
+          await expect(client.get(session.token)).rejects.toMatchObject({ code: 'token_not_found' })
+        }, { timeout: 1000, interval: 5 })
+      } finally {
+        await hashed.close()
+      }
+    } finally {
+      await client.close()
+      await served.app.close()
     }
   })
 })

@@ -5,7 +5,7 @@
 // none missed, none twice.
 import type { FastifyBaseLogger } from 'fastify'
 import type { SessionsStore } from '../store/sessions-store.js'
-import type { EventPage, SessionEvent } from '../store/types.js'
+import type { EventPage, StoredEvent } from '../store/types.js'
 import { formatEvent, formatReset, HEARTBEAT } from './sse.js'
 
 /** Where a stream writes; false from write() when its socket's buffer is full. */
@@ -182,7 +182,7 @@ export class EventFeed {
 
   // The events of one answer of Tarantool, in one write a stream: a sign-out of thousands of
   // sessions is thousands of events, and each write is a system call (about 20 µs a stream).
-  #publish (events: SessionEvent[]): void {
+  #publish (events: StoredEvent[]): void {
     const fresh = events.filter((event) => event.seq > this.#position)
     if (fresh.length === 0) return
     const chunks = fresh.map((event) => ({ seq: event.seq, chunk: formatEvent(event) }))

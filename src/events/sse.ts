@@ -1,7 +1,7 @@
 // Server-Sent Events as GET /events writes them (https://html.spec.whatwg.org/multipage/server-sent-events.html):
 // each event's seq as its `id` (what a client sends back as Last-Event-ID), its type as `event`,
 // and the event as one line of JSON in `data`.
-import type { SessionEvent } from '../store/types.js'
+import type { StoredEvent } from '../store/types.js'
 
 /** What a stream gets when nothing else was sent for a while: a comment, which clients ignore. */
 export const HEARTBEAT = ': ping\n\n'
@@ -9,7 +9,7 @@ export const HEARTBEAT = ': ping\n\n'
 /** How long a client waits before it reconnects, in ms: sent once, first. */
 export const RETRY = 'retry: 1000\n\n'
 
-export function formatEvent (event: SessionEvent): string {
+export function formatEvent (event: StoredEvent): string {
   return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
 }
 

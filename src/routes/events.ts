@@ -7,21 +7,26 @@ import type { EventPage } from '../store/types.js'
 
 interface Query { after?: string, limit?: string, user_id?: string, last_event_id?: string }
 
-const EVENT_TYPES = ['created', 'revoked', 'rotated', 'updated']
-const REASONS = ['deleted', 'signed_out', 'ip_signed_out', 'evicted', 'expired']
+const EVENT_TYPES = ['created', 'revoked', 'rotated', 'updated', 'reset']
+const REASONS = ['deleted', 'signed_out', 'ip_signed_out', 'evicted', 'expired', 'tokens_hashed']
 
 export const eventSchema = {
   type: 'object',
   properties: {
     seq: { type: 'integer', description: 'The event\'s id: increasing; the SSE `id` and what Last-Event-ID or `after` takes' },
     type: { type: 'string', enum: EVENT_TYPES },
-    id: { type: 'string', description: 'The session\'s id (SessionObject.id); never a token' },
-    user_id: { type: 'integer' },
+    id: { type: 'string', description: 'The session\'s id (SessionObject.id); never a token. On every type but `reset`' },
+    user_id: { type: 'integer', description: 'On every type but `reset`' },
     time: { type: 'number', description: 'Unix seconds, to the millisecond' },
-    ip: { type: 'string', description: 'The session\'s ip after the change' },
-    reason: { type: 'string', enum: REASONS, description: 'On `revoked` only: /del, /del_user, /del_ip, the per-user limit, or expiry' }
+    ip: { type: 'string', description: 'The session\'s ip after the change. On every type but `reset`' },
+    reason: {
+      type: 'string',
+      enum: REASONS,
+      description: 'On `revoked`: /del, /del_user, /del_ip, the per-user limit, or expiry. On `reset`: `tokens_hashed` ' +
+        '(TOKEN_STORAGE=hashed moved sessions to their hashed keys, which changed their ids)'
+    }
   },
-  required: ['seq', 'type', 'id', 'user_id', 'time', 'ip']
+  required: ['seq', 'type', 'time']
 } as const
 
 const EXAMPLE = { seq: 1042, type: 'revoked', id: 'oyP5Cm3kQ0mqY4bJ8ZbHcw', user_id: 1, time: 1464909151.25, ip: '192.168.1.1', reason: 'signed_out' }
@@ -47,7 +52,8 @@ export default async function eventsRoute (app: FastifyInstance): Promise<void> 
       security: app.config.API_KEY === undefined ? [] : [{ apiKey: [] }],
       summary: 'Session events: a stream, or a page',
       description: 'Every change to a session, in order: `created` (/new), `revoked` (with `reason`), `rotated` (the old token stopped working), ' +
-        '`updated` (a /get changed its ip or extra; one that only marks use is no event). Kept EVENTS_RETENTION_SECONDS (900 by default).\n\n' +
+        '`updated` (a /get changed its ip or extra; one that only marks use is no event), and `reset` (reason `tokens_hashed`: the ids of ' +
+        'sessions changed, as TOKEN_STORAGE=hashed converts plain tokens; drop whatever was cached). Kept EVENTS_RETENTION_SECONDS (900 by default).\n\n' +
         '**Stream**: with `Accept: text/event-stream`, the answer is `text/event-stream`: each event as `id: <seq>`, `event: <type>`, ' +
         '`data: <the event as JSON>`; a comment at least every 5 s while nothing happens; from now, or right after the event named by the ' +
         '`Last-Event-ID` header (or `last_event_id`), none missed and none repeated. When that event is no longer kept, an event `reset` ' +

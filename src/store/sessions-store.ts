@@ -3,7 +3,7 @@ import { uuidBytes } from './iproto.js'
 import { callProcedure, PROC, unwrap } from './procedures.js'
 import { SessionCodec, type ListName } from './session-codec.js'
 import type { Tarantool } from './tarantool.js'
-import type { EventPage, Extra, Lifetimes, PageRequest, RevokeReason, Session, SessionEvent, SessionPage, SessionWithToken, StorePolicy, StoreStats } from './types.js'
+import type { EventPage, Extra, Lifetimes, PageRequest, ResetEvent, RevokeReason, Session, SessionEvent, SessionPage, SessionWithToken, StoredEvent, StorePolicy, StoreStats } from './types.js'
 
 type SessionTuple = [
   key: string, userId: number, ip: unknown, create: number, activity: number, extra?: Extra | null,
@@ -36,7 +36,7 @@ interface PageReply {
 
 /** An event as sessions_events holds it (tarantool/sessions/events.lua). */
 type EventTuple = [
-  seq: number, timeMs: number, type: SessionEvent['type'], userId: number, key: string, ip: unknown, reason?: RevokeReason | null
+  seq: number, timeMs: number, type: StoredEvent['type'], userId: number, key: string, ip: unknown, reason?: RevokeReason | ResetEvent['reason'] | null
 ]
 
 /** Whether a stored key is a token (uuid version 4) rather than a token's hash (version 0). */
@@ -229,9 +229,10 @@ export class SessionsStore {
 
   #events (codec: SessionCodec, values: unknown[]): EventPage {
     const reply = unwrap<{ events: EventTuple[], ips: string[], oldest: number, newest: number }>(values)
-    const events = reply.events.map(([seq, timeMs, type, userId, key, , reason], i): SessionEvent => {
+    const events = reply.events.map(([seq, timeMs, type, userId, key, , reason], i): StoredEvent => {
+      if (type === 'reset') return { seq, type, time: timeMs / 1000, reason: reason as ResetEvent['reason'] }
       const event: SessionEvent = { seq, type, id: codec.id(uuidBytes(key)), user_id: userId, time: timeMs / 1000, ip: reply.ips[i] }
-      if (reason != null) event.reason = reason
+      if (reason != null) event.reason = reason as RevokeReason
       return event
     })
     return { events, oldest: reply.oldest, newest: reply.newest }

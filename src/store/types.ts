@@ -125,9 +125,23 @@ export interface SessionEvent {
   reason?: RevokeReason
 }
 
+/**
+ * Not about one session: the ids of sessions changed (TOKEN_STORAGE=hashed moved them to their
+ * hashed keys, of which their ids are made), so whatever was cached of any must go.
+ */
+export interface ResetEvent {
+  seq: number
+  type: 'reset'
+  time: number
+  reason: 'tokens_hashed'
+}
+
+/** What GET /events gives, in order. */
+export type StoredEvent = SessionEvent | ResetEvent
+
 /** A page of events, and what Tarantool keeps: the oldest seq kept and the newest committed. */
 export interface EventPage {
-  events: SessionEvent[]
+  events: StoredEvent[]
   oldest: number
   newest: number
 }

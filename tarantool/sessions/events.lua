@@ -18,16 +18,24 @@
 --                       another: in /rotate's transaction, or without it when the old token's grace
 --                       ends (sessions.aliases, written by the expiry fiber at that second)
 --            'updated'  a /get changed its ip or extra (one that only marks use writes nothing)
+--            'reset'    not about one session: the ids of sessions changed, and whatever was cached
+--                       of them must go (reason 'tokens_hashed': TOKEN_STORAGE=hashed moved
+--                       sessions stored under their plain token to their hashed key, and a
+--                       session's id is made of its key; written by each batch of the conversion
+--                       that moved any, in its transaction). Its user_id is 0, its key the nil
+--                       uuid and its ip 0.
 --   user_id  unsigned.
 --   key      uuid: the key the session's id is made of (its `origin`, else its key), of which the
 --            service makes the id as for a session (session-codec.ts). With plain token storage
 --            it is the token itself: the service sends the id made of it, never the key.
 --   ip       the session's ip after the change, as stored: IPv4 its number, IPv6 text.
---   reason   on 'revoked' only: 'deleted' (/del), 'signed_out' (/del_user), 'ip_signed_out'
+--   reason   on 'revoked': 'deleted' (/del), 'signed_out' (/del_user), 'ip_signed_out'
 --            (/del_ip), 'evicted' (/new past the user's limit), 'expired' (the expiry sweep, or a
---            /del, /del_user or /del_ip that found the session gone already).
+--            /del, /del_user or /del_ip that found the session gone already); on 'reset':
+--            'tokens_hashed'.
 -- Nothing else writes events: sessions written or deleted from the admin console, a truncate, the
--- background conversions (ipv4_upgrade, token_hashing) and the marks of use have none.
+-- IPv4 conversion (ipv4_upgrade: the ip a session answers does not change) and the marks of use
+-- have none.
 --
 -- sessions.events_page(after, limit, user_id) -> {events = {event, ...}, ips = {each one's ip as text}, oldest = seq,
 --   newest = seq}
@@ -50,6 +58,7 @@ local fibers = require('sessions.fibers')
 local ips = require('sessions.ips')
 local settings = require('sessions.settings')
 local space = require('sessions.space')
+local uuid = require('uuid')
 
 local F = space.F
 local E = {seq = 1, time = 2, type = 3, user_id = 4, key = 5, ip = 6, reason = 7}
@@ -122,6 +131,15 @@ end
 -- Writes an event about the session `t` (the tuple written, or the one deleted).
 function M.emit(kind, t, reason)
     write(kind, space.identity(t), t[F.user_id], t[F.ip], reason)
+end
+
+-- The key of a `reset` event, which names no session. (uuid.NULL is a const cdata, which a
+-- tuple does not take on 2.6.)
+local NO_KEY = uuid.fromstr('00000000-0000-0000-0000-000000000000')
+
+-- Writes a `reset` event (see the top of this file) with `reason`.
+function M.emit_reset(reason)
+    write('reset', NO_KEY, 0, 0, reason)
 end
 
 -- Writes the `created` event of a session from the Lua table inserted: reading the fields back

@@ -4,7 +4,13 @@
 -- insert in one transaction), with its newest activity. Until it is done, lookups by token also
 -- try the plain key (sessions.keys.find). When it is done it says so in _schema and is not run
 -- again.
+-- A session's id is made of its key (its origin, else its key; sessions.events): a moved session
+-- gets another id, and an id given before still names it (sessions.keys.resolve). What was cached
+-- under the old id would no longer hear of the session's events, so each batch that moves any
+-- writes a `reset` event (reason 'tokens_hashed') in its transaction: caches drop everything.
+-- The event cannot name the old ids: they are made of the plain tokens, which are not kept.
 local activity = require('sessions.activity')
+local events = require('sessions.events')
 local expiry = require('sessions.expiry')
 local keys = require('sessions.keys')
 local space = require('sessions.space')
@@ -37,7 +43,9 @@ end
 local function step(from)
     local s = space.get()
     local found, last, complete = scan(from)
-    box.atomic(function()
+    if #found == 0 then return complete, last, 0 end
+    events.atomic(function()
+        events.emit_reset('tokens_hashed')
         for _, t in ipairs(found) do
             -- Read again inside the transaction: it may have changed or gone since the scan.
             local current = s:get(t[F.token])
@@ -49,7 +57,7 @@ local function step(from)
         end
     end)
     -- The moved sessions may sit before where the sweep goes on from.
-    if #found > 0 then expiry.rewind() end
+    expiry.rewind()
     return complete, last, #found
 end
 
