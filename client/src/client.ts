@@ -36,6 +36,32 @@ export interface SessionPage {
   next: string | null
 }
 
+/** What happened to a session, as GET /events tells it (the service's docs/api.md, "Session events"). */
+export interface SessionEvent {
+  /** Increasing from one event to the next: the `after` of a later page. */
+  seq: number
+  /** `reset`: the ids of sessions changed (TOKEN_STORAGE=hashed); names no session. */
+  type: 'created' | 'revoked' | 'rotated' | 'updated' | 'reset'
+  /** Unix seconds, to the millisecond. */
+  time: number
+  /** The session's id (never its token); absent from `reset`. */
+  id?: string
+  user_id?: number
+  /** The session's ip after the change; absent from `reset`. */
+  ip?: string
+  /** On `revoked`: deleted, signed_out, ip_signed_out, evicted or expired; on `reset`: tokens_hashed. */
+  reason?: string
+}
+
+/** A page of events. */
+export interface EventPage {
+  events: SessionEvent[]
+  /** The `after` of the next call. */
+  next: number
+  /** Events after `after` were dropped before this page (older than the service's EVENTS_RETENTION_SECONDS), or `after` is not this service's. */
+  reset: boolean
+}
+
 /** A member of a replica set, as /ready reports it. */
 export interface ReplicaMember {
   address: string
@@ -96,6 +122,15 @@ export interface ListOptions extends CallOptions {
   limit?: number
   /** The `next` cursor of the previous page. */
   after?: string
+}
+
+export interface EventsOptions extends CallOptions {
+  /** The seq of the last event read (0, the default: from the oldest kept). */
+  after?: number
+  /** Most events in the page, 1 to 1000 (default 100). */
+  limit?: number
+  /** Only this user's events: where and when they signed in and out. */
+  userId?: number
 }
 
 export interface DeleteUserOptions extends CallOptions {
@@ -224,6 +259,15 @@ export class SessionsClient {
   /** Gives a session a new token; the old one keeps working for `grace` seconds (0 to 60). Not retried once sent. */
   async rotate (token: string, opts: CallOptions & { grace?: number } = {}): Promise<SessionWithToken> {
     return await this.#changing(this.#data('rotate', { token, grace: opts.grace }, opts) as Promise<SessionWithToken>, (session) => ({ token, id: session?.id }))
+  }
+
+  /**
+   * A page of session events after `opts.after`, oldest first: for a backend that polls or audits
+   * (a cache follows the stream instead: the `cache` option). Call again with `next`.
+   */
+  async events (opts: EventsOptions = {}): Promise<EventPage> {
+    const body = await this.#call('events', { after: opts.after, limit: opts.limit, user_id: opts.userId }, opts)
+    return { events: body.data as SessionEvent[], next: body.next as number, reset: body.reset === true }
   }
 
   /** The service's readiness; throws storage_unavailable when it cannot serve. */

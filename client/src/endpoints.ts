@@ -7,7 +7,7 @@
 export type RetryPolicy = 'always' | 'unsent'
 
 /** What the success envelope's `data` holds. */
-export type ReplyKind = 'session' | 'page' | 'deleted' | 'ready'
+export type ReplyKind = 'session' | 'page' | 'deleted' | 'ready' | 'events'
 
 /** How a client method calls the service: the one place the client spells paths and parameter names. */
 export interface Endpoint {
@@ -36,7 +36,9 @@ export const ENDPOINTS = {
   deleteUser: { path: '/del_user', query: ['id', 'except', 'except_id'], body: false, method: 'POST', reply: 'deleted', retry: 'always' },
   deleteIp: { path: '/del_ip', query: ['ip'], body: false, method: 'POST', reply: 'deleted', retry: 'always' },
   rotate: { path: '/rotate', query: ['token', 'grace'], body: false, method: 'POST', reply: 'session', retry: 'unsent' },
-  ready: { path: '/ready', query: [], body: false, method: 'GET', reply: 'ready', retry: 'always' }
+  ready: { path: '/ready', query: [], body: false, method: 'GET', reply: 'ready', retry: 'always' },
+  // The JSON form of GET /events; the stream (event-stream.ts) is the cache's, not a method.
+  events: { path: '/events', query: ['after', 'limit', 'user_id'], body: false, method: 'GET', reply: 'events', retry: 'always' }
 } as const satisfies Record<string, Endpoint>
 
 export type EndpointName = keyof typeof ENDPOINTS

@@ -1,6 +1,7 @@
 export {
-  SessionsClient, type CallOptions, type CreateOptions, type DeleteUserOptions, type Extra, type FetchLike, type GetOptions,
-  type ListOptions, type ReadyState, type ReplicaMember, type Session, type SessionPage, type SessionsClientOptions, type SessionWithToken
+  SessionsClient, type CallOptions, type CreateOptions, type DeleteUserOptions, type EventPage, type EventsOptions, type Extra, type FetchLike,
+  type GetOptions, type ListOptions, type ReadyState, type ReplicaMember, type Session, type SessionEvent, type SessionPage,
+  type SessionsClientOptions, type SessionWithToken
 } from './client.js'
 export type { CacheOptions, CacheStats } from './cache.js'
 export { API_ERROR_CODES, CLIENT_ERROR_CODES, SessionsError, type ApiErrorCode, type ClientErrorCode, type SessionsErrorCode } from './errors.js'

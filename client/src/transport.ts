@@ -41,6 +41,7 @@ function fits (kind: Endpoint['reply'], body: Record<string, unknown>): boolean 
   switch (kind) {
     case 'page': return Array.isArray(data) && (typeof body.next === 'string' || body.next === null)
     case 'deleted': return typeof data?.deleted === 'number'
+    case 'events': return Array.isArray(data) && typeof body.next === 'number'
     default: return typeof data === 'object' && data !== null && !Array.isArray(data)
   }
 }

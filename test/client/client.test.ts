@@ -143,6 +143,26 @@ describe('SessionsClient', () => {
     expect(await requests(async () => { await client.rotate(rotated.token) })).toEqual([`POST /rotate?token=${rotated.token}`])
   })
 
+  it('events: pages of what happened, oldest first, a user\'s only with userId, going on from next', async () => {
+    const userId = uniqueUserId()
+    const first = await client.create(userId, uniqueIp())
+    const second = await client.create(userId, uniqueIp())
+    await client.delete(first.token)
+    let page!: Awaited<ReturnType<SessionsClient['events']>>
+    expect(await requests(async () => { page = await client.events({ userId, limit: 2 }) })).toEqual([`GET /events?limit=2&user_id=${userId}`])
+    expect(page.reset).toBe(false)
+    expect(page.events.map((e) => [e.type, e.id])).toEqual([['created', first.id], ['created', second.id]])
+    expect(page.events[0]).toMatchObject({ user_id: userId, ip: first.ip, time: expect.any(Number) })
+    const rest = await client.events({ userId, after: page.next })
+    expect(rest.events.map((e) => [e.type, e.id, e.reason])).toEqual([['revoked', first.id, 'deleted']])
+    expect(rest.next).toBe(rest.events[0].seq)
+    expect((await client.events({ userId, after: rest.next })).events).toEqual([])
+    // Every user's: the newest events include this one's.
+    const all = await client.events({ after: page.events[0].seq - 1, limit: 1000 })
+    expect(all.events.filter((e) => e.user_id === userId).map((e) => e.type)).toEqual(['created', 'created', 'revoked'])
+    expect((await failure(client.events({ limit: 0 }))).code).toBe('invalid_limit')
+  })
+
   it('ready: the Tarantool version and the sessions stored', async () => {
     expect(await client.ready()).toEqual({ tarantool_version: expect.any(String), sessions: expect.any(Number) })
   })

@@ -49,7 +49,7 @@ describe('the packed sessions-client', () => {
 
     const used = await run(process.execPath, ['use.mjs', served.baseUrl, String(uniqueUserId())], { cwd: project })
     expect(JSON.parse(used.stdout)).toEqual({
-      same: true, extra: { from: 'package' }, listed: 1, code: 'token_not_found', cookie: true, middleware: 'function', plugin: 'function', endpoints: 10, hits: 1
+      same: true, extra: { from: 'package' }, listed: 1, code: 'token_not_found', cookie: true, middleware: 'function', plugin: 'function', endpoints: 11, hits: 1
     })
 
     // No DOM library and no skipLibCheck: the declarations stand on Node's types alone.
