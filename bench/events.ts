@@ -1,10 +1,10 @@
 // npm run bench:events [-- --revocations N] [--subscribers N] [--events N] [--spacing MS] [--rounds R]
-//   [--duration S] [--warmup S] [--connections C] [--autocannon] [--only revocation|subscribers|cached]
+//   [--duration S] [--warmup S] [--connections C] [--autocannon] [--only revocation|subscribers|cached|created]
 // Issue 26's numbers, each part on a service of its own (built, embedded Tarantool, as `npm start`
 // runs it): the time from a revocation's answer to a caching client's get() failing, with 1 and 10
 // caching clients; 1,000 idle subscribers of GET /events (delivery of each event to each, memory
 // per subscriber, /get's rate with them open against none); a cached get() against an uncached
-// one. A verdict line per goal, and the results in bench/results/events-<date>.json. See
+// one; what `created` events cost per /new. A verdict line per goal, and the results in bench/results/events-<date>.json. See
 // bench/README.md, "Session events".
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -15,14 +15,16 @@ import { buildService, cleanupOnExit, freePort, startService, type Running } fro
 import { CONSOLE_SOCKET_NAME } from '../src/embedded/tarantool.js'
 import { preload } from './dataset.js'
 import { measureCachedGet, type CachedGetResult, type Spread } from './events-cached-get.js'
+import { measureCreatedCost, type CreatedCostResult } from './events-created.js'
 import { KINDS, measureRevocations, type LatencySummary, type RevocationResult } from './events-revocation.js'
 import { measureSubscribers, type SubscriberResult } from './events-subscribers.js'
 import { meets } from './goals.js'
+import type { RoundResult } from './load.js'
 import { step, writeResults } from './report.js'
 import { findWrk, ListFiles } from './wrk.js'
 
 const ROOT = join(import.meta.dirname, '..')
-const PARTS = ['revocation', 'subscribers', 'cached'] as const
+const PARTS = ['revocation', 'subscribers', 'cached', 'created'] as const
 
 const { values: args } = parseArgs({
   options: {
@@ -47,6 +49,8 @@ const settings = {
   load: { durationSeconds: Number(args.duration ?? 5), warmupSeconds: Number(args.warmup ?? 1), connections: Number(args.connections ?? 50) },
   /** The sessions /get asks for in the subscribers' rounds. */
   getSessions: 10_000,
+  /** The sessions stored before the created events' rounds (as hot-path-cost.mjs). */
+  createdSessions: 200_000,
   only: args.only
 }
 if (settings.only !== undefined && !(PARTS as readonly string[]).includes(settings.only)) throw new Error(`--only: one of ${PARTS.join(', ')}`)
@@ -56,6 +60,7 @@ interface Results {
   revocation?: RevocationResult[]
   subscribers?: SubscriberResult
   cached?: CachedGetResult
+  created?: CreatedCostResult
 }
 
 /** One goal's line: `met` or `not met`, the goal, the measured value (as `shown`) and a note. */
@@ -130,6 +135,14 @@ function print (results: Results): void {
     lines.push(`get() one at a time: cached ${range(c.cachedNs, ns)}, uncached ${range(c.uncachedUs, us)} per call (${Math.round(c.speedup)}x)`)
     lines.push(`get() ${c.concurrency} at a time: cached ${range(c.cachedRate, rate)}, uncached ${range(c.uncachedRate, rate)} ` +
       `(this process's CPU per uncached call: ${range(c.uncachedClientCpuUs, us)}); answered from memory: ${(c.hitRatio * 100).toFixed(2)}%`)
+  }
+  const n = results.created
+  if (n !== undefined) {
+    const us = (v: number): string => `${v.toFixed(1)} µs`
+    const list = (side: 'on' | 'off', f: (r: RoundResult) => string): string => n.rounds[side].map(f).join(', ')
+    lines.push(`created events, per /new: Tarantool ${us(n.tarantoolUs.on)} with them, ${us(n.tarantoolUs.off)} without: ${us(n.tarantoolUs.event)} more ` +
+      `(median of the pairs); the service's Node ${us(n.nodeUs.on)} and ${us(n.nodeUs.off)}: ${us(n.nodeUs.event)}; /new a second with / without ${x(n.rateRatio)}`)
+    lines.push(`  /new a second, with: ${list('on', (r) => String(Math.round(r.rps)))}; without: ${list('off', (r) => String(Math.round(r.rps)))}`)
   }
   console.log(`\n${lines.join('\n')}\n\ngoals (issue 26):\n${goals.join('\n')}`)
 }
@@ -208,6 +221,25 @@ async function main (): Promise<void> {
         concurrentSeconds: 5,
         rounds: settings.rounds
       }))
+    }
+    if (wants('created')) {
+      results.created = await onService(tmp, 'created', running, async (service, dir) => {
+        const population = { from: 0, to: settings.createdSessions, total: settings.createdSessions }
+        const admin = await connectConsole(join(dir, 'data', CONSOLE_SOCKET_NAME))
+        try {
+          step(`created: preloading ${settings.createdSessions} sessions`)
+          await preload(admin, { ...population, ageSeconds: 86_400 })
+          return await measureCreatedCost(service, admin, {
+            rounds: settings.rounds,
+            load: settings.load,
+            generator: WRK === undefined ? 'autocannon' : 'wrk',
+            files: new ListFiles(join(dir, 'lists')),
+            population
+          })
+        } finally {
+          admin.close()
+        }
+      })
     }
     print(results)
     const file = writeResults(join(ROOT, 'bench/results'), {
