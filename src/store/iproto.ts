@@ -1,7 +1,8 @@
 // IPROTO_CALL requests, encoded straight into a reusable buffer, and their responses, decoded.
 // msgpack-lite (what the driver uses) costs an allocation or more per value and re-encodes the
 // procedure name on every call; the writer covers what the store sends (strings, integers, uuids,
-// null, and maps of those: /new's options) and leaves other maps (extra data) to msgpack-lite.
+// null, maps of those: /new's options, and arrays of all these: sessions.get_many's calls) and
+// leaves other maps (extra data) to msgpack-lite.
 import { codec } from 'tarantool-driver/lib/msgpack-extensions.js'
 import msgpack from 'msgpack-lite'
 import { addExtension, Unpackr } from 'msgpackr'
@@ -136,6 +137,19 @@ export class RequestWriter {
     for (const value of values) this.#value(value)
   }
 
+  #list (values: unknown[]): void {
+    if (values.length > 0xffff) throw new RangeError('At most 65535 values in an array')
+    this.#reserve(3)
+    if (values.length < 16) {
+      this.#buf[this.#at++] = 0x90 | values.length
+    } else {
+      this.#buf[this.#at++] = 0xdc
+      this.#buf.writeUInt16BE(values.length, this.#at)
+      this.#at += 2
+    }
+    for (const value of values) this.#value(value)
+  }
+
   #value (value: unknown): void {
     if (value === null || value === undefined) {
       this.#reserve(1)
@@ -146,6 +160,9 @@ export class RequestWriter {
       this.#integer(value)
     } else if (value instanceof Uuid) {
       this.#uuid(value.bytes)
+    } else if (Array.isArray(value)) {
+      // sessions.get_many's calls: arrays of arguments, tokens among them.
+      this.#list(value)
     } else if (isFlatMap(value)) {
       this.#map(value)
     } else {

@@ -1,4 +1,5 @@
 import { ApiError } from '../api/errors.js'
+import { GetBatch } from './get-batch.js'
 import { uuidBytes } from './iproto.js'
 import { callProcedure, PROC, unwrap } from './procedures.js'
 import { SessionCodec, type ListName } from './session-codec.js'
@@ -49,6 +50,7 @@ export class SessionsStore {
   readonly #client: Tarantool
   readonly #policy: StorePolicy
   readonly #plain: boolean
+  readonly #gets: GetBatch
   #codec: SessionCodec | undefined
   #codecLoading: Promise<SessionCodec> | undefined
 
@@ -56,6 +58,7 @@ export class SessionsStore {
     this.#client = client
     this.#policy = policy
     this.#plain = policy.tokenStorage === 'plain'
+    this.#gets = new GetBatch(client)
     // A new connection may reach another instance (restored, replaced) with another secret.
     client.on('connect', () => { this.#codec = undefined })
   }
@@ -85,7 +88,7 @@ export class SessionsStore {
     const codec = this.#codec
     if (codec === undefined) return this.#codecOf().then(() => this.touch(token, ip, extra))
     const args = [this.#client.uuid(token), ip === undefined ? null : ip, extra ?? null, this.#policy.extraMaxBytes]
-    return callProcedure(this.#client, PROC.get, args).then((values) => this.#answered(codec, values, token) as SessionWithToken)
+    return this.#gets.get(args).then((values) => this.#answered(codec, values, token) as SessionWithToken)
   }
 
   /**

@@ -155,6 +155,27 @@ function api.get(token, ip, extra, extra_max_bytes)
     return answered(events.atomic(update, s, key, ops))
 end
 
+-- Runs api.get for each of `calls`, an array of its arguments ({token, ip, extra,
+-- extra_max_bytes} each), and answers an array of what each answered, as an array of three
+-- ({session, error, fields}, box.NULL where nil): the service's /get requests that arrive together,
+-- in one call, which costs Tarantool about half as much a lookup as a call each (the call's own
+-- work, in the network thread and the transaction thread, is shared).
+-- A call that raises (a write refused: read-only, out of memory) answers {NULL, NULL, NULL, message}
+-- and the others go on: the service sends that one again alone.
+function api.get_many(calls)
+    local out = {}
+    for i = 1, #calls do
+        local c = calls[i]
+        local ok, t, err, fields = pcall(api.get, c[1], c[2], c[3], c[4])
+        if ok then
+            out[i] = {t or box.NULL, err or box.NULL, fields or box.NULL}
+        else
+            out[i] = {box.NULL, box.NULL, box.NULL, tostring(t)}
+        end
+    end
+    return out
+end
+
 local function delete_with_event(s, key, reason)
     events.emit('revoked', s:delete(key), reason)
 end
