@@ -41,8 +41,11 @@ export const settings = {
     warmupSeconds: Number(args.warmup ?? (args.quick ? 0.5 : 1)),
     connections: Number(args.connections ?? 50)
   } satisfies LoadOptions,
-  // The service's own defaults unless asked otherwise: as users run it.
-  service: { logLevel: args['log-level'], accessLog: args['access-log'] } satisfies ServiceSettings
+  // The service's own defaults unless asked otherwise: as users run it. But memory: a million
+  // sessions take 154 MB of the embedded Tarantool's default 256, and the /new, mixed and /rotate
+  // rows at that size add about 400,000 sessions and as many events (110 B each, kept 900 s),
+  // which ran it out of memory (2026-12-07, 23:34): 512 MB, as a deployment sized for them would.
+  service: { logLevel: args['log-level'], accessLog: args['access-log'], memtxMemory: 512 * 1024 * 1024 } satisfies ServiceSettings
 }
 
 // wrk where it is installed (and not --autocannon), for the rows it can drive (wrk.ts).

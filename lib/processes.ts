@@ -83,6 +83,8 @@ export interface ServiceSettings {
   tokenStorage?: 'plain' | 'hashed'
   /** TARANTOOL_URI: a Tarantool of its own (a replica set) instead of the embedded one. */
   tarantoolUri?: string
+  /** TARANTOOL_MEMTX_MEMORY of the embedded Tarantool, in bytes. */
+  memtxMemory?: number
 }
 
 /**
@@ -95,7 +97,8 @@ export async function startService (dir: string, opts: ServiceSettings & { nodeA
     ...(opts.logLevel === undefined ? {} : { LOG_LEVEL: opts.logLevel }),
     ...(opts.accessLog === undefined ? {} : { ACCESS_LOG: opts.accessLog }),
     ...(opts.tokenStorage === undefined ? {} : { TOKEN_STORAGE: opts.tokenStorage }),
-    ...(opts.tarantoolUri === undefined ? {} : { TARANTOOL_URI: opts.tarantoolUri })
+    ...(opts.tarantoolUri === undefined ? {} : { TARANTOOL_URI: opts.tarantoolUri }),
+    ...(opts.memtxMemory === undefined ? {} : { TARANTOOL_MEMTX_MEMORY: String(opts.memtxMemory) })
   }, dir)
 }
 

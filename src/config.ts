@@ -19,6 +19,8 @@ export interface Config {
   /** The most calls waiting on Tarantool at once; past it, requests answer 503 without a call. */
   TARANTOOL_MAX_IN_FLIGHT: number
   TARANTOOL_BIN: string
+  /** Bytes of memory for the embedded Tarantool's data (sessions, their events); unset: init.lua's 256 MB. */
+  TARANTOOL_MEMTX_MEMORY?: number
   SESSION_TTL_SECONDS: number
   /** Default lifetime of a session from its creation, however used; 0: none. */
   MAX_LIFETIME_SECONDS: number
@@ -72,6 +74,8 @@ const schema = {
     TARANTOOL_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: 600000, default: 1000 },
     TARANTOOL_MAX_IN_FLIGHT: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
     TARANTOOL_BIN: { type: 'string', minLength: 1, default: 'tarantool' },
+    // The embedded Tarantool's; one of TARANTOOL_URI's reads it from its own environment.
+    TARANTOOL_MEMTX_MEMORY: { type: 'integer', minimum: 33554432, maximum: 1099511627776 },
     SESSION_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 4294967295, default: 180 * 24 * 3600 },
     MAX_LIFETIME_SECONDS: { type: 'integer', minimum: 0, maximum: 315360000, default: 0 },
     // /new counts a user's live sessions in its transaction, Tarantool serving nothing else

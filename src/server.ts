@@ -64,6 +64,7 @@ async function main (): Promise<void> {
       bin: config.TARANTOOL_BIN,
       dataDir: config.DATA_DIR,
       searchPath: config.PATH,
+      memtxMemory: config.TARANTOOL_MEMTX_MEMORY,
       log: app.log
     })
     tarantoolUri = embedded.uri

@@ -62,6 +62,22 @@ describe('startEmbeddedTarantool', () => {
       expect(await second.store.touch(session.token, undefined, undefined)).toMatchObject({ user_id: 42, extra: { a: 1 } })
     })
 
+    it('gives Tarantool the memory asked for (TARANTOOL_MEMTX_MEMORY), else init.lua\'s 256 MB', async () => {
+      const quota = async (embedded: EmbeddedTarantool): Promise<number> => {
+        const admin = await connectConsole(embedded.consoleSocket!)
+        try {
+          return await admin.eval<number>('return box.slab.info().quota_size')
+        } finally {
+          admin.close()
+        }
+      }
+      const sized = await startEmbeddedTarantool({ bin: TARANTOOL_BIN!, dataDir: tempDir(), log, memtxMemory: 64 * 1024 * 1024 })
+      cleanup.push(sized.stop)
+      expect(await quota(sized)).toBe(64 * 1024 * 1024)
+      const { embedded } = await start(tempDir())
+      expect(await quota(embedded)).toBe(256 * 1024 * 1024)
+    })
+
     it('closes DATA_DIR and every file Tarantool writes in it to other users, also when it was open before', async () => {
       const dataDir = join(tempDir(), 'data')
       mkdirSync(dataDir, { mode: 0o755 })

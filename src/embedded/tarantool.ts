@@ -34,6 +34,8 @@ export interface EmbeddedOptions {
   log: FastifyBaseLogger
   /** PATH to search for `bin` (defaults to none: only a path works). */
   searchPath?: string
+  /** Bytes of memory for its data (TARANTOOL_MEMTX_MEMORY); undefined: init.lua's default. */
+  memtxMemory?: number
 }
 
 /** A supervised local Tarantool: restarted if it dies, stopped by `stop()`. */
@@ -155,6 +157,7 @@ export async function startEmbeddedTarantool (opts: EmbeddedOptions): Promise<Em
     // The instance exits by itself if this process dies without stopping it.
     TARANTOOL_PARENT_PID: String(process.pid)
   }
+  if (opts.memtxMemory !== undefined) env.TARANTOOL_MEMTX_MEMORY = String(opts.memtxMemory)
   // The admin console, for operator tools (npm run backup...): a unix socket in the data
   // directory, reachable only by this user.
   const consoleSocket = join(dataDir, CONSOLE_SOCKET_NAME)
