@@ -25,6 +25,8 @@ local FIBER_NAME = 'sessions.activity'
 local FLUSH_INTERVAL = 0.1
 -- Updates per transaction: a batch holds the tx thread for well under a millisecond.
 local BATCH = 100
+-- The most keys a new set of marks is made ready for: it grows past it as marks come.
+local SET_SIZE_MAX = 4096
 -- The window of the indexes' order, in seconds: a session used every few seconds moves in the
 -- indexes once per window, and a list sorts at most a window's worth of one user's or address's
 -- sessions at a time.
@@ -143,7 +145,9 @@ end
 -- again, for the next flush.
 function M.flush()
     if writing ~= nil then return 0 end
-    writing, taking = taking, new_set(taking.count)
+    -- Sized as the last one, up to SET_SIZE_MAX: after failed flushes the last one holds every
+    -- mark not written, and a set of them all, made ten times a second, is garbage at that pace.
+    writing, taking = taking, new_set(math.min(taking.count, SET_SIZE_MAX))
     local s = space.get()
     local seen = space.seen()
     local bins, seconds, creates = {}, {}, {}
@@ -191,17 +195,22 @@ function M.flush()
     writing = nil
     flushed:broadcast()
     if not ok then
-        -- Take them all again: those written already are skipped by the next flush.
-        for bin, now_s in pairs(done.marks) do
-            local marked = taking.marks[bin]
+        -- Keep them all for the next flush (those written already are skipped by it): the marks
+        -- taken meanwhile join the set this flush took, which goes on as the one taking marks. The
+        -- other way round, a copy of every mark made at each failed flush (ten a second while a
+        -- full memtx arena refuses every write) outgrew what LuaJIT's collector freed with a
+        -- million sessions in use, until LuaJIT's heap was full and Tarantool stopped.
+        for bin, now_s in pairs(taking.marks) do
+            local marked = done.marks[bin]
             if (marked or 0) < now_s then
-                if marked == nil then taking.count = taking.count + 1 end
-                taking.marks[bin] = now_s
-                taking.creates[bin] = done.creates[bin]
+                if marked == nil then done.count = done.count + 1 end
+                done.marks[bin] = now_s
+                done.creates[bin] = taking.creates[bin]
             end
         end
-        for user_id in pairs(done.users) do taking.users[user_id] = true end
-        for ip in pairs(done.ips) do taking.ips[ip] = true end
+        for user_id in pairs(taking.users) do done.users[user_id] = true end
+        for ip in pairs(taking.ips) do done.ips[ip] = true end
+        taking = done
         error(err)
     end
     return written

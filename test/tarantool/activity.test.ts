@@ -295,6 +295,27 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('marks of use', () => {
     expect(r).toEqual({ failed: true, unchanged: true, written: 1, stored: true, listed: true })
   })
 
+  it('are all kept while flushes keep failing, with those taken between them, and written by the next one', () => {
+    const r = runLua<Record<string, unknown>>(`
+      local tokens = {}
+      for i = 1, 1000 do tokens[i] = session(600000 + i % 100, 60, 60) end
+      for i = 1, 500 do api.get(tokens[i], nil, nil, 1000) end
+      local failures = 0
+      for round = 1, 20 do
+        box.cfg{read_only = true}
+        if not pcall(activity.flush) then failures = failures + 1 end
+        box.cfg{read_only = false}
+        -- Taken between two failed flushes.
+        for i = 500 + (round - 1) * 25 + 1, 500 + round * 25 do api.get(tokens[i], nil, nil, 1000) end
+      end
+      local written = activity.flush()
+      local all = true
+      for i = 1, #tokens do all = all and stored(tokens[i]) == NOW end
+      return {failures = failures, written = written, all = all}
+    `)
+    expect(r).toEqual({ failures: 20, written: 1000, all: true })
+  })
+
   it('are written when Tarantool shuts down', () => {
     const first = runLua<{ token: string, now: number }>(`
       activity.start()
