@@ -59,11 +59,13 @@ export class GetBatch {
       return
     }
     callProcedure(this.#client, PROC.getMany, [batch.map((w) => w.args)]).then((values) => {
-      const answers = values[0] as unknown[][]
+      const answers = values[0] as unknown[][] | undefined
       batch.forEach((w, i) => {
-        const answer = answers[i]
+        const answer = answers?.[i]
+        // None: a bug on one side, failed as any unexpected answer is (and never left waiting).
+        if (!Array.isArray(answer)) w.reject(new Error(`Tarantool answered no lookup ${i + 1} of ${batch.length}`))
         // A fourth value: it raised there (its message); sent again alone.
-        if (answer.length > 3 && answer[3] != null) this.#alone(w)
+        else if (answer.length > 3 && answer[3] != null) this.#alone(w)
         else w.resolve(answer)
       })
     }, (err: unknown) => {
