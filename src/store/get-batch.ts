@@ -46,7 +46,7 @@ export class GetBatch {
     this.#scheduled = false
     const waiting = this.#waiting
     this.#waiting = []
-    if (waiting.length === 1 || !this.#many) {
+    if (!this.#many) {
       for (const w of waiting) this.#alone(w)
       return
     }
