@@ -7,10 +7,9 @@ import type { AdminConsole } from '../lib/admin-console.js'
 import type { Running } from '../lib/processes.js'
 import { totalOf } from './cpu.js'
 import type { LoadOptions, RoundResult } from './load.js'
-import { round } from './load.js'
 import { median, step } from './report.js'
-import { WORKLOADS, type Population } from './workloads.js'
-import { wrkRequests, wrkRound, type ListFiles } from './wrk.js'
+import type { Population } from './workloads.js'
+import { workloadRound, type ListFiles } from './wrk.js'
 
 export interface CreatedCostOptions {
   rounds: number
@@ -50,13 +49,6 @@ const tarantoolOf = (r: RoundResult): number =>
   totalOf(Object.fromEntries(Object.entries(r.cpu ?? {}).filter(([part]) => part.startsWith('tarantool'))))
 const nodeOf = (r: RoundResult): number => r.cpu?.node ?? NaN
 
-async function newRound (service: Running, opts: CreatedCostOptions): Promise<RoundResult> {
-  const requests = wrkRequests('new', opts.population, opts.files)
-  return opts.generator === 'wrk' && requests !== undefined
-    ? await wrkRound(service.url, requests, opts.load, service.proc.pid)
-    : await round(service.url, WORKLOADS.new.requests(opts.population), opts.load, service.proc.pid)
-}
-
 export async function measureCreatedCost (service: Running, admin: AdminConsole, opts: CreatedCostOptions): Promise<CreatedCostResult> {
   step(`created: /new, ${opts.rounds} rounds with the events written and ${opts.rounds} with them switched off, in pairs of alternating order ` +
     `(${opts.generator}, ${opts.load.connections} connections, ${opts.load.durationSeconds} s after ${opts.load.warmupSeconds ?? 0} s of warm-up)`)
@@ -65,7 +57,7 @@ export async function measureCreatedCost (service: Running, admin: AdminConsole,
     for (let i = 0; i < opts.rounds; i++) {
       for (const side of (i % 2 === 0 ? ['on', 'off'] as const : ['off', 'on'] as const)) {
         await admin.eval(side === 'on' ? SWITCH_ON : SWITCH_OFF)
-        rounds[side].push(await newRound(service, opts))
+        rounds[side].push(await workloadRound(service.url, service.proc.pid, 'new', opts))
       }
     }
   } finally {

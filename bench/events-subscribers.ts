@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs'
 import type { Running } from '../lib/processes.js'
 import { measureDelivery, startReference, Streams, type DeliveryResult } from './events-delivery.js'
 import { Inspector } from './inspector.js'
-import { round, type LoadOptions, type RoundResult } from './load.js'
+import type { LoadOptions, RoundResult } from './load.js'
 import { median, step } from './report.js'
-import { WORKLOADS, type Population } from './workloads.js'
-import { wrkRequests, wrkRound, type ListFiles } from './wrk.js'
+import type { Population } from './workloads.js'
+import { workloadRound, type ListFiles } from './wrk.js'
 
 export interface SubscriberOptions {
   subscribers: number
@@ -71,10 +71,7 @@ async function memoryAfterGc (inspector: Inspector, pid: number): Promise<{ heap
 
 /** One /get round on the service, by the run's generator (a warm-up, then the measured part). */
 async function getRound (service: Running, opts: SubscriberOptions): Promise<RoundResult> {
-  const requests = wrkRequests('get', opts.population, opts.files)
-  return opts.generator === 'wrk' && requests !== undefined
-    ? await wrkRound(service.url, requests, opts.load, service.proc.pid)
-    : await round(service.url, WORKLOADS.get.requests(opts.population), opts.load, service.proc.pid)
+  return await workloadRound(service.url, service.proc.pid, 'get', opts)
 }
 
 /** The same delivery by the bare node:http fan-out, to as many streams of the same process. */

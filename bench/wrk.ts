@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cpuMeter } from './cpu.js'
 import { CROWD_USER, ipOf, tokenOf, userRange } from './dataset.js'
-import type { LoadOptions, RoundResult } from './load.js'
-import { USER_PAGE, type Population } from './workloads.js'
+import { round, type LoadOptions, type RoundResult } from './load.js'
+import { USER_PAGE, WORKLOADS, type Population } from './workloads.js'
 
 const SCRIPT = join(import.meta.dirname, 'wrk.lua')
 // Clock ticks per second of /proc's utime and stime (as cpu.ts).
@@ -152,4 +152,20 @@ export async function wrkRound (url: string, requests: WrkRequests, opts: LoadOp
   if (out.cpuTicks >= 0) cpu['load generator'] = out.cpuTicks / TICKS * 1e6 / out.requests
   else delete cpu['load generator']
   return { ...result, cpu }
+}
+
+/**
+ * One round of the workload `key` on the server at `url` (process `pid`): under wrk when the run
+ * uses it and wrk can make the workload's requests, else autocannon.
+ */
+export async function workloadRound (url: string, pid: number | undefined, key: string, opts: {
+  generator: 'wrk' | 'autocannon'
+  population: Population
+  files: ListFiles
+  load: LoadOptions
+}): Promise<RoundResult> {
+  const requests = opts.generator === 'wrk' ? wrkRequests(key, opts.population, opts.files) : undefined
+  return requests !== undefined
+    ? await wrkRound(url, requests, opts.load, pid)
+    : await round(url, WORKLOADS[key].requests(opts.population), opts.load, pid)
 }
