@@ -10,7 +10,7 @@ import { startFloor, startRedis, startRedisPeer, type RunningRedis } from './pro
 import { preloadRedis } from './redis-peer.js'
 import { row, step, type PeerPair, type Row } from './report.js'
 import { WORKLOADS, type Population, type Workload } from './workloads.js'
-import { wrkCanRun, wrkRequests, wrkRound, type ListFiles } from './wrk.js'
+import { wrkCanRun, wrkRequests, wrkRound, workloadRound, type ListFiles } from './wrk.js'
 
 /** GETs `url` and answers its JSON body; rejects on a status other than 2xx. */
 export async function getJson<T> (url: string, timeoutSeconds = 60): Promise<T> {
@@ -89,10 +89,8 @@ async function measureSides (ctx: Context, label: string, workload: Workload, po
 
 /** 2 s of a workload's load on a server, unmeasured, by the generator of its rows. */
 export async function warmUp (ctx: Context, url: string, workload: Workload, population: Population): Promise<void> {
-  const opts = { ...settings.load, durationSeconds: 2, warmupSeconds: 0 }
-  const wrkReqs = generatorOf(workload) === 'wrk' ? wrkRequests(workload.key, population, ctx.files) : undefined
-  if (wrkReqs !== undefined) await wrkRound(url, wrkReqs, opts)
-  else await round(url, workload.requests(population), opts)
+  const load = { ...settings.load, durationSeconds: 2, warmupSeconds: 0 }
+  await workloadRound(url, undefined, workload.key, { generator: generatorOf(workload), population, files: ctx.files, load })
 }
 
 /** Alternating rounds of one workload against the reference and the service (or `target`). */
