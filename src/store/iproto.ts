@@ -1,8 +1,8 @@
 // IPROTO_CALL requests, encoded straight into a reusable buffer, and their responses, decoded.
 // msgpack-lite (what the driver uses) costs an allocation or more per value and re-encodes the
 // procedure name on every call; the writer covers what the store sends (strings, integers, uuids,
-// null, maps of those: /new's options, and arrays of all these: sessions.get_many's calls) and
-// leaves other maps (extra data) to msgpack-lite.
+// null, maps of those: /new's options, and arrays of all these: the calls of sessions.get_many
+// and sessions.new_many) and leaves other maps (extra data) to msgpack-lite.
 import { codec } from 'tarantool-driver/lib/msgpack-extensions.js'
 import msgpack from 'msgpack-lite'
 import { addExtension, Unpackr } from 'msgpackr'
@@ -161,7 +161,7 @@ export class RequestWriter {
     } else if (value instanceof Uuid) {
       this.#uuid(value.bytes)
     } else if (Array.isArray(value)) {
-      // sessions.get_many's calls: arrays of arguments, tokens among them.
+      // The calls of sessions.get_many and new_many: arrays of arguments, tokens among them.
       this.#list(value)
     } else if (isFlatMap(value)) {
       this.#map(value)

@@ -6,6 +6,7 @@ import type { Tarantool } from './tarantool.js'
 /** The procedures by name, as api.lua registers them. */
 export const PROC = {
   new: 'sessions.new',
+  newMany: 'sessions.new_many',
   get: 'sessions.get',
   getMany: 'sessions.get_many',
   del: 'sessions.del',
@@ -28,7 +29,7 @@ export const PROC = {
  * (chosen here, before the call); /rotate is, by its new token; reads are. /del is not (a second run
  * answers token_not_found for a session the first ended), nor are the sign-outs (their count).
  */
-const IDEMPOTENT = new Set<string>([PROC.new, PROC.get, PROC.getMany, PROC.rotate, PROC.byUser, PROC.byIp, PROC.secret, PROC.configure, PROC.stats, PROC.eventsPage, PROC.eventsWait])
+const IDEMPOTENT = new Set<string>([PROC.new, PROC.newMany, PROC.get, PROC.getMany, PROC.rotate, PROC.byUser, PROC.byIp, PROC.secret, PROC.configure, PROC.stats, PROC.eventsPage, PROC.eventsWait])
 const REPEATABLE = { idempotent: true } as const
 const UNREPEATABLE = { idempotent: false } as const
 

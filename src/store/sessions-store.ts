@@ -1,5 +1,5 @@
 import { ApiError } from '../api/errors.js'
-import { GetBatch } from './get-batch.js'
+import { CallBatch } from './call-batch.js'
 import { uuidBytes } from './iproto.js'
 import { callProcedure, PROC, unwrap } from './procedures.js'
 import { SessionCodec, type ListName } from './session-codec.js'
@@ -50,7 +50,8 @@ export class SessionsStore {
   readonly #client: Tarantool
   readonly #policy: StorePolicy
   readonly #plain: boolean
-  readonly #gets: GetBatch
+  readonly #news: CallBatch
+  readonly #gets: CallBatch
   #codec: SessionCodec | undefined
   #codecLoading: Promise<SessionCodec> | undefined
 
@@ -58,7 +59,8 @@ export class SessionsStore {
     this.#client = client
     this.#policy = policy
     this.#plain = policy.tokenStorage === 'plain'
-    this.#gets = new GetBatch(client)
+    this.#news = new CallBatch(client, PROC.new, PROC.newMany)
+    this.#gets = new CallBatch(client, PROC.get, PROC.getMany)
     // A new connection may reach another instance (restored, replaced) with another secret.
     client.on('connect', () => { this.#codec = undefined })
   }
@@ -74,7 +76,7 @@ export class SessionsStore {
     const p = this.#policy
     const lifetime = lifetimes.lifetime ?? (p.maxLifetimeSeconds > 0 ? p.maxLifetimeSeconds : null)
     // Promises chained, not awaited in async functions: /get and /new are the hot path.
-    return callProcedure(this.#client, PROC.new, [this.#client.uuid(token), userId, ip, extra ?? null, {
+    return this.#news.call([this.#client.uuid(token), userId, ip, extra ?? null, {
       ttl: lifetimes.ttl ?? null,
       lifetime,
       extra_max_bytes: p.extraMaxBytes,
@@ -88,7 +90,7 @@ export class SessionsStore {
     const codec = this.#codec
     if (codec === undefined) return this.#codecOf().then(() => this.touch(token, ip, extra))
     const args = [this.#client.uuid(token), ip === undefined ? null : ip, extra ?? null, this.#policy.extraMaxBytes]
-    return this.#gets.get(args).then((values) => this.#answered(codec, values, token) as SessionWithToken)
+    return this.#gets.call(args).then((values) => this.#answered(codec, values, token) as SessionWithToken)
   }
 
   /**

@@ -115,6 +115,20 @@ function api.new(token, user_id, ip, extra, opts)
     return answered(events.atomic(insert_new, s, tuple, evict))
 end
 
+local function new_answer(c)
+    local t, err, fields = api.new(c[1], c[2], c[3], c[4], c[5])
+    return {t or box.NULL, err or box.NULL, fields or box.NULL}
+end
+
+-- Runs api.new for each of `calls`, an array of its arguments ({token, user_id, ip, extra, opts}
+-- each), in one transaction (sessions.events.batch), and answers an array of what each answered,
+-- as get_many does: the service's /new requests that arrive together, written and waited for
+-- once. A call that raises is rolled back alone and answers {NULL, NULL, NULL, message}: the
+-- service sends it again alone. Idempotent, as api.new is.
+function api.new_many(calls)
+    return events.batch(new_answer, calls)
+end
+
 -- Writes a change of ip or extra with its `updated` event.
 local function update(s, key, ops)
     local t = s:update(key, ops)
