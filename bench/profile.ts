@@ -2,7 +2,7 @@
 // `node --cpu-prof`, drives /get on 10,000 sessions for a while, and sums the profile's self time
 // by where it was spent (HTTP, validation, serialization, driver, logging...).
 // `npm run bench:profile -- --reference` profiles the bare-Fastify reference under the same requests:
-// the floor of each category.
+// the floor of each category. `-- --new` drives /new instead (new sessions of random users).
 import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,6 +19,7 @@ import { WORKLOADS } from './workloads.js'
 
 const SESSIONS = 10_000
 const REFERENCE = process.argv.includes('--reference')
+const WORKLOAD = process.argv.includes('--new') ? WORKLOADS.new : WORKLOADS.get
 const SECONDS = Number(process.argv.slice(2).find((a) => /^[0-9]+$/.test(a)) ?? 10)
 
 async function main (): Promise<void> {
@@ -28,7 +29,7 @@ async function main (): Promise<void> {
   const prof = ['--cpu-prof', `--cpu-prof-dir=${profDir}`]
   let server: Running
   if (REFERENCE) {
-    server = await startReference(tmp, { '/get': { status: 'success', data: SESSION_EXAMPLE } }, prof)
+    server = await startReference(tmp, { [WORKLOAD.name]: { status: 'success', data: SESSION_EXAMPLE } }, prof)
   } else {
     server = await startService(tmp, { logLevel: process.env.LOG_LEVEL || undefined, accessLog: process.env.ACCESS_LOG || undefined, nodeArgs: prof })
   }
@@ -39,7 +40,7 @@ async function main (): Promise<void> {
     admin.close()
   }
   const mainBefore = mainThreadOf(server.proc.pid!)
-  const result = await round(server.url, WORKLOADS.get.requests({ from: 0, to: SESSIONS, total: SESSIONS }), { connections: 50, durationSeconds: SECONDS }, server.proc.pid)
+  const result = await round(server.url, WORKLOAD.requests({ from: 0, to: SESSIONS, total: SESSIONS }), { connections: 50, durationSeconds: SECONDS }, server.proc.pid)
   const mainAfter = mainThreadOf(server.proc.pid!)
   await server.stop()
 
@@ -49,7 +50,7 @@ async function main (): Promise<void> {
   const busy = [...time].filter(([k]) => k !== IDLE).reduce((n, [, t]) => n + t, 0)
   const requests = result.rps * SECONDS
   const total = busy / requests
-  console.log(`/get (${REFERENCE ? 'reference' : 'service'}): ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms; ` +
+  console.log(`${WORKLOAD.name} (${REFERENCE ? 'reference' : 'service'}): ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms; ` +
     `CPU per request ${total.toFixed(1)} µs, by category:`)
   for (const [name, t] of [...time].filter(([k]) => k !== IDLE).sort((a, b) => b[1] - a[1])) {
     const perRequest = t / requests
