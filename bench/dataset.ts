@@ -284,11 +284,36 @@ export interface MemoryStats {
   quotaUsedPerSession: number
   /** Per index: index:bsize() / sessions. */
   perIndex: Record<string, number>
+  /** The session events kept when it was read, and the arena they took (removed before the reading). */
+  events: { count: number, bytesEach: number }
 }
 
-/** Tarantool's memory, per session. */
+/**
+ * Tarantool's memory, per session. The session events the rows before it wrote (about 110 B each,
+ * kept for EVENTS_RETENTION_SECONDS whatever the number of sessions) are removed first, and what
+ * they took is reported apart: a session's memory is its tuple, its index entries and its
+ * sessions_seen row.
+ */
 export async function memory (console: AdminConsole): Promise<MemoryStats> {
   return await console.eval<MemoryStats>(`
+    local fiber = require('fiber')
+    local events = box.space.sessions_events
+    local kept = {count = 0, bytesEach = 0}
+    if events ~= nil and events:len() > 0 then
+      kept.count = events:len()
+      local before = box.slab.info().arena_used
+      events:truncate()
+      -- memtx frees a truncated space's tuples in the background: until arena_used settles.
+      local last, settled = -1, 0
+      for _ = 1, 400 do
+        fiber.sleep(0.05)
+        local used = box.slab.info().arena_used
+        if used == last then settled = settled + 1 else settled = 0 end
+        if settled >= 5 then break end
+        last = used
+      end
+      kept.bytesEach = (before - box.slab.info().arena_used) / kept.count
+    end
     collectgarbage()
     local s = box.space.sessions
     local n = s:len()
@@ -304,6 +329,7 @@ export async function memory (console: AdminConsole): Promise<MemoryStats> {
       indexPerSession = tonumber(mem.index) / n,
       quotaUsedPerSession = tonumber(slab.quota_used) / n,
       perIndex = per_index,
+      events = kept,
     }
   `)
 }

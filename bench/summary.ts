@@ -58,7 +58,8 @@ const spread = (values: number[], digits: number): string =>
 
 const memoryLine = (mem: MemoryStats): string =>
   `arena_used ${mem.arenaUsedPerSession.toFixed(1)} B/session (tuples ${mem.itemsUsedPerSession.toFixed(1)} + indexes ${mem.indexPerSession.toFixed(1)}), ` +
-  `quota_used ${mem.quotaUsedPerSession.toFixed(1)} B/session`
+  `quota_used ${mem.quotaUsedPerSession.toFixed(1)} B/session` +
+  (mem.events.count > 0 ? `; the ${mem.events.count} session events the rows before wrote took ${mem.events.bytesEach.toFixed(1)} B each (removed before the reading)` : '')
 
 // The goals' figures are at 200,000 sessions.
 const cpuNoteAt = (sessions: number): string => `at ${sessions} sessions${sessions === 200_000 ? '' : ', not 200,000'}`

@@ -29,11 +29,11 @@ async function background (members: ClusterMember[]): Promise<boolean[][]> {
   return await Promise.all(members.map(async (m) => await consoleEval<boolean[]>(m.console, BACKGROUND)))
 }
 
-async function waitFor<T> (what: string, get: () => Promise<T>, expected: T): Promise<void> {
+async function waitFor<T> (what: string, get: () => Promise<T>, expected: T, context?: () => string): Promise<void> {
   const deadline = Date.now() + 15_000
   let last: T
   while (JSON.stringify(last = await get()) !== JSON.stringify(expected)) {
-    if (Date.now() > deadline) throw new Error(`${what}: ${JSON.stringify(last)}, not ${JSON.stringify(expected)}`)
+    if (Date.now() > deadline) throw new Error(`${what}: ${JSON.stringify(last)}, not ${JSON.stringify(expected)}${context ? ` (${context()})` : ''}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
@@ -48,6 +48,8 @@ async function waitFor<T> (what: string, get: () => Promise<T>, expected: T): Pr
 function writer (clients: TarantoolClient[], concurrency = 4): {
   /** Sessions acknowledged by each member so far. */
   byMember: number[]
+  /** What it has met so far, for a failure's message. */
+  progress: () => string
   stop: () => Promise<{ acknowledged: string[], refused: number, unknown: number, failures: Error[] }>
 } {
   const acknowledged: string[] = []
@@ -82,6 +84,8 @@ function writer (clients: TarantoolClient[], concurrency = 4): {
   const loops = Array.from({ length: concurrency }, async () => await loop())
   return {
     byMember,
+    progress: () => `acknowledged by member ${JSON.stringify(byMember)}, refused ${refused}, unknown ${unknown}, ` +
+      `failures ${JSON.stringify(failures.map((e) => e.message))}, sending to member ${at}`,
     stop: async () => {
       running = false
       await Promise.all(loops)
@@ -113,10 +117,10 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('promote', () => {
 
   it('switches over while sessions are written: the old leader stops, the new one catches up and takes over, nothing acknowledged is lost', async () => {
     const load = writer(clients)
-    await waitFor('writes on the first member', async () => load.byMember[0] > 20, true)
+    await waitFor('writes on the first member', async () => load.byMember[0] > 20, true, load.progress)
     expect(await promote(cluster.members[1])).toMatch(/is the writable one in place of the one with id \d+/)
     // The writes move to the new leader.
-    await waitFor('writes on the second member', async () => load.byMember[1] > 20, true)
+    await waitFor('writes on the second member', async () => load.byMember[1] > 20, true, load.progress)
     const { acknowledged: written, refused, failures } = await load.stop()
     acknowledged.push(...written)
     expect(failures).toEqual([])
