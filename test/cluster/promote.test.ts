@@ -10,7 +10,7 @@ import type { TarantoolClient } from '../../src/store/tarantool-client.js'
 import { ER, StorageUnavailableError } from '../../src/store/tarantool-errors.js'
 import { consoleEval, createSession, holds, outcomeUnknown, memberClient, startCluster, waitHolds, type ClusterMember, type TestCluster } from '../support/cluster.js'
 import { missing } from '../support/programs.js'
-import { TARANTOOL_BIN } from '../support/tarantool.js'
+import { TARANTOOL_BIN, tarantoolVersion } from '../support/tarantool.js'
 
 const PROMOTE = fileURLToPath(new URL('../../scripts/promote.ts', import.meta.url))
 const run = promisify(execFile)
@@ -20,6 +20,11 @@ async function promote (member: ClusterMember, ...flags: string[]): Promise<stri
   const { stdout } = await run(process.execPath, ['--import', 'tsx', PROMOTE, '--console', member.console, ...flags])
   return stdout
 }
+
+// Tarantool 2.6.0 stalls back-to-back synchronous writes at a quorum of 2 of 3 (tarantool/README.md:
+// High availability): with 4 writers at once, at times every write waits out the synchronous
+// timeout and is rolled back, for longer than a test waits. One writer there.
+const WRITERS = tarantoolVersion()?.numbers.join('.') === '2.6.0' ? 1 : 4
 
 const BACKGROUND = `local f = require('sessions.fibers')
 return {f.running('sessions.activity'), f.running('sessions.expiry')}`
@@ -116,7 +121,7 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('promote', () => {
   })
 
   it('switches over while sessions are written: the old leader stops, the new one catches up and takes over, nothing acknowledged is lost', async () => {
-    const load = writer(clients)
+    const load = writer(clients, WRITERS)
     await waitFor('writes on the first member', async () => load.byMember[0] > 20, true, load.progress)
     expect(await promote(cluster.members[1])).toMatch(/is the writable one in place of the one with id \d+/)
     // The writes move to the new leader.
