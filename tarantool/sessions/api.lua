@@ -220,6 +220,17 @@ function api.del_key(key)
     return delete(at)
 end
 
+-- Writes a rotated session under its new key (fields) in place of the one under `key`, the alias
+-- its old key keeps until until_s and, unless graced, its `rotated` event. A function of its own,
+-- not a closure made per call: LuaJIT does not compile the making of one.
+local function move(s, fields, key, new_key, until_s, graced)
+    local rotated = s:insert(fields)
+    s:delete(key)
+    aliases.retire(key, new_key, until_s, graced)
+    if not graced then events.emit('rotated', rotated) end
+    return rotated
+end
+
 -- Gives a session a new token (`new_token`, chosen by the service) and returns it: same id, user,
 -- create, ip, extra, ttl and end; activity now. The old token stops working at once, or after
 -- `grace` seconds (sessions.aliases); its `rotated` event is written then. A retry of a rotation
@@ -250,13 +261,7 @@ function api.rotate(token, new_token, grace)
     if fields[F.origin] == nil then fields[F.origin] = key end
     local until_s = now_s + (given(grace) or 0)
     local graced = until_s > now_s
-    local rotated = events.atomic(function()
-        local rotated = s:insert(fields)
-        s:delete(key)
-        aliases.retire(key, new_key, until_s, graced)
-        if not graced then events.emit('rotated', rotated) end
-        return rotated
-    end)
+    local rotated = events.atomic(move, s, fields, key, new_key, until_s, graced)
     if graced then expiry.wake_at(until_s) end
     return answered(rotated)
 end
