@@ -171,28 +171,21 @@ local function finish(ok, ...)
     return ...
 end
 
--- True while M.batch runs its calls: M.atomic then runs in the transaction they share.
-local batching = false
+-- The id of the fiber M.batch runs its calls in, while it does: M.atomic then runs in the
+-- transaction they share (in that fiber only: a call that yields, which it must not, lets others run).
+local batching = nil
 
 -- Runs fn(...) in a transaction and returns what it returns, as box.atomic does: the transaction
 -- of a change and its events (M.emit). Once it has committed, they are read. In a batch (M.batch),
 -- fn runs in the batch's transaction, under the savepoint of its call.
 function M.atomic(fn, ...)
-    if batching then return fn(...) end
+    if batching ~= nil and batching == fiber.id() then return fn(...) end
     box.begin()
     written = false
     return finish(pcall(fn, ...))
 end
 
--- Runs fn(call) for each of `calls` in one transaction, each under a savepoint, and answers an
--- array of what each answered: one commit, one WAL write and one wait for them all, where a
--- transaction each would cost each its own. A call that raises is rolled back alone (its changes
--- and events) and answers {NULL, NULL, NULL, message}; if the commit fails, none is written and
--- the whole batch raises. fn must not yield (memtx aborts a transaction that does).
-function M.batch(fn, calls)
-    box.begin()
-    written = false
-    batching = true
+local function run_batch(fn, calls)
     local out = {}
     for i = 1, #calls do
         local savepoint = box.savepoint()
@@ -206,8 +199,22 @@ function M.batch(fn, calls)
             out[i] = {box.NULL, box.NULL, box.NULL, tostring(answer)}
         end
     end
-    batching = false
-    return finish(true, out)
+    return out
+end
+
+-- Runs fn(call) for each of `calls` in one transaction, each under a savepoint, and answers an
+-- array of what each answered: one commit, one WAL write and one wait for them all, where a
+-- transaction each would cost each its own. A call that raises is rolled back alone (its changes
+-- and events) and answers {NULL, NULL, NULL, message}. If the commit fails, or the transaction
+-- itself (a call that yielded: memtx aborts the transaction), none is written and the whole batch
+-- raises; either way M.atomic is itself again after it.
+function M.batch(fn, calls)
+    box.begin()
+    written = false
+    batching = fiber.id()
+    local ok, out = pcall(run_batch, fn, calls)
+    batching = nil
+    return finish(ok, out)
 end
 
 -- The newest seq given: the newest event kept, else the sequence's value (every event may have

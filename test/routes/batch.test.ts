@@ -195,6 +195,35 @@ describe.skipIf(missing('tarantool', TARANTOOL_BIN))('requests that arrive toget
       }
     })
 
+    it('fail together when their transaction is lost (a call that yields), and the next ones are written as usual', async () => {
+      const users = Array.from({ length: 4 }, () => uniqueUserId())
+      // A yield aborts a memtx transaction: what a bug in a procedure would do.
+      await admin.eval(`
+        local api = require('sessions.api').procedures
+        local fiber = require('fiber')
+        local new, victim = api.new, ${users[1]}ULL
+        api.new = function(token, user_id, ...)
+          if user_id == victim then api.new = new fiber.yield() end
+          return new(token, user_id, ...)
+        end
+        return true`)
+      const failed = await Promise.all(users.map(async (u) => await call(app, { url: `/new?user_id=${u}&ip=${uniqueIp()}` })))
+      expect(failed.map((r) => r.statusCode >= 500)).toEqual([true, true, true, true])
+      for (const u of users) {
+        expect(await eventsOf(app, u)).toEqual([])
+        expect(dataOf(await call(app, { url: `/user?id=${u}` }))).toEqual([])
+      }
+      // The next ones: each in the batch's transaction again, with its event.
+      const replies = await Promise.all(users.map(async (u) => await call(app, { url: `/new?user_id=${u}&ip=${uniqueIp()}` })))
+      const made = replies.map((r) => dataOf(r) as { id: string, token: string })
+      for (const [i, s] of made.entries()) {
+        expect(await eventsOf(app, users[i])).toEqual([expect.objectContaining({ type: 'created', id: s.id })])
+      }
+      // And a change outside a batch is its own transaction again: its event is committed, and read.
+      expect((await call(app, { url: `/del?token=${made[0].token}` })).statusCode).toBe(200)
+      expect((await eventsOf(app, users[0])).map((e) => e.type)).toEqual(['created', 'revoked'])
+    })
+
     it('are sent one call each to a Tarantool without sessions.new_many (Lua older than the service)', async () => {
       await admin.eval("box.schema.func.drop('sessions.new_many') return true")
       const users = Array.from({ length: 4 }, () => uniqueUserId())
