@@ -44,6 +44,14 @@ local function answered(t, activity_s)
     return t, nil, {activity = activity_s, expires = expiry.expires(t, activity_s), ip = ips.text(t[F.ip])}
 end
 
+-- What get_many and new_many answer for one call, from what pcall returned for it: {session,
+-- error, fields}, box.NULL where nil; or, for a call that raised, {NULL, NULL, NULL, message},
+-- which the service sends again alone (call-batch.ts).
+local function batch_answer(ok, t, err, fields)
+    if not ok then return {box.NULL, box.NULL, box.NULL, tostring(t)} end
+    return {t or box.NULL, err or box.NULL, fields or box.NULL}
+end
+
 -- The session a token opens at now_s, and the key it is stored under: by the token's key, or by
 -- a key it had before a rotation, within its grace (sessions.aliases).
 local function find(token, now_s)
@@ -115,9 +123,8 @@ function api.new(token, user_id, ip, extra, opts)
     return answered(events.atomic(insert_new, s, tuple, evict))
 end
 
-local function new_answer(c)
-    local t, err, fields = api.new(c[1], c[2], c[3], c[4], c[5])
-    return {t or box.NULL, err or box.NULL, fields or box.NULL}
+local function new_call(c)
+    return api.new(c[1], c[2], c[3], c[4], c[5])
 end
 
 -- Runs api.new for each of `calls`, an array of its arguments ({token, user_id, ip, extra, opts}
@@ -126,7 +133,7 @@ end
 -- once. A call that raises is rolled back alone and answers {NULL, NULL, NULL, message}: the
 -- service sends it again alone. Idempotent, as api.new is.
 function api.new_many(calls)
-    return events.batch(new_answer, calls)
+    return events.batch(calls, new_call, batch_answer)
 end
 
 -- Writes a change of ip or extra with its `updated` event.
@@ -180,12 +187,7 @@ function api.get_many(calls)
     local out = {}
     for i = 1, #calls do
         local c = calls[i]
-        local ok, t, err, fields = pcall(api.get, c[1], c[2], c[3], c[4])
-        if ok then
-            out[i] = {t or box.NULL, err or box.NULL, fields or box.NULL}
-        else
-            out[i] = {box.NULL, box.NULL, box.NULL, tostring(t)}
-        end
+        out[i] = batch_answer(pcall(api.get, c[1], c[2], c[3], c[4]))
     end
     return out
 end

@@ -185,34 +185,32 @@ function M.atomic(fn, ...)
     return finish(pcall(fn, ...))
 end
 
-local function run_batch(fn, calls)
+local function run_batch(calls, fn, answer)
     local out = {}
     for i = 1, #calls do
         local savepoint = box.savepoint()
         local before = written
-        local ok, answer = pcall(fn, calls[i])
-        if ok then
-            out[i] = answer
-        else
+        local ok, a, b, c = pcall(fn, calls[i])
+        if not ok then
             box.rollback_to_savepoint(savepoint)
             written = before
-            out[i] = {box.NULL, box.NULL, box.NULL, tostring(answer)}
         end
+        out[i] = answer(ok, a, b, c)
     end
     return out
 end
 
 -- Runs fn(call) for each of `calls` in one transaction, each under a savepoint, and answers an
--- array of what each answered: one commit, one WAL write and one wait for them all, where a
--- transaction each would cost each its own. A call that raises is rolled back alone (its changes
--- and events) and answers {NULL, NULL, NULL, message}. If the commit fails, or the transaction
--- itself (a call that yielded: memtx aborts the transaction), none is written and the whole batch
--- raises; either way M.atomic is itself again after it.
-function M.batch(fn, calls)
+-- array of answer(ok, ...) for each, from what pcall returned for it (fn's first three values, or
+-- its error): one commit, one WAL write and one wait for them all, where a transaction each would
+-- cost each its own. A call that raises is rolled back alone (its changes and events). If the
+-- commit fails, or the transaction itself (a call that yielded: memtx aborts the transaction),
+-- none is written and the whole batch raises; either way M.atomic is itself again after it.
+function M.batch(calls, fn, answer)
     box.begin()
     written = false
     batching = fiber.id()
-    local ok, out = pcall(run_batch, fn, calls)
+    local ok, out = pcall(run_batch, calls, fn, answer)
     batching = nil
     return finish(ok, out)
 end
