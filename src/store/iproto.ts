@@ -132,9 +132,7 @@ export class RequestWriter {
 
   #array (values: unknown[]): void {
     if (values.length > 15) throw new RangeError('At most 15 arguments')
-    this.#reserve(1)
-    this.#buf[this.#at++] = 0x90 | values.length
-    for (const value of values) this.#value(value)
+    this.#list(values)
   }
 
   #list (values: unknown[]): void {
